@@ -1,0 +1,598 @@
+// End-to-end test of Herald's browser side in headless Chromium.
+//
+// Starts `herald serve` on a free loopback port with a fresh SQLite database,
+// a mock push service (this file decrypts what Herald sends it, RFC 8291),
+// and Chromium driven by playwright-core. No real push service is reachable
+// here, so PushManager is stubbed in the page with keys this test owns, and
+// the decrypted push is handed to the service worker through the DevTools
+// protocol (ServiceWorker.deliverPushMessage).
+//
+//   HERALD_BIN      herald binary (default ../../target/debug/herald)
+//   CHROMIUM_BIN    browser (default /usr/bin/chromium)
+//   HERALD_TEST_LOG print herald's log even when everything passes
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../..');
+const heraldBin = process.env.HERALD_BIN || path.resolve(here, '../../target/debug/herald');
+const chromiumBin = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const screenshotDir = path.join(repoRoot, 'docs', 'screenshots');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Poll `fn` until it returns a truthy value; the last error or value explains a timeout. */
+async function until(what, fn, { timeout = 15000, interval = 150 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out waiting for ${what} (last: ${detail})`);
+    }
+    await sleep(interval);
+  }
+}
+
+// ---------------------------------------------------------------- RFC 8291 / 8188
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+const fromB64url = (s) => Buffer.from(String(s).replace(/=+$/, ''), 'base64url');
+
+function hkdf(ikm, salt, info, length) {
+  return Buffer.from(crypto.hkdfSync('sha256', ikm, salt, info, length));
+}
+
+/**
+ * Decrypt an aes128gcm Web Push body (RFC 8291 over RFC 8188) for the user
+ * agent whose ECDH key pair is `ua` and whose auth secret is `authSecret`.
+ */
+function decryptWebPush(body, ua, authSecret) {
+  assert.ok(body.length >= 21 + 65 + 17, `push body too short (${body.length} bytes)`);
+  const salt = body.subarray(0, 16);
+  const rs = body.readUInt32BE(16);
+  const idlen = body[20];
+  assert.equal(idlen, 65, 'keyid must be the 65-byte application server public key');
+  assert.ok(rs >= 18, `record size ${rs} too small`);
+  const asPublic = body.subarray(21, 21 + idlen);
+  const ecdhSecret = ua.computeSecret(asPublic);
+  const keyInfo = Buffer.concat([Buffer.from('WebPush: info\0', 'latin1'), ua.getPublicKey(), asPublic]);
+  const ikm = hkdf(ecdhSecret, authSecret, keyInfo, 32);
+  const cek = hkdf(ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0', 'latin1'), 16);
+  const baseNonce = hkdf(ikm, salt, Buffer.from('Content-Encoding: nonce\0', 'latin1'), 12);
+
+  const parts = [];
+  let offset = 21 + idlen;
+  for (let seq = 0; offset < body.length; seq++) {
+    const end = Math.min(offset + rs, body.length);
+    const last = end === body.length;
+    const record = body.subarray(offset, end);
+    assert.ok(record.length > 16, 'record shorter than its tag');
+    const nonce = Buffer.from(baseNonce);
+    let s = seq;
+    for (let i = 11; i >= 6 && s > 0; i--) {
+      nonce[i] ^= s & 0xff;
+      s = Math.floor(s / 256);
+    }
+    const decipher = crypto.createDecipheriv('aes-128-gcm', cek, nonce);
+    decipher.setAuthTag(record.subarray(record.length - 16));
+    const plain = Buffer.concat([decipher.update(record.subarray(0, record.length - 16)), decipher.final()]);
+    let i = plain.length - 1;
+    while (i >= 0 && plain[i] === 0) i--;
+    assert.ok(i >= 0, 'record has no padding delimiter');
+    assert.equal(plain[i], last ? 2 : 1, `record ${seq}: wrong padding delimiter`);
+    parts.push(plain.subarray(0, i));
+    offset = end;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Check the VAPID (RFC 8292) Authorization header Herald sent. */
+function verifyVapid(headers, audience, serverKey) {
+  const auth = headers.authorization || '';
+  const m = /^vapid\s+(.+)$/i.exec(auth);
+  assert.ok(m, `Authorization is not vapid: ${auth.slice(0, 40)}`);
+  const params = Object.fromEntries(
+    m[1].split(',').map((p) => {
+      const at = p.indexOf('=');
+      return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    }),
+  );
+  assert.ok(params.t && params.k, 'vapid header needs t= and k=');
+  assert.equal(b64url(fromB64url(params.k)), b64url(fromB64url(serverKey)), 'k= is the key of /vapid-public-key');
+  const [h64, p64, s64] = params.t.split('.');
+  const header = JSON.parse(fromB64url(h64).toString('utf8'));
+  const claims = JSON.parse(fromB64url(p64).toString('utf8'));
+  assert.equal(header.alg, 'ES256');
+  assert.equal(claims.aud, audience);
+  assert.equal(claims.sub, 'mailto:test@example.com');
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(claims.exp > now && claims.exp <= now + 24 * 3600 + 60, `exp ${claims.exp} out of range`);
+  const pub = fromB64url(params.k);
+  const key = crypto.createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: b64url(pub.subarray(1, 33)), y: b64url(pub.subarray(33, 65)) },
+    format: 'jwk',
+  });
+  const ok = crypto.verify('sha256', Buffer.from(`${h64}.${p64}`), { key, dsaEncoding: 'ieee-p1363' }, fromB64url(s64));
+  assert.ok(ok, 'VAPID JWT signature does not verify');
+}
+
+// ---------------------------------------------------------------- mock push service
+
+function startPushService() {
+  const received = [];
+  let waiters = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const m = /^\/push\/(\d+)$/.exec(req.url || '');
+      if (req.method !== 'POST' || !m) {
+        res.writeHead(404).end();
+        return;
+      }
+      const push = { n: Number(m[1]), headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
+      received.push(push);
+      res.writeHead(201, { Location: `/message/${received.length}` }).end();
+      const still = [];
+      for (const w of waiters) if (!w.check()) still.push(w);
+      waiters = still;
+    });
+  });
+  const svc = {
+    server,
+    received,
+    origin: null,
+    /** The index-th push (0-based) that reaches /push/<n>. */
+    waitFor(n, index, timeout = 15000) {
+      return new Promise((resolve, reject) => {
+        const w = {
+          check() {
+            const hits = received.filter((p) => p.n === n);
+            if (hits.length > index) {
+              clearTimeout(w.timer);
+              resolve(hits[index]);
+              return true;
+            }
+            return false;
+          },
+        };
+        if (w.check()) return;
+        w.timer = setTimeout(() => {
+          waiters = waiters.filter((x) => x !== w);
+          reject(new Error(`no push #${index + 1} at /push/${n} within ${timeout} ms`));
+        }, timeout);
+        waiters.push(w);
+      });
+    },
+  };
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      svc.origin = `http://127.0.0.1:${server.address().port}`;
+      resolve(svc);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- the test
+
+describe('Herald in Chromium', () => {
+  const adminToken = crypto.randomBytes(24).toString('base64url');
+  const ua = crypto.createECDH('prime256v1');
+  ua.generateKeys();
+  const authSecret = crypto.randomBytes(16);
+  const pageErrors = [];
+
+  let tmp;
+  let herald;
+  let heraldLog = '';
+  let heraldExit = null;
+  let origin;
+  let push;
+  let browser;
+  let context;
+  let page;
+  let cdp;
+  let failed = false;
+  const registrations = new Map(); // scopeURL -> registrationId
+  let subscriptionId;
+  let vapidKey;
+
+  function noteConsole(where, msg) {
+    const url = (msg.location() && msg.location().url) || '';
+    if (/\/favicon\.ico$/.test(url)) return; // browsers ask for it on their own
+    if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) {
+      pageErrors.push(`${where} console: ${msg.text()} (${url})`);
+    }
+  }
+
+  const step = (name, fn) =>
+    it(name, { timeout: 90000 }, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+
+  async function heraldApi(method, pathname, body, token = adminToken) {
+    const res = await fetch(`${origin}${pathname}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    return { status: res.status, json, text };
+  }
+
+  async function notificationsShown() {
+    return page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.ready;
+      const list = await reg.getNotifications();
+      return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+    });
+  }
+
+  async function closeAllNotifications() {
+    await page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.ready;
+      for (const n of await reg.getNotifications()) n.close();
+    });
+  }
+
+  async function registrationId() {
+    return until('the service worker registration (CDP)', () => {
+      for (const [scope, id] of registrations) if (scope.startsWith(`${origin}/`)) return id;
+      return null;
+    });
+  }
+
+  async function waitForCount(messageId, field, value) {
+    return until(`${field} = ${value} on message ${messageId}`, async () => {
+      const r = await heraldApi('GET', `/api/v1/messages/${encodeURIComponent(messageId)}`);
+      if (r.status !== 200) throw new Error(`GET message: HTTP ${r.status} ${r.text}`);
+      return r.json[field] === value ? r.json : new Error(`${field} is ${r.json[field]}`);
+    });
+  }
+
+  before(async () => {
+    assert.ok(fs.existsSync(heraldBin), `herald binary not found at ${heraldBin} (set HERALD_BIN)`);
+    assert.ok(fs.existsSync(chromiumBin), `Chromium not found at ${chromiumBin} (apt-get install chromium)`);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-browser-'));
+    push = await startPushService();
+
+    const port = await freePort();
+    origin = `http://127.0.0.1:${port}`;
+    herald = spawn(heraldBin, ['serve'], {
+      env: {
+        ...process.env,
+        HERALD_LISTEN: `127.0.0.1:${port}`,
+        HERALD_DATABASE_URL: `sqlite://${path.join(tmp, 'h.db')}`,
+        HERALD_ADMIN_TOKEN: adminToken,
+        HERALD_OWNER_TOKEN_SECRET: crypto.randomBytes(32).toString('base64url'),
+        HERALD_VAPID_SUBJECT: 'mailto:test@example.com',
+        HERALD_ALLOW_PRIVATE_ENDPOINTS: 'true',
+        HERALD_ALLOW_HTTP_ENDPOINTS: 'true',
+      },
+      cwd: tmp,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk) => {
+      heraldLog += chunk.toString();
+      if (heraldLog.length > 400000) heraldLog = heraldLog.slice(-200000);
+    };
+    herald.stdout.on('data', keep);
+    herald.stderr.on('data', keep);
+    herald.on('exit', (code, signal) => {
+      heraldExit = { code, signal };
+    });
+
+    await until(
+      'herald /healthz',
+      async () => {
+        if (heraldExit) throw new Error(`herald exited early (${JSON.stringify(heraldExit)}):\n${heraldLog}`);
+        const res = await fetch(`${origin}/healthz`).catch(() => null);
+        return res && res.status === 200;
+      },
+      { timeout: 30000, interval: 100 },
+    ).catch((err) => {
+      failed = true;
+      throw err;
+    });
+
+    browser = await chromium.launch({
+      executablePath: chromiumBin,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(['notifications'], { origin });
+
+    // The stand-in for the browser's push service client: a subscription
+    // with keys this test holds, remembered per origin in localStorage.
+    await context.addInitScript(
+      ({ endpoint, p256dh, auth }) => {
+        if (typeof PushManager === 'undefined') return;
+        const STATE = '__heraldTestPushKey';
+        const toBytes = (s) => {
+          const b = s.replace(/-/g, '+').replace(/_/g, '/');
+          const raw = atob(b + '='.repeat((4 - (b.length % 4)) % 4));
+          return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+        };
+        const toB64 = (buf) => {
+          const bytes = ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf);
+          return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+        };
+        const make = (serverKey) => ({
+          endpoint,
+          expirationTime: null,
+          options: { userVisibleOnly: true, applicationServerKey: toBytes(serverKey).buffer },
+          getKey: (name) => (name === 'p256dh' ? toBytes(p256dh).buffer : name === 'auth' ? toBytes(auth).buffer : null),
+          toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }),
+          unsubscribe: async () => {
+            localStorage.removeItem(STATE);
+            return true;
+          },
+        });
+        PushManager.prototype.subscribe = async function subscribe(options) {
+          if (!options || !options.userVisibleOnly || !options.applicationServerKey) {
+            throw new DOMException('userVisibleOnly and applicationServerKey are required', 'NotAllowedError');
+          }
+          const key = typeof options.applicationServerKey === 'string' ? options.applicationServerKey : toB64(options.applicationServerKey);
+          localStorage.setItem(STATE, key);
+          return make(key);
+        };
+        PushManager.prototype.getSubscription = async function getSubscription() {
+          const key = localStorage.getItem(STATE);
+          return key ? make(key) : null;
+        };
+        PushManager.prototype.permissionState = async () => 'granted';
+      },
+      { endpoint: `${push.origin}/push/1`, p256dh: b64url(ua.getPublicKey()), auth: b64url(authSecret) },
+    );
+
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => noteConsole('page', msg));
+    cdp = await context.newCDPSession(page);
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: regs }) => {
+      for (const r of regs) {
+        if (r.isDeleted) registrations.delete(r.scopeURL);
+        else registrations.set(r.scopeURL, r.registrationId);
+      }
+    });
+    await cdp.send('ServiceWorker.enable');
+  });
+
+  after(async () => {
+    if (browser) await browser.close().catch(() => {});
+    if (push) await new Promise((r) => push.server.close(() => r())).catch(() => {});
+    if (herald && !heraldExit) {
+      herald.kill('SIGTERM');
+      const deadline = Date.now() + 5000;
+      while (!heraldExit && Date.now() < deadline) await sleep(50);
+      if (!heraldExit) herald.kill('SIGKILL');
+    }
+    if ((failed || process.env.HERALD_TEST_LOG) && heraldLog) {
+      const lines = heraldLog.trimEnd().split('\n');
+      console.log(`--- herald log (last ${Math.min(lines.length, 80)} lines) ---\n${lines.slice(-80).join('\n')}`);
+    }
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  step('serves the VAPID key, the library, the worker and the pages', async () => {
+    const res = await fetch(`${origin}/api/v1/vapid-public-key`);
+    assert.equal(res.status, 200);
+    ({ publicKey: vapidKey } = await res.json());
+    const raw = fromB64url(vapidKey);
+    assert.equal(raw.length, 65, 'VAPID public key is an uncompressed P-256 point');
+    assert.equal(raw[0], 4);
+    for (const p of ['/herald.js', '/herald-sw.js', '/demo/', '/demo/client-portal.html', '/admin/']) {
+      const r = await fetch(`${origin}${p}`);
+      assert.equal(r.status, 200, `GET ${p}`);
+    }
+    const sw = await fetch(`${origin}/herald-sw.js`);
+    assert.match(sw.headers.get('content-type') || '', /javascript/, 'the worker needs a JavaScript MIME type');
+  });
+
+  step('client portal: log in as uid 42 and enable notifications', async () => {
+    await page.goto(`${origin}/demo/client-portal.html`);
+    await page.fill('#owner-id', '42');
+    await page.fill('#admin-token', adminToken);
+    await page.click('#login-button');
+    await page.locator('#push-banner').waitFor({ state: 'visible' });
+    await page.locator('#enable-notifications').waitFor({ state: 'visible' });
+    fs.mkdirSync(screenshotDir, { recursive: true });
+    await page.screenshot({ path: path.join(screenshotDir, 'client-portal.png') });
+
+    await page.click('#enable-notifications');
+    await until('the page to report subscribed', () => page.evaluate(() => document.body.dataset.pushState === 'subscribed'), {
+      timeout: 20000,
+    }).catch(async (err) => {
+      const msg = await page.locator('#message').textContent().catch(() => '');
+      throw new Error(`${err.message}; page says: ${msg}; errors: ${pageErrors.join(' | ')}`);
+    });
+    assert.equal(await page.locator('#push-banner').isHidden(), true, 'the banner goes away once subscribed');
+    assert.equal(await page.evaluate(async () => (await import('/herald.js')).state()), 'subscribed');
+
+    const record = await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('herald');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const get = open.result.transaction('registration').objectStore('registration').get('current');
+            get.onsuccess = () => resolve(get.result);
+            get.onerror = () => reject(get.error);
+          };
+        }),
+    );
+    assert.equal(record.api, origin);
+    assert.ok(record.id && record.secret, 'IndexedDB holds id and secret');
+    subscriptionId = record.id;
+
+    const list = await heraldApi('GET', '/api/v1/subscriptions?uid=42');
+    assert.equal(list.status, 200, list.text);
+    assert.equal(list.json.subscriptions.length, 1, list.text);
+    const sub = list.json.subscriptions[0];
+    assert.equal(String(sub.uid), '42');
+    assert.equal(sub.endpoint, `${push.origin}/push/1`);
+    assert.equal(String(sub.id), String(subscriptionId));
+    await registrationId();
+  });
+
+  step('payload push: decrypted by the test, shown by the worker, displayed receipt', async () => {
+    const sent = await heraldApi('POST', '/api/v1/messages?wait=true', {
+      to: { uid: '42' },
+      title: 'Balance low',
+      body: 'Top up',
+      url: '/demo/',
+    });
+    assert.ok([200, 202].includes(sent.status), `send: HTTP ${sent.status} ${sent.text}`);
+    assert.ok(sent.json.id, 'message id');
+    assert.equal(sent.json.targets, 1);
+
+    const got = await push.waitFor(1, 0);
+    assert.equal(got.headers['content-encoding'], 'aes128gcm');
+    assert.ok(got.headers.ttl !== undefined, 'TTL header');
+    verifyVapid(got.headers, push.origin, vapidKey);
+    const plaintext = decryptWebPush(got.body, ua, authSecret);
+    const declarative = JSON.parse(plaintext);
+    assert.equal(declarative.web_push, 8030, plaintext);
+    assert.equal(declarative.notification.title, 'Balance low', plaintext);
+    assert.equal(declarative.notification.body, 'Top up', plaintext);
+    assert.equal(String(declarative.notification.data.messageId), String(sent.json.id), plaintext);
+
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin,
+      registrationId: await registrationId(),
+      data: plaintext,
+    });
+    const shown = await until('the "Balance low" notification', async () =>
+      (await notificationsShown()).find((n) => n.title === 'Balance low'),
+    );
+    assert.equal(shown.body, 'Top up');
+    assert.equal(String(shown.data.messageId), String(sent.json.id));
+    assert.ok(shown.data.url && new URL(shown.data.url, origin).pathname === '/demo/', `url ${shown.data.url}`);
+
+    const detail = await waitForCount(sent.json.id, 'displayed', 1);
+    assert.equal(detail.accepted, 1, JSON.stringify(detail));
+    await closeAllNotifications();
+  });
+
+  step('tickle push: empty push, the worker fetches the message, displayed receipt', async () => {
+    const sent = await heraldApi('POST', '/api/v1/messages?wait=true', {
+      to: { uid: '42' },
+      title: 'Planned outage tonight',
+      body: 'From 01:00 to 03:00',
+      url: '/demo/client-portal.html',
+      mode: 'tickle',
+    });
+    assert.ok([200, 202].includes(sent.status), `send: HTTP ${sent.status} ${sent.text}`);
+    assert.equal(sent.json.targets, 1);
+
+    const got = await push.waitFor(1, 1);
+    assert.equal(got.body.length, 0, 'a tickle push has no body');
+    verifyVapid(got.headers, push.origin, vapidKey);
+
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: await registrationId(), data: '' });
+    const shown = await until('the "Planned outage tonight" notification', async () =>
+      (await notificationsShown()).find((n) => n.title === 'Planned outage tonight'),
+    );
+    assert.equal(shown.body, 'From 01:00 to 03:00');
+    assert.equal(String(shown.data.messageId), String(sent.json.id));
+    await waitForCount(sent.json.id, 'displayed', 1);
+
+    const { id, secret } = await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('herald');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const get = open.result.transaction('registration').objectStore('registration').get('current');
+            get.onsuccess = () => resolve(get.result);
+          };
+        }),
+    );
+    const again = await heraldApi('GET', `/api/v1/subscriptions/${encodeURIComponent(id)}/messages`, undefined, secret);
+    assert.equal(again.status, 200, again.text);
+    assert.ok(
+      !again.json.messages.some((m) => String(m.id) === String(sent.json.id)),
+      `the message is not handed out twice: ${again.text}`,
+    );
+    await closeAllNotifications();
+  });
+
+  step('admin console: sign in and list messages and subscriptions', async () => {
+    const admin = await context.newPage();
+    admin.on('pageerror', (err) => pageErrors.push(`admin pageerror: ${err.message}`));
+    admin.on('console', (msg) => noteConsole('admin', msg));
+    await admin.goto(`${origin}/admin/`);
+    await admin.fill('#token', adminToken);
+    await admin.click('#login-button');
+    await admin.locator('#console').waitFor({ state: 'visible' });
+    await until('both messages listed', async () => (await admin.locator('#messages-body tr').count()) >= 2);
+    await until('the subscription listed', async () =>
+      /uid 42/.test((await admin.locator('#subscriptions-body').textContent()) || ''),
+    );
+    const text = await admin.locator('#messages-body').textContent();
+    assert.match(text, /Balance low/);
+    assert.match(text, /Planned outage tonight/);
+    await admin.fill('#title', 'Maintenance window');
+    await admin.fill('#body', 'The billing system restarts at 02:00.');
+    await admin.selectOption('#to-kind', 'all');
+    await admin.locator('#compose-title').scrollIntoViewIfNeeded();
+    await admin.screenshot({ path: path.join(screenshotDir, 'admin-console.png'), fullPage: true });
+    await admin.close();
+  });
+
+  step('no script errors or CSP violations in the pages', async () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
