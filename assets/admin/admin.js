@@ -321,9 +321,18 @@ async function loadMessages(quiet = false) {
   }
 }
 
+function audienceLabel(to) {
+  if (!to || typeof to !== 'object') return to;
+  if (to.all != null) return to.all === 'everyone' ? 'everyone' : `all ${to.all}`;
+  if (to.uid != null) return `uid ${to.uid}`;
+  if (to.aid != null) return `aid ${to.aid}`;
+  return JSON.stringify(to);
+}
+
 function renderDetail(m) {
   const fields = [
-    ['ID', m.id],
+    ['ID', h('code', { text: String(m.id) })],
+    ['To', audienceLabel(m.to || m.audience)],
     ['Title', m.title],
     ['Body', m.body],
     ['Link', m.url],
@@ -331,6 +340,7 @@ function renderDetail(m) {
     ['Status', statusBadge(m.status)],
     ['Created', timeCell(m.createdAt)],
     ['Send at', timeCell(m.sendAt)],
+    ['Expires', m.expiresAt ? timeCell(m.expiresAt) : null],
     ...COUNT_FIELDS.map((f) => [COUNT_LABELS[f], num(m[f])]),
   ];
   els.detailFields.replaceChildren(

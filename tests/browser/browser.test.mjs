@@ -225,6 +225,7 @@ describe('Herald in Chromium', () => {
   const registrations = new Map(); // scopeURL -> registrationId
   let subscriptionId;
   let vapidKey;
+  let tickleMessageId;
 
   function noteConsole(where, msg) {
     const url = (msg.location() && msg.location().url) || '';
@@ -565,6 +566,32 @@ describe('Herald in Chromium', () => {
     assert.ok(
       !again.json.messages.some((m) => String(m.id) === String(sent.json.id)),
       `the message is not handed out twice: ${again.text}`,
+    );
+    tickleMessageId = sent.json.id;
+  });
+
+  step('notification click: closes it and posts a clicked receipt', async () => {
+    // Headless Chromium has no notification UI to click, so the click is
+    // dispatched inside the worker with the real Notification object. Such a
+    // synthetic event may not call waitUntil (it throws); the worker starts
+    // its receipt before that call, which is what is checked here.
+    const worker = await until('the service worker in Playwright', () =>
+      context.serviceWorkers().find((w) => w.url() === `${origin}/herald-sw.js`),
+    );
+    const dispatched = await worker.evaluate(async (title) => {
+      const [n] = (await self.registration.getNotifications()).filter((x) => x.title === title);
+      if (!n) return false;
+      try {
+        self.dispatchEvent(new NotificationEvent('notificationclick', { notification: n }));
+      } catch {
+        /* waitUntil on an untrusted event */
+      }
+      return true;
+    }, 'Planned outage tonight');
+    assert.ok(dispatched, 'the tickle notification is still shown');
+    await waitForCount(tickleMessageId, 'clicked', 1);
+    await until('the clicked notification to close', async () =>
+      !(await notificationsShown()).some((n) => n.title === 'Planned outage tonight'),
     );
     await closeAllNotifications();
   });
