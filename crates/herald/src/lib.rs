@@ -1,1 +1,35 @@
+//! Herald: a self-hosted Web Push notification server.
+//!
+//! Host applications register their users' browsers and send titled messages to a client
+//! (`uid`), an administrator (`aid`), a list or everyone; Herald encrypts, signs and delivers
+//! them durably through the browsers' push services.
+//!
+//! # Layout
+//! - [`config`]: `herald.toml` and `HERALD_*` variables, validated at start;
+//! - [`domain`]: owners, audiences and modes that validate on parse;
+//! - [`compose`]: the rules a message must satisfy, shared by the API, the CLI and reminders;
+//! - [`storage`]: SQLite, PostgreSQL or MySQL behind one set of queries; the outbox;
+//! - [`api`]: the HTTP API and the embedded browser assets;
+//! - [`delivery`]: the engine that drains the outbox into push services;
+//! - [`scheduler`]: scheduled messages and the cleanup job;
+//! - [`endpoint_policy`]: which endpoints may be contacted (SSRF defence);
+//! - [`secrets`]: ids, secrets, hashing and owner tokens;
+//! - [`startup`]: wiring it all into an [`startup::Application`];
+//! - [`cli`]: the `herald` command.
+//!
+//! The Web Push protocol itself (VAPID, encryption, request and response rules) lives in
+//! the `herald-push` crate, which has no I/O.
 
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod compose;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod endpoint_policy;
+pub mod metrics;
+pub mod scheduler;
+pub mod secrets;
+pub mod startup;
+pub mod storage;

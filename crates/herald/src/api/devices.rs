@@ -1,0 +1,118 @@
+//! What a service worker does with its own subscription secret: fetch its tickle messages,
+//! report receipts, and re-register after the browser replaced its subscription. A secret
+//! opens only its own subscription's data.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{authorize_subscription, bearer, ApiJson};
+use super::subscriptions::{validate_subscription, PushSubscriptionJson};
+use super::{rfc3339, AppState};
+use crate::storage::messages::ReceiptEvent;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Returns this subscription's pending tickle messages and removes exactly those.
+pub async fn inbox(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> ApiResult<impl IntoResponse> {
+    authorize_subscription(&state, bearer(&parts), &id, false).await?;
+    let messages = state.store.take_tickles(&id, state.clock.now_ms()).await?;
+    let messages: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id, "title": m.title, "body": m.body, "url": m.url, "icon": m.icon, "tag": m.tag,
+                "createdAt": rfc3339(m.created_at),
+            })
+        })
+        .collect();
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "messages": messages })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReceiptRequest {
+    message_id: String,
+    event: String,
+}
+
+pub async fn receipt(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    parts: Parts,
+    body: axum::body::Bytes,
+) -> ApiResult<impl IntoResponse> {
+    authorize_subscription(&state, bearer(&parts), &id, false).await?;
+    let ApiJson(req) = parse_json::<ReceiptRequest>(&parts, body)?;
+    let event = ReceiptEvent::parse(&req.event)
+        .ok_or_else(|| ApiError::bad_request("`event` must be \"displayed\" or \"clicked\""))?;
+    if req.message_id.len() > 64 {
+        return Err(ApiError::not_found("this message was not sent to this subscription"));
+    }
+    match state
+        .store
+        .record_receipt(&req.message_id, &id, event, state.clock.now_ms())
+        .await?
+    {
+        None => Err(ApiError::not_found("this message was not sent to this subscription")),
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceRequest {
+    subscription: PushSubscriptionJson,
+}
+
+/// After `pushsubscriptionchange`: the same Herald subscription, a new browser endpoint.
+pub async fn replace(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    parts: Parts,
+    body: axum::body::Bytes,
+) -> ApiResult<impl IntoResponse> {
+    authorize_subscription(&state, bearer(&parts), &id, false).await?;
+    let ApiJson(req) = parse_json::<ReplaceRequest>(&parts, body)?;
+    let subscription = validate_subscription(&state, &req.subscription).await?;
+    let secret = state
+        .store
+        .replace_subscription(
+            &id,
+            subscription.endpoint.as_str(),
+            &subscription.p256dh.to_base64url(),
+            &subscription.auth.to_base64url(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such subscription"))?;
+    Ok(Json(json!({ "id": id, "secret": secret })))
+}
+
+/// Authentication comes before the body is parsed, so these handlers take raw bytes.
+fn parse_json<T: serde::de::DeserializeOwned>(parts: &Parts, body: axum::body::Bytes) -> ApiResult<ApiJson<T>> {
+    let is_json = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON with Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(&body)
+        .map(ApiJson)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid: {e}")))
+}

@@ -1,0 +1,153 @@
+//! Sending messages and reading their delivery state (admin).
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, ApiJson, ApiQuery};
+use super::{rfc3339, AppState};
+use crate::compose::MessageRequest;
+use crate::storage::messages::{Cancelled, MessageView};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long `?wait=true` waits for first attempts before answering with what it has.
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuery {
+    wait: Option<bool>,
+}
+
+pub async fn create(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    ApiQuery(query): ApiQuery<CreateQuery>,
+    ApiJson(req): ApiJson<MessageRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let now = state.clock.now_ms();
+    let message = req
+        .validate(now)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", e))?;
+    let targets = state.store.create_message(&message, now).await?;
+    state.metrics.message_created();
+    let Some(targets) = targets else {
+        state.scheduler_wake.notify_one();
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(
+                json!({ "id": message.id, "targets": 0, "status": "scheduled", "sendAt": rfc3339(message.send_at_ms) }),
+            ),
+        ));
+    };
+    state.delivery_wake.notify_one();
+    if !query.wait.unwrap_or(false) {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "id": message.id, "targets": targets })),
+        ));
+    }
+    // The original's "request sent": wait until every target's first attempt has settled.
+    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+    while state.store.unattempted_targets(&message.id).await? > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let view = state
+        .store
+        .message(&message.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the message was removed"))?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "id": view.id, "targets": view.targets, "accepted": view.accepted, "failed": view.failed,
+            "gone": view.gone, "pending": view.pending(),
+        })),
+    ))
+}
+
+pub fn message_json(m: &MessageView) -> serde_json::Value {
+    json!({
+        "id": m.id,
+        "to": m.audience,
+        "title": m.title,
+        "body": m.body,
+        "url": m.url,
+        "icon": m.icon,
+        "tag": m.tag,
+        "mode": m.mode.as_str(),
+        "urgency": m.urgency,
+        "topic": m.topic,
+        "ttl": m.ttl_secs,
+        "status": m.status_label(),
+        "createdAt": rfc3339(m.created_at),
+        "sendAt": rfc3339(m.send_at),
+        "expiresAt": rfc3339(m.expires_at),
+        "reminderId": m.reminder_id,
+        "targets": m.targets,
+        "pending": if m.status == crate::storage::messages::status::SCHEDULED { 0 } else { m.pending() },
+        "accepted": m.accepted,
+        "failed": m.failed,
+        "gone": m.gone,
+        "displayed": m.displayed,
+        "clicked": m.clicked,
+    })
+}
+
+pub async fn get(_: Admin, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let message = state
+        .store
+        .message(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such message"))?;
+    Ok(Json(message_json(&message)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    before: Option<String>,
+}
+
+pub async fn list(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("`limit` must be 1 to 500"));
+    }
+    let before = match &q.before {
+        Some(b) => Some(
+            chrono::DateTime::parse_from_rfc3339(b)
+                .map_err(|_| ApiError::bad_request("`before` must be an RFC 3339 time"))?
+                .timestamp_millis(),
+        ),
+        None => None,
+    };
+    let messages = state.store.list_messages(limit, before).await?;
+    Ok(Json(
+        json!({ "messages": messages.iter().map(message_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// Cancels a scheduled message that has not started sending.
+pub async fn cancel(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    match state.store.cancel_message(&id).await? {
+        Cancelled::Yes => Ok(StatusCode::NO_CONTENT),
+        Cancelled::NotFound => Err(ApiError::not_found("no such message")),
+        Cancelled::AlreadySent => Err(ApiError::conflict(
+            "the message is already being sent; it can no longer be cancelled",
+        )),
+    }
+}

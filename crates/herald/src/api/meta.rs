@@ -1,0 +1,79 @@
+//! Public key, owner tokens, health, metrics and the OpenAPI document.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, ApiJson};
+use super::AppState;
+use crate::domain::{Owner, OwnerId, OwnerKind};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+pub async fn vapid_public_key(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    Json(json!({ "publicKey": state.signer.public_key() }))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
+
+pub async fn healthz(State(state): State<Arc<AppState>>) -> ApiResult<impl IntoResponse> {
+    sqlx::query("SELECT 1")
+        .execute(state.store.pool())
+        .await
+        .map_err(crate::storage::StoreError::from)?;
+    Ok(Json(json!({ "status": "ok" })))
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> ApiResult<impl IntoResponse> {
+    let depth = state.store.queue_depth().await?;
+    let subscriptions = state.store.count_subscriptions().await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(depth, subscriptions),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerTokenRequest {
+    uid: Option<serde_json::Value>,
+    aid: Option<serde_json::Value>,
+    /// Seconds; default 600, at most 24 hours.
+    ttl: Option<i64>,
+}
+
+/// Signs an owner token for a host application that would rather not implement HS256.
+pub async fn owner_token(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<OwnerTokenRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let owner = match (&req.uid, &req.aid) {
+        (Some(uid), None) => Owner {
+            kind: OwnerKind::Client,
+            id: OwnerId::from_json(uid).map_err(ApiError::bad_request)?,
+        },
+        (None, Some(aid)) => Owner {
+            kind: OwnerKind::Admin,
+            id: OwnerId::from_json(aid).map_err(ApiError::bad_request)?,
+        },
+        _ => return Err(ApiError::bad_request("give exactly one of `uid` and `aid`")),
+    };
+    let ttl = req.ttl.unwrap_or(600);
+    if !(1..=crate::secrets::OwnerTokenKey::MAX_LIFETIME_SECS).contains(&ttl) {
+        return Err(ApiError::bad_request("`ttl` must be 1 to 86400 seconds"));
+    }
+    let now = state.clock.now_ms() / 1000;
+    let token = state.owner_tokens.sign(&owner, now, ttl);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "ownerToken": token, "expiresAt": super::rfc3339((now + ttl) * 1000) })),
+    ))
+}

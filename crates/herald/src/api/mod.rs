@@ -1,0 +1,135 @@
+//! The HTTP API: JSON over axum, under `/api/v1`, plus the browser assets.
+//!
+//! - [`subscriptions`]: register, list, delete (admin or the subscription itself);
+//! - [`devices`]: what a service worker does with its own secret (tickle inbox, receipts,
+//!   replacing a changed subscription);
+//! - [`messages`]: send, inspect, cancel (admin);
+//! - [`meta`]: public key, owner tokens, health, metrics, OpenAPI;
+//! - [`assets`]: the service worker, page library, demo pages and admin console.
+
+mod assets;
+mod devices;
+pub mod error;
+mod extract;
+mod messages;
+mod meta;
+mod rate_limit;
+pub use rate_limit::RateLimiter;
+mod subscriptions;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::endpoint_policy::EndpointPolicy;
+use crate::metrics::Metrics;
+use crate::secrets::{self, OwnerTokenKey};
+use crate::storage::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use herald_push::vapid::VapidSigner;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest request body accepted: a subscription or a message is a few KB at most.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Everything a handler may need.
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub signer: Arc<VapidSigner>,
+    pub admin_token_hash: String,
+    pub owner_tokens: OwnerTokenKey,
+    pub policy: EndpointPolicy,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the delivery engine when new outbox rows exist.
+    pub delivery_wake: Arc<Notify>,
+    /// Wakes the scheduler when a scheduled message or reminder changes.
+    pub scheduler_wake: Arc<Notify>,
+    pub rate_limiter: rate_limit::RateLimiter,
+}
+
+impl AppState {
+    pub fn is_admin_token(&self, token: &str) -> bool {
+        secrets::verify_secret(token, &self.admin_token_hash)
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let public = Router::new()
+        .route("/api/v1/subscriptions", post(subscriptions::register))
+        .route("/api/v1/subscriptions/{id}/messages", get(devices::inbox))
+        .route("/api/v1/subscriptions/{id}/receipts", post(devices::receipt))
+        .route("/api/v1/subscriptions/{id}/replace", post(devices::replace))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit));
+    let api = Router::new()
+        .route("/api/v1/vapid-public-key", get(meta::vapid_public_key))
+        .route("/api/v1/openapi.json", get(meta::openapi))
+        .route("/api/v1/owner-tokens", post(meta::owner_token))
+        .route("/api/v1/subscriptions", get(subscriptions::list))
+        .route(
+            "/api/v1/subscriptions/{id}",
+            axum::routing::delete(subscriptions::delete),
+        )
+        .route("/api/v1/messages", post(messages::create).get(messages::list))
+        .route("/api/v1/messages/{id}", get(messages::get).delete(messages::cancel))
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::metrics))
+        .merge(public)
+        .merge(assets::router())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(&state.config.cors_origins))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            ))
+        }));
+    api.with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::PATCH])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600));
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,51 @@
+//! `herald keys generate`: a new VAPID key pair.
+
+use clap::{Args, Subcommand};
+use herald_push::keys::VapidKeyPair;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a VAPID key pair.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Print {"publicKey": "…", "privateKey": "…"} (base64url raw).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the private key as PKCS#8 PEM to this file (created with mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub pem_out: Option<PathBuf>,
+}
+
+pub fn generate(args: &GenerateArgs) -> Result<(), String> {
+    let pair = VapidKeyPair::generate().map_err(|e| e.to_string())?;
+    let public = pair.public_key_base64url();
+    let private = pair.private_key_base64url().map_err(|e| e.to_string())?;
+    if let Some(path) = &args.pem_out {
+        write_private(path, &pair.to_pem().map_err(|e| e.to_string())?)?;
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "publicKey": public, "privateKey": private }));
+    } else {
+        println!("=======================================\n\nPublic Key:\n{public}\n\nPrivate Key:\n{private}\n\n=======================================");
+    }
+    Ok(())
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &std::path::Path, contents: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,100 @@
+//! `herald notify`: the original's `send_message` for scripts and cron. The message goes into
+//! the server's queue in the shared database; the running server delivers it.
+
+use crate::compose::MessageRequest;
+use crate::config::Config;
+use crate::storage::Store;
+use clap::{ArgGroup, Args};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["uid", "aid", "all"])))]
+pub struct NotifyArgs {
+    /// A client's id.
+    #[arg(long)]
+    pub uid: Option<String>,
+    /// An administrator's id.
+    #[arg(long)]
+    pub aid: Option<String>,
+    /// Everyone of a kind.
+    #[arg(long, value_parser = ["clients", "admins", "everyone"])]
+    pub all: Option<String>,
+    #[arg(long)]
+    pub title: String,
+    #[arg(long)]
+    pub body: Option<String>,
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Seconds the message stays deliverable (default 86400).
+    #[arg(long)]
+    pub ttl: Option<u64>,
+    #[arg(long, value_parser = ["payload", "tickle"])]
+    pub mode: Option<String>,
+    /// Wait until every device's first attempt has settled, with a progress bar.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+pub async fn run(config: Config, args: NotifyArgs) -> Result<(), String> {
+    let to = match (&args.uid, &args.aid, &args.all) {
+        (Some(uid), _, _) => serde_json::json!({ "uid": uid }),
+        (_, Some(aid), _) => serde_json::json!({ "aid": aid }),
+        (_, _, Some(all)) => serde_json::json!({ "all": all }),
+        _ => return Err("give --uid, --aid or --all".into()),
+    };
+    let request = MessageRequest {
+        to,
+        title: args.title,
+        body: args.body,
+        url: args.url,
+        ttl: args.ttl,
+        mode: args.mode,
+        ..Default::default()
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let message = request
+        .validate(now)
+        .map_err(|e| e.replace('`', "").replace("sendAt", "--send-at"))?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))?;
+    let targets = store
+        .create_message(&message, now)
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or(0);
+    println!("message {} queued for {targets} device(s)", message.id);
+    if !args.wait || targets == 0 {
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(targets as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} settled {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    loop {
+        let unattempted = store
+            .unattempted_targets(&message.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let view = store.message(&message.id).await.map_err(|e| e.to_string())?;
+        if let Some(v) = &view {
+            bar.set_position((v.targets - unattempted).max(0) as u64);
+            bar.set_message(format!("accepted {} failed {} gone {}", v.accepted, v.failed, v.gone));
+        }
+        if unattempted == 0 {
+            bar.finish();
+            if let Some(v) = view {
+                println!(
+                    "accepted {}, failed {}, gone {}, retrying {}",
+                    v.accepted,
+                    v.failed,
+                    v.gone,
+                    v.pending()
+                );
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

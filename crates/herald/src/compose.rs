@@ -1,0 +1,214 @@
+//! Turning a request to send ("this title, to uid 42, at 9:00") into a validated message.
+//! The HTTP API, the CLI and reminders all go through [`MessageRequest::validate`], so the
+//! rules are the same whichever way a message arrives.
+
+use crate::domain::{Audience, MessageMode};
+use crate::secrets;
+use crate::storage::messages::NewMessage;
+use herald_push::ece::AES128GCM_MAX_PLAINTEXT;
+use herald_push::request::{Topic, Urgency, MAX_TTL_SECONDS};
+use serde::Deserialize;
+
+pub const DEFAULT_TTL_SECS: u64 = 86_400;
+
+/// The body of `POST /api/v1/messages`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MessageRequest {
+    pub to: serde_json::Value,
+    pub title: String,
+    pub body: Option<String>,
+    pub url: Option<String>,
+    pub icon: Option<String>,
+    pub tag: Option<String>,
+    pub ttl: Option<u64>,
+    pub urgency: Option<String>,
+    pub topic: Option<String>,
+    pub mode: Option<String>,
+    pub send_at: Option<String>,
+}
+
+impl MessageRequest {
+    /// Checks every field; the error names the field and the rule.
+    pub fn validate(&self, now_ms: i64) -> Result<NewMessage, String> {
+        let audience = Audience::from_json(&self.to)?;
+        let title = self.title.trim();
+        if title.is_empty() || title.chars().count() > 256 {
+            return Err("`title` must be 1 to 256 characters".into());
+        }
+        let text = |name: &str, value: &Option<String>, max: usize| -> Result<Option<String>, String> {
+            match value {
+                Some(v) if v.chars().count() > max => Err(format!("`{name}` must be at most {max} characters")),
+                Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                    Err(format!("`{name}` must not contain control characters"))
+                }
+                Some(v) if !v.is_empty() => Ok(Some(v.clone())),
+                _ => Ok(None),
+            }
+        };
+        let body = text("body", &self.body, 16_000)?;
+        let url = link("url", &self.url)?;
+        let icon = link("icon", &self.icon)?;
+        let tag = text("tag", &self.tag, 128)?;
+        let ttl = self.ttl.unwrap_or(DEFAULT_TTL_SECS);
+        if ttl > u64::from(MAX_TTL_SECONDS) {
+            return Err(format!("`ttl` must be at most {MAX_TTL_SECONDS} seconds (30 days)"));
+        }
+        let urgency = match &self.urgency {
+            Some(u) => Some(
+                Urgency::parse(u)
+                    .map_err(|e| format!("`urgency`: {e}"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let topic = match &self.topic {
+            Some(t) => Some(
+                Topic::parse(t)
+                    .map_err(|e| format!("`topic`: {e}"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let mode = match &self.mode {
+            Some(m) => MessageMode::parse(m).map_err(|e| format!("`mode`: {e}"))?,
+            None => MessageMode::Payload,
+        };
+        let send_at_ms = match &self.send_at {
+            Some(when) => {
+                let at = chrono::DateTime::parse_from_rfc3339(when)
+                    .map_err(|_| format!("`sendAt` {when:?} is not an RFC 3339 time such as 2026-12-01T09:00:00Z"))?;
+                let at_ms = at.timestamp_millis();
+                if at_ms > now_ms + 366 * 86_400_000 {
+                    return Err("`sendAt` must be within a year".into());
+                }
+                at_ms.max(now_ms)
+            }
+            None => now_ms,
+        };
+        let message = NewMessage {
+            id: secrets::random_id(),
+            audience,
+            title: title.to_owned(),
+            body,
+            url,
+            icon,
+            tag,
+            mode,
+            urgency,
+            topic,
+            ttl_secs: ttl as i64,
+            send_at_ms,
+            reminder_id: None,
+        };
+        if mode == MessageMode::Payload {
+            let size = payload_size(&message);
+            if size > AES128GCM_MAX_PLAINTEXT {
+                return Err(format!(
+                    "the notification is {size} bytes as JSON but a push carries at most {AES128GCM_MAX_PLAINTEXT}; \
+                     shorten it or use \"mode\": \"tickle\""
+                ));
+            }
+        }
+        Ok(message)
+    }
+}
+
+/// The encoded size of the payload this message will carry.
+fn payload_size(message: &NewMessage) -> usize {
+    let view = crate::storage::messages::MessageView {
+        id: message.id.clone(),
+        audience: serde_json::Value::Null,
+        title: message.title.clone(),
+        body: message.body.clone(),
+        url: message.url.clone(),
+        icon: message.icon.clone(),
+        tag: message.tag.clone(),
+        mode: message.mode,
+        urgency: None,
+        topic: None,
+        ttl_secs: 0,
+        status: 0,
+        created_at: 0,
+        send_at: 0,
+        expires_at: 0,
+        reminder_id: None,
+        targets: 0,
+        accepted: 0,
+        failed: 0,
+        gone: 0,
+        displayed: 0,
+        clicked: 0,
+    };
+    crate::delivery::payload::declarative_json(&view).len()
+}
+
+/// A link: an absolute http(s) URL or a path on the host application's origin.
+fn link(name: &str, value: &Option<String>) -> Result<Option<String>, String> {
+    let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.len() > 2048 {
+        return Err(format!("`{name}` must be at most 2048 characters"));
+    }
+    if value.starts_with('/') && !value.starts_with("//") && !value.contains(char::is_whitespace) {
+        return Ok(Some(value.to_owned()));
+    }
+    match url::Url::parse(value) {
+        Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(Some(value.to_owned())),
+        _ => Err(format!("`{name}` must be an http(s) URL or a path starting with /")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(v: serde_json::Value) -> Result<NewMessage, String> {
+        let r: MessageRequest = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        r.validate(1_000_000)
+    }
+
+    #[test]
+    fn accepts_a_full_message() {
+        let m = request(
+            json!({"to": {"uid": 42}, "title": "Balance low", "body": "Top up", "url": "/pay",
+            "ttl": 60, "urgency": "high", "topic": "balance", "mode": "tickle", "sendAt": "2100-01-01T00:00:00Z"}),
+        );
+        assert!(m.unwrap_err().contains("within a year"));
+        let m =
+            request(json!({"to": {"uid": 42}, "title": "Balance low", "url": "https://billing.example/pay"})).unwrap();
+        assert_eq!(m.ttl_secs, 86_400);
+        assert_eq!(m.send_at_ms, 1_000_000);
+    }
+
+    #[test]
+    fn refuses_bad_fields_with_their_names() {
+        for (v, field) in [
+            (json!({"to": {"uid": 1}, "title": ""}), "title"),
+            (json!({"to": {"uid": 1}, "title": "t", "ttl": 2_600_000}), "ttl"),
+            (json!({"to": {"uid": 1}, "title": "t", "urgency": "now"}), "urgency"),
+            (json!({"to": {"uid": 1}, "title": "t", "topic": "a b"}), "topic"),
+            (json!({"to": {"uid": 1}, "title": "t", "mode": "loud"}), "mode"),
+            (json!({"to": {"uid": 1}, "title": "t", "sendAt": "tomorrow"}), "sendAt"),
+            (
+                json!({"to": {"uid": 1}, "title": "t", "url": "javascript:alert(1)"}),
+                "url",
+            ),
+            (
+                json!({"to": {"uid": 1}, "title": "t", "body": "x".repeat(5000)}),
+                "tickle",
+            ),
+        ] {
+            let err = request(v.clone()).unwrap_err();
+            assert!(err.contains(field), "{v}: {err}");
+        }
+        assert!(request(json!({"to": {"uid": 1}, "title": "t", "colour": "red"}))
+            .unwrap_err()
+            .contains("colour"));
+        assert!(request(json!({"to": {"uid": 1}, "title": "t", "mode": "tickle", "body": "x".repeat(5000)})).is_ok());
+    }
+}

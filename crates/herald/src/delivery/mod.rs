@@ -1,0 +1,315 @@
+//! The delivery engine: drains the outbox into push services.
+//!
+//! One loop claims due outbox rows in batches (leased, so a crashed instance's work returns
+//! to the pool), and spawns one send per row, bounded by a semaphore. Results flow to a
+//! recorder task that settles them in batched transactions, so the database sees a few
+//! statements per few hundred pushes instead of one transaction per push.
+//!
+//! Retries back off exponentially with jitter and honour `Retry-After`; a row is never sent
+//! again once a push service answered 2xx (settling only touches rows still pending).
+
+mod client;
+pub mod payload;
+
+pub use client::push_client;
+
+use crate::clock::Clock;
+use crate::domain::MessageMode;
+use crate::endpoint_policy::EndpointPolicy;
+use crate::metrics::Metrics;
+use crate::storage::outbox::{ClaimedTarget, SettledAs, Settlement};
+use crate::storage::Store;
+use herald_push::request::{PushMessage, Topic, Ttl, Urgency};
+use herald_push::response::{classify, PushOutcome};
+use herald_push::subscription::Subscription;
+use herald_push::vapid::VapidSigner;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// Tuning, from configuration.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    pub batch_size: i64,
+    pub idle_poll: Duration,
+}
+
+/// A message ready to send, shared by all its targets.
+struct Prepared {
+    payload: Option<Vec<u8>>,
+    expires_at: i64,
+    urgency: Option<Urgency>,
+    topic: Option<Topic>,
+    sendable: bool,
+}
+
+pub struct DeliveryEngine {
+    store: Store,
+    signer: Arc<VapidSigner>,
+    client: reqwest::Client,
+    policy: EndpointPolicy,
+    settings: DeliverySettings,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    prepared: Mutex<HashMap<String, Arc<Prepared>>>,
+}
+
+impl DeliveryEngine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        signer: Arc<VapidSigner>,
+        client: reqwest::Client,
+        policy: EndpointPolicy,
+        settings: DeliverySettings,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            signer,
+            client,
+            policy,
+            settings,
+            metrics,
+            clock,
+            wake,
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs until `shutdown`; then lets in-flight pushes finish and records them.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let (results_tx, results_rx) = mpsc::channel::<Settlement>(8192);
+        let recorder = tokio::spawn(record(self.store.clone(), self.clock.clone(), results_rx));
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency));
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            // Claim only what can start soon, so leases do not run out while rows wait.
+            let free = permits.available_permits().max(1) as i64;
+            let now = self.clock.now_ms();
+            let lease_until = now + self.settings.lease.as_millis() as i64;
+            let batch = match self
+                .store
+                .claim_due(now, lease_until, free.min(self.settings.batch_size))
+                .await
+            {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming outbox rows failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.settings.idle_poll) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            for target in batch {
+                let permit = permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
+                let engine = self.clone();
+                let tx = results_tx.clone();
+                tokio::spawn(async move {
+                    let settlement = engine.deliver(target).await;
+                    let _ = tx.send(settlement).await;
+                    drop(permit);
+                });
+            }
+        }
+        // Drain: wait for every in-flight push, then let the recorder flush.
+        let _ = permits.acquire_many(self.settings.concurrency as u32).await;
+        drop(results_tx);
+        let _ = recorder.await;
+    }
+
+    /// Claims one batch, sends it and records the results; returns how many rows it handled.
+    /// Tests use this to drain the outbox without sleeping.
+    pub async fn deliver_due_once(&self) -> Result<usize, crate::storage::StoreError> {
+        let now = self.clock.now_ms();
+        let batch = self
+            .store
+            .claim_due(
+                now,
+                now + self.settings.lease.as_millis() as i64,
+                self.settings.batch_size,
+            )
+            .await?;
+        let count = batch.len();
+        let settlements = futures::future::join_all(batch.into_iter().map(|t| self.deliver(t))).await;
+        self.store.settle(&settlements, self.clock.now_ms()).await?;
+        Ok(count)
+    }
+
+    /// Sends one target and decides how it settles. Never fails: every path ends in a
+    /// settlement, so nothing is lost.
+    async fn deliver(&self, target: ClaimedTarget) -> Settlement {
+        let now = self.clock.now_ms();
+        let (result, status) = self.attempt(&target, now).await;
+        Settlement {
+            outbox_id: target.outbox_id,
+            message_id: target.message_id,
+            subscription_id: target.subscription_id,
+            status,
+            result,
+        }
+    }
+
+    async fn attempt(&self, target: &ClaimedTarget, now: i64) -> (SettledAs, Option<u16>) {
+        let Some(stored) = &target.subscription else {
+            // Unsubscribed after the message was queued.
+            return (SettledAs::Gone, None);
+        };
+        let prepared = match self.prepared(&target.message_id).await {
+            Some(p) if p.sendable => p,
+            _ => return (SettledAs::Failed, None),
+        };
+        if now >= prepared.expires_at {
+            return (SettledAs::Failed, None);
+        }
+        let subscription = match Subscription::parse(&stored.endpoint, &stored.p256dh, &stored.auth) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(subscription = %target.subscription_id, error = %e, "stored subscription no longer parses");
+                return (SettledAs::Failed, None);
+            }
+        };
+        if let Err(why) = self.policy.check(&subscription.endpoint) {
+            tracing::warn!(subscription = %target.subscription_id, %why, "endpoint refused by policy");
+            return (SettledAs::Failed, None);
+        }
+        // TTL counts down from the message's creation, so a late retry does not extend it.
+        let remaining = ((prepared.expires_at - now) / 1000).max(1) as u32;
+        let mut message = match &prepared.payload {
+            Some(payload) => PushMessage::new(payload.clone(), Ttl::seconds(remaining)),
+            None => PushMessage::empty(Ttl::seconds(remaining)),
+        };
+        if let Some(u) = prepared.urgency {
+            message = message.urgency(u);
+        }
+        if let Some(t) = &prepared.topic {
+            message = message.topic(t.clone());
+        }
+        let wall = UNIX_EPOCH + Duration::from_millis(now.max(0) as u64);
+        let request = match message.build_at(&subscription, &self.signer, wall.max(SystemTime::UNIX_EPOCH)) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(message = %target.message_id, error = %e, "building the push failed");
+                return (SettledAs::Failed, None);
+            }
+        };
+        let started = Instant::now();
+        let sent = self
+            .client
+            .post(request.url)
+            .headers(request.headers)
+            .body(request.body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.push_request("retry", None);
+                tracing::debug!(error = %e, "push request failed");
+                return (self.retry(target, now, None), None);
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = if response.status().is_success() {
+            Default::default()
+        } else {
+            response.bytes().await.unwrap_or_default()
+        };
+        let outcome = classify(status, &headers, &body, SystemTime::now());
+        self.metrics.push_request(outcome.label(), Some(started.elapsed()));
+        let settled = match outcome {
+            PushOutcome::Accepted { .. } => SettledAs::Accepted,
+            PushOutcome::Gone { .. } => SettledAs::Gone,
+            PushOutcome::Failed { reason, .. } => {
+                tracing::warn!(status, ?reason, body = %String::from_utf8_lossy(&body[..body.len().min(300)]), "push refused");
+                SettledAs::Failed
+            }
+            PushOutcome::RetryLater { retry_after, .. } => self.retry(target, now, retry_after),
+        };
+        (settled, Some(status))
+    }
+
+    /// The next attempt: exponential back-off with jitter, at least `Retry-After`; failed once
+    /// attempts run out or the message would expire first.
+    fn retry(&self, target: &ClaimedTarget, now: i64, retry_after: Option<Duration>) -> SettledAs {
+        let attempts = target.attempts as u32 + 1;
+        if attempts >= self.settings.max_attempts {
+            return SettledAs::Failed;
+        }
+        let base = self.settings.retry_base.as_millis() as i64;
+        let backoff = base.saturating_mul(1i64 << (attempts - 1).min(20)).min(3_600_000);
+        let jittered = backoff / 2 + (jitter() % (backoff / 2 + 1));
+        let delay = jittered.max(retry_after.map(|d| d.as_millis() as i64).unwrap_or(0));
+        SettledAs::RetryAt(now + delay)
+    }
+
+    async fn prepared(&self, message_id: &str) -> Option<Arc<Prepared>> {
+        if let Some(p) = self.prepared.lock().unwrap_or_else(|p| p.into_inner()).get(message_id) {
+            return Some(p.clone());
+        }
+        let message = self.store.message(message_id).await.ok()??;
+        let prepared = Arc::new(Prepared {
+            payload: match message.mode {
+                MessageMode::Payload => Some(payload::declarative_json(&message)),
+                MessageMode::Tickle => None,
+            },
+            expires_at: message.expires_at,
+            urgency: message.urgency.as_deref().and_then(|u| Urgency::parse(u).ok()),
+            topic: message.topic.as_deref().and_then(|t| Topic::parse(t).ok()),
+            sendable: message.status != crate::storage::messages::status::CANCELLED,
+        });
+        let mut cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        cache.insert(message_id.to_owned(), prepared.clone());
+        Some(prepared)
+    }
+}
+
+fn jitter() -> i64 {
+    let mut bytes = [0u8; 8];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    (u64::from_le_bytes(bytes) >> 1) as i64
+}
+
+/// Settles results in batches: waits for one, then takes whatever else is ready (up to 1000).
+/// A failed write is retried, never dropped: the rows' leases would only re-send them.
+async fn record(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<Settlement>) {
+    let mut batch = Vec::with_capacity(1000);
+    while rx.recv_many(&mut batch, 1000).await > 0 {
+        let mut delay = Duration::from_millis(100);
+        while let Err(e) = store.settle(&batch, clock.now_ms()).await {
+            tracing::error!(error = %e, "recording delivery results failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+        batch.clear();
+    }
+}

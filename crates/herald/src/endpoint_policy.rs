@@ -1,0 +1,230 @@
+//! Which push endpoints Herald will talk to: the server-side request forgery defence.
+//!
+//! A subscription's endpoint is a URL a client chose. It is checked when registered (scheme,
+//! host allow-list, and every address its host resolves to), and again at every connection:
+//! the HTTP client resolves names through [`GuardedResolver`], which drops private addresses,
+//! so a name that later re-resolves to `127.0.0.1` (DNS rebinding) still cannot be reached.
+
+use herald_push::subscription::Endpoint;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The rules, from configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointPolicy {
+    pub allow_private: bool,
+    pub allow_http: bool,
+    /// `host` or `*.domain` patterns; empty allows any host.
+    pub host_allowlist: Vec<String>,
+}
+
+impl EndpointPolicy {
+    /// Checks what can be checked without the network.
+    pub fn check(&self, endpoint: &Endpoint) -> Result<(), String> {
+        if !endpoint.is_https() && !self.allow_http {
+            return Err("the endpoint must be an https URL".into());
+        }
+        let host = endpoint.url().host_str().unwrap_or_default().to_ascii_lowercase();
+        if !self.host_allowlist.is_empty() && !self.host_allowlist.iter().any(|p| host_matches(p, &host)) {
+            return Err(format!("the push service host {host} is not in the allow-list"));
+        }
+        if let Some(ip) = literal_ip(endpoint) {
+            if !self.allow_private && !is_public(ip) {
+                return Err("the endpoint points at a private, loopback or link-local address".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::check`], then resolves the host and refuses it if any address is not public.
+    pub async fn check_resolving(&self, endpoint: &Endpoint) -> Result<(), String> {
+        self.check(endpoint)?;
+        if self.allow_private || literal_ip(endpoint).is_some() {
+            return Ok(());
+        }
+        let host = endpoint.url().host_str().unwrap_or_default();
+        let port = endpoint.url().port_or_known_default().unwrap_or(443);
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|_| format!("the endpoint host {host} does not resolve"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(format!("the endpoint host {host} does not resolve"));
+        }
+        if addrs.iter().any(|a| !is_public(a.ip())) {
+            return Err(format!(
+                "the endpoint host {host} resolves to a private, loopback or link-local address"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The resolver the push client must use.
+    pub fn resolver(&self) -> GuardedResolver {
+        GuardedResolver {
+            allow_private: self.allow_private,
+        }
+    }
+}
+
+fn literal_ip(endpoint: &Endpoint) -> Option<IpAddr> {
+    match endpoint.url().host()? {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.trim().to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(domain) => {
+            host.len() > domain.len() && host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.')
+        }
+        None => pattern == host,
+    }
+}
+
+/// True for addresses on the public internet; false for loopback, private, link-local (which
+/// includes the 169.254.169.254 metadata service), shared, multicast, reserved and the like.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let s = v6.segments();
+            let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0];
+            if nat64 {
+                return is_public_v4(Ipv4Addr::new(
+                    (s[6] >> 8) as u8,
+                    s[6] as u8,
+                    (s[7] >> 8) as u8,
+                    s[7] as u8,
+                ));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || v6 == Ipv6Addr::UNSPECIFIED)
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240)
+}
+
+/// A DNS resolver that never hands the HTTP client a non-public address (unless allowed).
+#[derive(Debug, Clone)]
+pub struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| allow_private || is_public(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "224.0.0.1",
+            "255.255.255.255",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["142.250.74.10", "2a00:1450:4001:80b::200a", "::ffff:8.8.8.8"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn policy_checks() {
+        let strict = EndpointPolicy::default();
+        let e = |u: &str| Endpoint::parse(u).unwrap();
+        assert!(strict.check(&e("https://fcm.googleapis.com/fcm/send/x")).is_ok());
+        assert!(strict
+            .check(&e("http://fcm.googleapis.com/x"))
+            .unwrap_err()
+            .contains("https"));
+        assert!(strict.check(&e("https://127.0.0.1/x")).is_err());
+        assert!(strict.check(&e("https://[::1]/x")).is_err());
+        assert!(strict.check(&e("https://169.254.169.254/latest")).is_err());
+        let open = EndpointPolicy {
+            allow_private: true,
+            allow_http: true,
+            host_allowlist: vec![],
+        };
+        assert!(open.check(&e("http://127.0.0.1:9/x")).is_ok());
+        let listed = EndpointPolicy {
+            host_allowlist: vec!["*.push.apple.com".into(), "fcm.googleapis.com".into()],
+            ..Default::default()
+        };
+        assert!(listed.check(&e("https://web.push.apple.com/x")).is_ok());
+        assert!(listed.check(&e("https://fcm.googleapis.com/x")).is_ok());
+        assert!(listed.check(&e("https://push.apple.com.evil.net/x")).is_err());
+        assert!(listed.check(&e("https://evilpush.apple.com/x")).is_err());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused() {
+        let strict = EndpointPolicy {
+            allow_http: true,
+            ..Default::default()
+        };
+        let err = strict
+            .check_resolving(&Endpoint::parse("http://localhost:9/x").unwrap())
+            .await
+            .unwrap_err();
+        assert!(err.contains("private") || err.contains("resolve"), "{err}");
+        let resolved = strict.resolver().resolve("localhost".parse().unwrap()).await;
+        assert!(resolved.is_err());
+    }
+}

@@ -1,0 +1,70 @@
+//! Periodic work owned by the server: firing scheduled messages on time and the cleanup job.
+//! The loop sleeps until the next deadline or until woken (a message was scheduled), so a
+//! message scheduled for 09:00:00 fires within a fraction of a second of it.
+
+use crate::api::AppState;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Longest sleep, so that work another instance scheduled is noticed promptly.
+const MAX_SLEEP: Duration = Duration::from_millis(500);
+
+pub struct Scheduler {
+    state: Arc<AppState>,
+}
+
+impl Scheduler {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let cleanup_every = self.state.config.cleanup_interval.as_millis() as i64;
+        let mut next_cleanup = self.state.clock.now_ms() + cleanup_every;
+        loop {
+            if let Err(e) = self.fire_due().await {
+                tracing::error!(error = %e, "firing scheduled messages failed");
+            }
+            let now = self.state.clock.now_ms();
+            if now >= next_cleanup {
+                match self.state.store.delete_expired_messages(now).await {
+                    Ok(n) => tracing::info!(removed = n, "cleanup: expired messages removed"),
+                    Err(e) => tracing::error!(error = %e, "cleanup failed"),
+                }
+                next_cleanup = now + cleanup_every;
+            }
+            let next_due = self.state.store.next_scheduled_at().await.ok().flatten();
+            let mut sleep = MAX_SLEEP;
+            if let Some(at) = next_due {
+                sleep = sleep.min(Duration::from_millis((at - now).max(0) as u64));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.state.scheduler_wake.notified() => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Fires every due scheduled message; returns how many fired. Tests call this directly.
+    pub async fn fire_due(&self) -> Result<usize, crate::storage::StoreError> {
+        let mut total = 0;
+        loop {
+            let fired = self
+                .state
+                .store
+                .fire_due_messages(self.state.clock.now_ms(), 100)
+                .await?;
+            if fired.is_empty() {
+                break;
+            }
+            total += fired.len();
+            for (id, targets) in &fired {
+                tracing::info!(message = %id, targets, "scheduled message fired");
+            }
+            self.state.delivery_wake.notify_one();
+        }
+        Ok(total)
+    }
+}

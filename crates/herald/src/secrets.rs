@@ -1,0 +1,166 @@
+//! Secrets: generation, hashing and constant-time checks, and the owner tokens that host
+//! applications sign so a browser can register itself.
+//!
+//! Subscription secrets and the admin token are 256 random bits, so a plain SHA-256 is a
+//! sufficient one-way hash for them (no password stretching is needed for random tokens).
+
+use crate::domain::{Owner, OwnerId, OwnerKind};
+use aws_lc_rs::{constant_time, digest, hmac, rand};
+use herald_push::base64url;
+
+/// An unguessable identifier: 128 random bits, base64url (22 characters).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes).expect("the OS RNG works");
+    base64url::encode(bytes)
+}
+
+/// A new secret (256 random bits, base64url) and the hash to store.
+pub fn new_secret() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes).expect("the OS RNG works");
+    let secret = base64url::encode(bytes);
+    let hash = hash_secret(&secret);
+    (secret, hash)
+}
+
+/// The stored form of a secret.
+pub fn hash_secret(secret: &str) -> String {
+    base64url::encode(digest::digest(&digest::SHA256, secret.as_bytes()))
+}
+
+/// Compares a presented secret with a stored hash in constant time.
+pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
+    constant_time::verify_slices_are_equal(hash_secret(presented).as_bytes(), stored_hash.as_bytes()).is_ok()
+}
+
+/// Why an owner token was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OwnerTokenError {
+    #[error("the owner token is malformed")]
+    Malformed,
+    #[error("the owner token must use alg HS256")]
+    Algorithm,
+    #[error("the owner token signature is invalid")]
+    Signature,
+    #[error("the owner token has expired")]
+    Expired,
+    #[error("the owner token must carry exp no more than 24 hours ahead")]
+    Lifetime,
+    #[error("the owner token must carry exactly one of uid and aid: {0}")]
+    Owner(String),
+}
+
+/// Signs and verifies owner tokens: HS256 JWTs whose claims carry `uid` or `aid` and `exp`.
+pub struct OwnerTokenKey {
+    key: hmac::Key,
+}
+
+impl OwnerTokenKey {
+    /// Longest lifetime accepted: owner tokens are meant to be short-lived.
+    pub const MAX_LIFETIME_SECS: i64 = 24 * 3600;
+
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    /// A token for `owner` valid for `lifetime_secs` from `now_secs`.
+    pub fn sign(&self, owner: &Owner, now_secs: i64, lifetime_secs: i64) -> String {
+        let header = base64url::encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let mut claims = owner.to_json();
+        claims["exp"] = (now_secs + lifetime_secs).into();
+        claims["iat"] = now_secs.into();
+        let signing_input = format!("{header}.{}", base64url::encode(claims.to_string()));
+        let tag = hmac::sign(&self.key, signing_input.as_bytes());
+        format!("{signing_input}.{}", base64url::encode(tag.as_ref()))
+    }
+
+    /// Checks the signature (constant time), the algorithm, `exp` and the owner claim.
+    pub fn verify(&self, token: &str, now_secs: i64) -> Result<Owner, OwnerTokenError> {
+        if token.len() > 4096 {
+            return Err(OwnerTokenError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(claims), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(OwnerTokenError::Malformed);
+        };
+        let decode_json = |part: &str| -> Result<serde_json::Value, OwnerTokenError> {
+            let bytes = base64url::decode(part).map_err(|_| OwnerTokenError::Malformed)?;
+            serde_json::from_slice(&bytes).map_err(|_| OwnerTokenError::Malformed)
+        };
+        if decode_json(header)?["alg"] != "HS256" {
+            return Err(OwnerTokenError::Algorithm);
+        }
+        let signature = base64url::decode(signature).map_err(|_| OwnerTokenError::Malformed)?;
+        hmac::verify(&self.key, format!("{header}.{claims}").as_bytes(), &signature)
+            .map_err(|_| OwnerTokenError::Signature)?;
+        let claims = decode_json(claims)?;
+        let exp = claims["exp"].as_i64().ok_or(OwnerTokenError::Lifetime)?;
+        if exp <= now_secs {
+            return Err(OwnerTokenError::Expired);
+        }
+        if exp > now_secs + Self::MAX_LIFETIME_SECS {
+            return Err(OwnerTokenError::Lifetime);
+        }
+        match (claims.get("uid"), claims.get("aid")) {
+            (Some(uid), None) => Ok(Owner {
+                kind: OwnerKind::Client,
+                id: OwnerId::from_json(uid).map_err(OwnerTokenError::Owner)?,
+            }),
+            (None, Some(aid)) => Ok(Owner {
+                kind: OwnerKind::Admin,
+                id: OwnerId::from_json(aid).map_err(OwnerTokenError::Owner)?,
+            }),
+            _ => Err(OwnerTokenError::Owner("found neither or both".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(kind: OwnerKind, id: &str) -> Owner {
+        Owner {
+            kind,
+            id: OwnerId::parse(id).unwrap(),
+        }
+    }
+
+    #[test]
+    fn ids_and_secrets_are_long_and_distinct() {
+        assert_eq!(base64url::decode(&random_id()).unwrap().len(), 16);
+        assert_ne!(random_id(), random_id());
+        let (secret, hash) = new_secret();
+        assert_eq!(base64url::decode(&secret).unwrap().len(), 32);
+        assert!(verify_secret(&secret, &hash));
+        assert!(!verify_secret("guess", &hash));
+        assert_ne!(secret, hash);
+    }
+
+    #[test]
+    fn owner_tokens() {
+        let key = OwnerTokenKey::new(b"0123456789abcdef0123456789abcdef");
+        let now = 1_800_000_000;
+        let token = key.sign(&owner(OwnerKind::Admin, "7"), now, 600);
+        assert_eq!(key.verify(&token, now).unwrap(), owner(OwnerKind::Admin, "7"));
+        assert_eq!(key.verify(&token, now + 601), Err(OwnerTokenError::Expired));
+        let other = OwnerTokenKey::new(b"another-secret-another-secret-xx");
+        assert_eq!(other.verify(&token, now), Err(OwnerTokenError::Signature));
+        let long = key.sign(&owner(OwnerKind::Client, "1"), now, 7 * 86400);
+        assert_eq!(key.verify(&long, now), Err(OwnerTokenError::Lifetime));
+        assert_eq!(key.verify("a.b", now), Err(OwnerTokenError::Malformed));
+        // alg "none" must never pass.
+        let parts: Vec<&str> = token.split('.').collect();
+        let none = format!("{}.{}.", base64url::encode(r#"{"alg":"none"}"#), parts[1]);
+        assert_eq!(key.verify(&none, now), Err(OwnerTokenError::Algorithm));
+        // A tampered claim breaks the signature.
+        let forged_claims = base64url::encode(format!(r#"{{"aid":"1","exp":{}}}"#, now + 60));
+        let forged = format!("{}.{}.{}", parts[0], forged_claims, parts[2]);
+        assert_eq!(key.verify(&forged, now), Err(OwnerTokenError::Signature));
+    }
+}

@@ -1,0 +1,189 @@
+//! Building and running the server: the API and the background workers (delivery engine,
+//! scheduler) run as sibling tasks under one shutdown signal. [`Application::build`] binds
+//! the listener first, so tests can ask for port 0 and read the real port back.
+
+use crate::api::{self, AppState};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::delivery::{push_client, DeliveryEngine, DeliverySettings};
+use crate::endpoint_policy::EndpointPolicy;
+use crate::metrics::Metrics;
+use crate::scheduler::Scheduler;
+use crate::secrets::{self, OwnerTokenKey};
+use crate::storage::{settings, Store};
+use herald_push::keys::VapidKeyPair;
+use herald_push::vapid::{VapidSigner, VapidSubject};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Used when `HERALD_VAPID_SUBJECT` is unset; Apple refuses it, hence the warning at start.
+pub const PLACEHOLDER_SUBJECT: &str = "mailto:herald@localhost";
+
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    engine: Arc<DeliveryEngine>,
+    scheduler: Arc<Scheduler>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, String> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        let store = Store::connect(&config.database_url)
+            .await
+            .map_err(|e| format!("HERALD_DATABASE_URL: cannot open the database: {e}"))?;
+        let state = Arc::new(assemble_state(store, config, clock).await?);
+        let listener = TcpListener::bind(state.config.listen)
+            .await
+            .map_err(|e| format!("HERALD_LISTEN: cannot listen on {}: {e}", state.config.listen))?;
+        let client = push_client(
+            &state.policy,
+            state.config.push_timeout,
+            state.config.ssl_cert_file.as_deref(),
+        )?;
+        let engine = Arc::new(DeliveryEngine::new(
+            state.store.clone(),
+            state.signer.clone(),
+            client,
+            state.policy.clone(),
+            DeliverySettings {
+                concurrency: state.config.delivery_concurrency,
+                lease: state.config.delivery_lease,
+                max_attempts: state.config.max_attempts,
+                retry_base: state.config.retry_base,
+                batch_size: 500,
+                idle_poll: Duration::from_millis(500),
+            },
+            state.metrics.clone(),
+            state.clock.clone(),
+            state.delivery_wake.clone(),
+        ));
+        let scheduler = Arc::new(Scheduler::new(state.clone()));
+        Ok(Self {
+            listener,
+            state,
+            engine,
+            scheduler,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    pub fn engine(&self) -> Arc<DeliveryEngine> {
+        self.engine.clone()
+    }
+
+    pub fn scheduler(&self) -> Arc<Scheduler> {
+        self.scheduler.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled; in-flight requests and pushes finish first.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), String> {
+        let engine = tokio::spawn(self.engine.clone().run(shutdown.clone()));
+        let scheduler = tokio::spawn(self.scheduler.clone().run(shutdown.clone()));
+        let app = api::router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let stop = shutdown.clone();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        shutdown.cancel();
+        let _ = engine.await;
+        let _ = scheduler.await;
+        self.state.store.close().await;
+        served.map_err(|e| format!("server error: {e}"))
+    }
+}
+
+/// Loads or creates the keys and tokens the server needs, then builds the shared state.
+pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>) -> Result<AppState, String> {
+    let db = |e: crate::storage::StoreError| format!("database: {e}");
+    let vapid_key = match &config.vapid_private_key {
+        Some(text) => VapidKeyPair::parse(text).map_err(|e| format!("HERALD_VAPID_PRIVATE_KEY: {e}"))?,
+        None => {
+            let fresh = VapidKeyPair::generate().map_err(|e| e.to_string())?;
+            let encoded = fresh.private_key_base64url().map_err(|e| e.to_string())?;
+            let (stored, created) = store
+                .setting_or_insert(settings::VAPID_PRIVATE_KEY, &encoded)
+                .await
+                .map_err(db)?;
+            if created {
+                tracing::info!("generated a VAPID key pair and stored it in the database");
+            }
+            VapidKeyPair::parse(&stored).map_err(|e| format!("stored VAPID key: {e}"))?
+        }
+    };
+    let subject = match &config.vapid_subject {
+        Some(s) => VapidSubject::parse(s).map_err(|e| format!("HERALD_VAPID_SUBJECT: {e}"))?,
+        None => {
+            tracing::warn!(
+                "HERALD_VAPID_SUBJECT is not set; using {PLACEHOLDER_SUBJECT}, which Apple's push service refuses. \
+                 Set it to mailto:you@your-domain or an https:// URL."
+            );
+            VapidSubject::parse(PLACEHOLDER_SUBJECT).expect("valid placeholder")
+        }
+    };
+    if subject.names_localhost() && config.vapid_subject.is_some() {
+        tracing::warn!("HERALD_VAPID_SUBJECT names localhost; Apple's push service refuses such tokens");
+    }
+    let admin_token_hash = match &config.admin_token {
+        Some(token) => secrets::hash_secret(token),
+        None => {
+            let (token, hash) = secrets::new_secret();
+            let (stored, created) = store
+                .setting_or_insert(settings::ADMIN_TOKEN_HASH, &hash)
+                .await
+                .map_err(db)?;
+            if created {
+                // Shown once: only the hash is kept.
+                eprintln!("\nHerald admin token (shown once, store it now): {token}\n");
+            }
+            stored
+        }
+    };
+    let owner_secret = match &config.owner_token_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            let (fresh, _) = secrets::new_secret();
+            store
+                .setting_or_insert(settings::OWNER_TOKEN_SECRET, &fresh)
+                .await
+                .map_err(db)?
+                .0
+        }
+    };
+    let policy = EndpointPolicy {
+        allow_private: config.allow_private_endpoints,
+        allow_http: config.allow_http_endpoints,
+        host_allowlist: config.push_host_allowlist.clone(),
+    };
+    Ok(AppState {
+        store,
+        signer: Arc::new(VapidSigner::new(vapid_key, subject)),
+        admin_token_hash,
+        owner_tokens: OwnerTokenKey::new(owner_secret.as_bytes()),
+        policy,
+        metrics: Arc::new(Metrics::default()),
+        clock,
+        delivery_wake: Arc::new(Notify::new()),
+        scheduler_wake: Arc::new(Notify::new()),
+        rate_limiter: api::RateLimiter::new(config.public_rate_limit),
+        config: Arc::new(config),
+    })
+}

@@ -1,0 +1,489 @@
+//! Messages: creation, audience expansion into the outbox, scheduled firing, the tickle inbox,
+//! receipts and the counters the API reports.
+//!
+//! Expansion is one `INSERT … SELECT` per message, so a broadcast to a million subscriptions
+//! never passes through the server's memory. Counters live on the message row and are bumped
+//! in the same transaction that settles outbox rows, so reading them is O(1).
+
+use super::{col, Store, StoreError, StoreResult};
+use crate::domain::{Audience, MessageMode, OwnerKind};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+/// `messages.status` values.
+pub mod status {
+    pub const SCHEDULED: i64 = 0;
+    pub const SENDING: i64 = 1;
+    pub const CANCELLED: i64 = 2;
+}
+
+/// Receipt events a service worker reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptEvent {
+    Displayed,
+    Clicked,
+}
+
+impl ReceiptEvent {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "displayed" => Some(Self::Displayed),
+            "clicked" => Some(Self::Clicked),
+            _ => None,
+        }
+    }
+
+    fn as_db(self) -> i64 {
+        match self {
+            Self::Displayed => 0,
+            Self::Clicked => 1,
+        }
+    }
+}
+
+/// A validated message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub audience: Audience,
+    pub title: String,
+    pub body: Option<String>,
+    pub url: Option<String>,
+    pub icon: Option<String>,
+    pub tag: Option<String>,
+    pub mode: MessageMode,
+    pub urgency: Option<String>,
+    pub topic: Option<String>,
+    pub ttl_secs: i64,
+    pub send_at_ms: i64,
+    pub reminder_id: Option<String>,
+}
+
+/// A message with its delivery counters.
+#[derive(Debug, Clone)]
+pub struct MessageView {
+    pub id: String,
+    pub audience: serde_json::Value,
+    pub title: String,
+    pub body: Option<String>,
+    pub url: Option<String>,
+    pub icon: Option<String>,
+    pub tag: Option<String>,
+    pub mode: MessageMode,
+    pub urgency: Option<String>,
+    pub topic: Option<String>,
+    pub ttl_secs: i64,
+    pub status: i64,
+    pub created_at: i64,
+    pub send_at: i64,
+    pub expires_at: i64,
+    pub reminder_id: Option<String>,
+    pub targets: i64,
+    pub accepted: i64,
+    pub failed: i64,
+    pub gone: i64,
+    pub displayed: i64,
+    pub clicked: i64,
+}
+
+impl MessageView {
+    pub fn pending(&self) -> i64 {
+        (self.targets - self.accepted - self.failed - self.gone).max(0)
+    }
+
+    /// `scheduled`, `sending`, `done` or `cancelled`.
+    pub fn status_label(&self) -> &'static str {
+        match self.status {
+            status::SCHEDULED => "scheduled",
+            status::CANCELLED => "cancelled",
+            _ if self.pending() == 0 => "done",
+            _ => "sending",
+        }
+    }
+}
+
+/// A tickle message handed to its subscription.
+#[derive(Debug, Clone)]
+pub struct InboxMessage {
+    pub id: String,
+    pub title: String,
+    pub body: Option<String>,
+    pub url: Option<String>,
+    pub icon: Option<String>,
+    pub tag: Option<String>,
+    pub created_at: i64,
+}
+
+/// What cancelling found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    Yes,
+    NotFound,
+    AlreadySent,
+}
+
+const MESSAGE_COLUMNS: &str = "id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
+     created_at, send_at, expires_at, reminder_id, targets, accepted, failed, gone, displayed, clicked";
+
+fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
+    let audience: String = col(row, "audience")?;
+    Ok(MessageView {
+        id: col(row, "id")?,
+        audience: serde_json::from_str(&audience).unwrap_or_default(),
+        title: col(row, "title")?,
+        body: col(row, "body")?,
+        url: col(row, "url")?,
+        icon: col(row, "icon")?,
+        tag: col(row, "tag")?,
+        mode: if col::<i64>(row, "mode")? == 1 {
+            MessageMode::Tickle
+        } else {
+            MessageMode::Payload
+        },
+        urgency: col(row, "urgency")?,
+        topic: col(row, "topic")?,
+        ttl_secs: col(row, "ttl")?,
+        status: col(row, "status")?,
+        created_at: col(row, "created_at")?,
+        send_at: col(row, "send_at")?,
+        expires_at: col(row, "expires_at")?,
+        reminder_id: col(row, "reminder_id")?,
+        targets: col(row, "targets")?,
+        accepted: col(row, "accepted")?,
+        failed: col(row, "failed")?,
+        gone: col(row, "gone")?,
+        displayed: col(row, "displayed")?,
+        clicked: col(row, "clicked")?,
+    })
+}
+
+fn mode_db(mode: MessageMode) -> i64 {
+    match mode {
+        MessageMode::Payload => 0,
+        MessageMode::Tickle => 1,
+    }
+}
+
+impl Store {
+    /// Stores a message. When it is due now, its audience is expanded into the outbox in the
+    /// same transaction and the target count is returned; a scheduled message returns `None`.
+    pub async fn create_message(&self, m: &NewMessage, now_ms: i64) -> StoreResult<Option<i64>> {
+        let due = m.send_at_ms <= now_ms;
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(&self.sql(
+            "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
+             created_at, send_at, expires_at, reminder_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        ))
+        .bind(&m.id)
+        .bind(m.audience.to_json().to_string())
+        .bind(&m.title)
+        .bind(m.body.as_deref())
+        .bind(m.url.as_deref())
+        .bind(m.icon.as_deref())
+        .bind(m.tag.as_deref())
+        .bind(mode_db(m.mode))
+        .bind(m.urgency.as_deref())
+        .bind(m.topic.as_deref())
+        .bind(m.ttl_secs)
+        .bind(if due { status::SENDING } else { status::SCHEDULED })
+        .bind(now_ms)
+        .bind(m.send_at_ms)
+        .bind(m.send_at_ms.max(now_ms) + m.ttl_secs * 1000)
+        .bind(m.reminder_id.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        let targets = if due {
+            Some(self.expand(&mut tx, &m.id, &m.audience, now_ms).await?)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(targets)
+    }
+
+    /// Inserts one outbox row per subscription of the audience and records the count.
+    async fn expand(
+        &self,
+        conn: &mut AnyConnection,
+        message_id: &str,
+        audience: &Audience,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
+        const INSERT: &str =
+            "INSERT INTO outbox (message_id, subscription_id, next_attempt_at) SELECT $1, id, $2 FROM subscriptions";
+        let inserted = match audience {
+            Audience::One(owner) => {
+                sqlx::query(&self.sql(&format!("{INSERT} WHERE owner_kind = $3 AND owner_id = $4")))
+                    .bind(message_id)
+                    .bind(now_ms)
+                    .bind(owner.kind.as_db())
+                    .bind(owner.id.as_str())
+                    .execute(&mut *conn)
+                    .await?
+            }
+            Audience::Many(kind, ids) => {
+                let sql = format!(
+                    "{INSERT} WHERE owner_kind = $3 AND owner_id IN ({})",
+                    Store::placeholders(4, ids.len())
+                );
+                let sql = self.sql(&sql);
+                let mut query = sqlx::query(&sql).bind(message_id).bind(now_ms).bind(kind.as_db());
+                for id in ids {
+                    query = query.bind(id.as_str());
+                }
+                query.execute(&mut *conn).await?
+            }
+            Audience::All(Some(kind)) => {
+                sqlx::query(&self.sql(&format!("{INSERT} WHERE owner_kind = $3")))
+                    .bind(message_id)
+                    .bind(now_ms)
+                    .bind(kind.as_db())
+                    .execute(&mut *conn)
+                    .await?
+            }
+            Audience::All(None) => {
+                sqlx::query(&self.sql(INSERT))
+                    .bind(message_id)
+                    .bind(now_ms)
+                    .execute(&mut *conn)
+                    .await?
+            }
+        };
+        let targets = inserted.rows_affected() as i64;
+        sqlx::query(&self.sql("UPDATE messages SET targets = $1 WHERE id = $2"))
+            .bind(targets)
+            .bind(message_id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(targets)
+    }
+
+    /// Fires scheduled messages whose time has come: each is claimed by flipping its status,
+    /// so with several instances exactly one expands it. Returns `(id, targets)` per message.
+    pub async fn fire_due_messages(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            &self
+                .sql("SELECT id, audience FROM messages WHERE status = $1 AND send_at <= $2 ORDER BY send_at LIMIT $3"),
+        )
+        .bind(status::SCHEDULED)
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut fired = Vec::new();
+        for row in rows {
+            let id: String = col(&row, "id")?;
+            let audience_json: String = col(&row, "audience")?;
+            let Ok(audience) = serde_json::from_str(&audience_json)
+                .map_err(|e| e.to_string())
+                .and_then(|v| Audience::from_json(&v))
+            else {
+                tracing::error!(message = %id, "stored audience does not parse; cancelling the message");
+                sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2"))
+                    .bind(status::CANCELLED)
+                    .bind(&id)
+                    .execute(self.pool())
+                    .await?;
+                continue;
+            };
+            let mut tx = self.pool().begin().await?;
+            let claimed = sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3"))
+                .bind(status::SENDING)
+                .bind(&id)
+                .bind(status::SCHEDULED)
+                .execute(&mut *tx)
+                .await?;
+            if claimed.rows_affected() == 1 {
+                let targets = self.expand(&mut tx, &id, &audience, now_ms).await?;
+                tx.commit().await?;
+                fired.push((id, targets));
+            }
+        }
+        Ok(fired)
+    }
+
+    /// The earliest `send_at` of a scheduled message, so the scheduler can sleep until then.
+    pub async fn next_scheduled_at(&self) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar(&self.sql("SELECT MIN(send_at) FROM messages WHERE status = $1"))
+                .bind(status::SCHEDULED)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    pub async fn message(&self, id: &str) -> StoreResult<Option<MessageView>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(message_from).transpose()
+    }
+
+    /// Newest first; `before` is a `created_at` to page from.
+    pub async fn list_messages(&self, limit: i64, before: Option<i64>) -> StoreResult<Vec<MessageView>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE created_at < $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(message_from).collect()
+    }
+
+    /// Cancels a message that has not started sending.
+    pub async fn cancel_message(&self, id: &str) -> StoreResult<Cancelled> {
+        let done = sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3"))
+            .bind(status::CANCELLED)
+            .bind(id)
+            .bind(status::SCHEDULED)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Cancelled::Yes);
+        }
+        Ok(match self.message(id).await? {
+            None => Cancelled::NotFound,
+            Some(m) if m.status == status::CANCELLED => Cancelled::Yes,
+            Some(_) => Cancelled::AlreadySent,
+        })
+    }
+
+    /// Hands out the unexpired tickle messages of a subscription, once: the rows are marked
+    /// with a random claim first, and exactly the claimed rows are returned.
+    pub async fn take_tickles(&self, subscription_id: &str, now_ms: i64) -> StoreResult<Vec<InboxMessage>> {
+        let mut bytes = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Conflict("the OS RNG failed".into()))?;
+        let claim = (i64::from_le_bytes(bytes) & i64::MAX).max(1);
+        sqlx::query(&self.sql(
+            "UPDATE outbox SET fetched = $1 WHERE subscription_id = $2 AND fetched = 0 AND state <> 3 \
+             AND message_id IN (SELECT id FROM messages WHERE mode = 1 AND expires_at > $3)",
+        ))
+        .bind(claim)
+        .bind(subscription_id)
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        let rows = sqlx::query(&self.sql(
+            "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM outbox o \
+             JOIN messages m ON m.id = o.message_id WHERE o.subscription_id = $1 AND o.fetched = $2 \
+             ORDER BY m.created_at, m.id",
+        ))
+        .bind(subscription_id)
+        .bind(claim)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InboxMessage {
+                    id: col(r, "id")?,
+                    title: col(r, "title")?,
+                    body: col(r, "body")?,
+                    url: col(r, "url")?,
+                    icon: col(r, "icon")?,
+                    tag: col(r, "tag")?,
+                    created_at: col(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a receipt once per (message, subscription, event). `None` when the message was
+    /// never sent to this subscription; `Some(false)` when it was already counted.
+    pub async fn record_receipt(
+        &self,
+        message_id: &str,
+        subscription_id: &str,
+        event: ReceiptEvent,
+        now_ms: i64,
+    ) -> StoreResult<Option<bool>> {
+        let mut tx = self.pool().begin().await?;
+        let sent: i64 =
+            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND subscription_id = $2"))
+                .bind(message_id)
+                .bind(subscription_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if sent == 0 {
+            return Ok(None);
+        }
+        let inserted = sqlx::query(
+            &self.sql("INSERT INTO receipts (message_id, subscription_id, event, created_at) VALUES ($1, $2, $3, $4)"),
+        )
+        .bind(message_id)
+        .bind(subscription_id)
+        .bind(event.as_db())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if super::is_unique_violation(&e) => return Ok(Some(false)),
+            Err(e) => return Err(e.into()),
+        }
+        let column = match event {
+            ReceiptEvent::Displayed => "UPDATE messages SET displayed = displayed + 1 WHERE id = $1",
+            ReceiptEvent::Clicked => "UPDATE messages SET clicked = clicked + 1 WHERE id = $1",
+        };
+        sqlx::query(&self.sql(column))
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(true))
+    }
+
+    /// Targets of a message whose first attempt has not settled yet.
+    pub async fn unattempted_targets(&self, message_id: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            &self.sql("SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND state = 0 AND attempts = 0"),
+        )
+        .bind(message_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Deletes messages whose TTL has ended, with their outbox rows and receipts, and
+    /// cancelled messages. Returns how many messages were removed.
+    pub async fn delete_expired_messages(&self, now_ms: i64) -> StoreResult<u64> {
+        let mut removed = 0;
+        loop {
+            let ids: Vec<String> = sqlx::query_scalar(
+                &self.sql("SELECT id FROM messages WHERE (expires_at <= $1 AND status <> $2) OR status = $3 LIMIT 500"),
+            )
+            .bind(now_ms)
+            .bind(status::SCHEDULED)
+            .bind(status::CANCELLED)
+            .fetch_all(self.pool())
+            .await?;
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            for id in &ids {
+                let mut tx = self.pool().begin().await?;
+                for sql in [
+                    "DELETE FROM outbox WHERE message_id = $1",
+                    "DELETE FROM receipts WHERE message_id = $1",
+                    "DELETE FROM messages WHERE id = $1",
+                ] {
+                    sqlx::query(&self.sql(sql)).bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                removed += 1;
+            }
+        }
+    }
+
+    pub async fn count_owner_kind(&self, kind: OwnerKind) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1"))
+                .bind(kind.as_db())
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,183 @@
+//! Storage: one SQL schema, three engines (SQLite by default, PostgreSQL, MySQL/MariaDB).
+//!
+//! Queries go through `sqlx::Any` and use only portable types (i64, text). SQL is written
+//! with `$1, $2, …` placeholders, each used once and in order, and [`Store::sql`] rewrites
+//! them to `?` for MySQL. Where the engines truly differ (claiming outbox rows, upserts),
+//! the dialect is matched explicitly in the module that needs it.
+//!
+//! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
+//! (messages, audience expansion, the tickle inbox and receipts), [`outbox`] (per-target
+//! delivery state: claiming, recording results, cleanup).
+
+pub mod messages;
+pub mod outbox;
+pub mod settings;
+pub mod subscriptions;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+use std::borrow::Cow;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
+
+/// Which engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// A storage failure. Callers log it and answer 500; its text never reaches clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database, shared by the API, the delivery engine and the scheduler.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, creating a SQLite file when needed, and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::MySql
+        };
+        let (url, max_connections) = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                (format!("{url}{sep}mode=rwc"), 8)
+            }
+            Backend::Sqlite => (url.to_owned(), 8),
+            Backend::MySql => (url.replacen("mariadb://", "mysql://", 1), 16),
+            Backend::Postgres => (url.to_owned(), 16),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the single writer; NORMAL sync is durable
+                        // across process crashes, which is what the outbox needs.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let store = Self { pool, backend };
+        store.migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+            Backend::MySql => &MYSQL_MIGRATIONS,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Rewrites `$N` placeholders to `?` for MySQL; other engines take them as written.
+    pub fn sql<'q>(&self, query: &'q str) -> Cow<'q, str> {
+        if self.backend != Backend::MySql {
+            return Cow::Borrowed(query);
+        }
+        let mut out = String::with_capacity(query.len());
+        let mut chars = query.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// `$first, $first+1, …` for `count` values, for `IN (…)` lists built at run time; pass
+    /// the result through [`Self::sql`] like any other query.
+    pub fn placeholders(first: usize, count: usize) -> String {
+        (first..first + count)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when the error is a unique-constraint violation (a concurrent insert won).
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Reads a column, mapping decode failures to `StoreError`.
+pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    Ok(row.try_get(name)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn mysql_placeholders_are_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        assert_eq!(store.sql("SELECT $1, $2"), "SELECT $1, $2");
+        let mysql = Store {
+            pool: store.pool.clone(),
+            backend: Backend::MySql,
+        };
+        assert_eq!(
+            mysql.sql("a = $1 AND b IN ($2, $10) AND c = '$'"),
+            "a = ? AND b IN (?, ?) AND c = '$'"
+        );
+        assert_eq!(Store::placeholders(3, 2), "$3, $4");
+    }
+}

@@ -1,0 +1,255 @@
+//! The outbox: one row per (message, subscription), the durable record of what is still to
+//! send. The delivery engine claims due rows with a lease, sends them, and settles them here.
+//!
+//! A claim sets `lease_until`; a row whose lease ran out (its instance died) is claimable
+//! again. On PostgreSQL and MySQL the claim uses `FOR UPDATE SKIP LOCKED`, so instances
+//! sharing a database never claim the same row; SQLite has a single writer and claims in one
+//! `UPDATE … RETURNING` statement.
+
+use super::{col, Backend, Store, StoreResult};
+use std::collections::HashMap;
+
+/// `outbox.state` values.
+pub mod state {
+    pub const PENDING: i64 = 0;
+    pub const ACCEPTED: i64 = 1;
+    pub const FAILED: i64 = 2;
+    pub const GONE: i64 = 3;
+}
+
+/// A claimed row with what sending it needs. `subscription` is `None` when the subscription
+/// was deleted after the message was queued.
+#[derive(Debug, Clone)]
+pub struct ClaimedTarget {
+    pub outbox_id: i64,
+    pub message_id: String,
+    pub attempts: i64,
+    pub subscription_id: String,
+    pub subscription: Option<TargetSubscription>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetSubscription {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// How one attempt ended, to be recorded.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub outbox_id: i64,
+    pub message_id: String,
+    pub subscription_id: String,
+    pub status: Option<u16>,
+    pub result: SettledAs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettledAs {
+    Accepted,
+    Failed,
+    /// The subscription is dead: the row is settled and the subscription deleted.
+    Gone,
+    /// Try again at this time (Unix ms).
+    RetryAt(i64),
+}
+
+const CHUNK: usize = 400;
+
+impl Store {
+    /// Claims up to `limit` due rows until `lease_until`.
+    pub async fn claim_due(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<ClaimedTarget>> {
+        let ids: Vec<i64> = match self.backend() {
+            Backend::Sqlite | Backend::Postgres => {
+                let lock = if self.backend() == Backend::Postgres {
+                    " FOR UPDATE SKIP LOCKED"
+                } else {
+                    ""
+                };
+                let sql = format!(
+                    "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox WHERE state = 0 \
+                     AND next_attempt_at <= $2 AND lease_until <= $3 ORDER BY next_attempt_at LIMIT $4{lock}) RETURNING id"
+                );
+                sqlx::query_scalar(&sql)
+                    .bind(lease_until)
+                    .bind(now_ms)
+                    .bind(now_ms)
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            Backend::MySql => {
+                let mut tx = self.pool().begin().await?;
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? \
+                     ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED",
+                )
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                for chunk in ids.chunks(CHUNK) {
+                    let sql = format!(
+                        "UPDATE outbox SET lease_until = $1 WHERE id IN ({})",
+                        Store::placeholders(2, chunk.len())
+                    );
+                    let sql = self.sql(&sql);
+                    let mut query = sqlx::query(&sql).bind(lease_until);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                ids
+            }
+        };
+        let mut claimed = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT o.id, o.message_id, o.attempts, o.subscription_id, s.endpoint, s.p256dh, s.auth FROM outbox o \
+                 LEFT JOIN subscriptions s ON s.id = o.subscription_id WHERE o.id IN ({})",
+                Store::placeholders(1, chunk.len())
+            );
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                let endpoint: Option<String> = col(&row, "endpoint")?;
+                claimed.push(ClaimedTarget {
+                    outbox_id: col(&row, "id")?,
+                    message_id: col(&row, "message_id")?,
+                    attempts: col(&row, "attempts")?,
+                    subscription_id: col(&row, "subscription_id")?,
+                    subscription: match endpoint {
+                        Some(endpoint) => Some(TargetSubscription {
+                            endpoint,
+                            p256dh: col(&row, "p256dh")?,
+                            auth: col(&row, "auth")?,
+                        }),
+                        None => None,
+                    },
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Records a batch of attempts in one transaction. Only rows still pending are settled,
+    /// so a row sent twice (its lease ran out mid-send) is never counted twice.
+    pub async fn settle(&self, settlements: &[Settlement], now_ms: i64) -> StoreResult<()> {
+        if settlements.is_empty() {
+            return Ok(());
+        }
+        // (message, final state, status) -> outbox ids
+        let mut finals: HashMap<(&str, i64, Option<u16>), Vec<i64>> = HashMap::new();
+        let mut gone_subscriptions = Vec::new();
+        let mut accepted_subscriptions = Vec::new();
+        let mut tx = self.pool().begin().await?;
+        for s in settlements {
+            let final_state = match s.result {
+                SettledAs::Accepted => {
+                    accepted_subscriptions.push(s.subscription_id.as_str());
+                    state::ACCEPTED
+                }
+                SettledAs::Failed => state::FAILED,
+                SettledAs::Gone => {
+                    gone_subscriptions.push(s.subscription_id.as_str());
+                    state::GONE
+                }
+                SettledAs::RetryAt(at) => {
+                    sqlx::query(&self.sql(
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, lease_until = 0, last_status = $2 \
+                         WHERE id = $3 AND state = 0",
+                    ))
+                    .bind(at)
+                    .bind(s.status.map(i64::from))
+                    .bind(s.outbox_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    continue;
+                }
+            };
+            finals
+                .entry((s.message_id.as_str(), final_state, s.status))
+                .or_default()
+                .push(s.outbox_id);
+        }
+        for ((message_id, final_state, status), ids) in &finals {
+            let mut settled = 0;
+            for chunk in ids.chunks(CHUNK) {
+                let sql = format!(
+                    "UPDATE outbox SET state = $1, attempts = attempts + 1, lease_until = 0, last_status = $2 \
+                     WHERE state = 0 AND id IN ({})",
+                    Store::placeholders(3, chunk.len())
+                );
+                let sql = self.sql(&sql);
+                let mut query = sqlx::query(&sql).bind(final_state).bind(status.map(i64::from));
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                settled += query.execute(&mut *tx).await?.rows_affected() as i64;
+            }
+            let counter = match *final_state {
+                state::ACCEPTED => "UPDATE messages SET accepted = accepted + $1 WHERE id = $2",
+                state::FAILED => "UPDATE messages SET failed = failed + $1 WHERE id = $2",
+                _ => "UPDATE messages SET gone = gone + $1 WHERE id = $2",
+            };
+            sqlx::query(&self.sql(counter))
+                .bind(settled)
+                .bind(*message_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        accepted_subscriptions.sort_unstable();
+        accepted_subscriptions.dedup();
+        for chunk in accepted_subscriptions.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE subscriptions SET last_success_at = $1 WHERE id IN ({})",
+                Store::placeholders(2, chunk.len())
+            );
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql).bind(now_ms);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        gone_subscriptions.sort_unstable();
+        gone_subscriptions.dedup();
+        for chunk in gone_subscriptions.chunks(CHUNK) {
+            let sql = format!(
+                "DELETE FROM subscriptions WHERE id IN ({})",
+                Store::placeholders(1, chunk.len())
+            );
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rows still to send (for `/metrics`).
+    pub async fn queue_depth(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 0")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// The earliest `next_attempt_at` of a pending row, so the engine can sleep until then.
+    pub async fn next_attempt_at(&self) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 0")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,262 @@
+//! Subscriptions: one row per browser push endpoint, with its owner.
+//!
+//! The endpoint is unique (through its SHA-256, so that MySQL can index it): registering the
+//! same endpoint again updates the owner and keys and rotates the secret, so a re-registering
+//! service worker always ends up holding the one valid secret.
+
+use super::{col, is_unique_violation, Store, StoreError, StoreResult};
+use crate::domain::{Owner, OwnerId, OwnerKind};
+use crate::secrets;
+use aws_lc_rs::digest;
+use herald_push::base64url;
+
+/// A validated subscription to store.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub owner: Owner,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+    pub user_agent: Option<String>,
+}
+
+/// The result of registering: the id, a fresh secret (shown once), and whether it was new.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub id: String,
+    pub secret: String,
+    pub created: bool,
+}
+
+/// What authenticating a subscription needs.
+#[derive(Debug, Clone)]
+pub struct SubscriptionAuth {
+    pub secret_hash: String,
+    pub owner: Owner,
+}
+
+/// A subscription as the admin API lists it.
+#[derive(Debug, Clone)]
+pub struct SubscriptionView {
+    pub id: String,
+    pub owner: Owner,
+    pub endpoint: String,
+    pub created_at: i64,
+    pub last_success_at: Option<i64>,
+}
+
+fn endpoint_hash(endpoint: &str) -> String {
+    base64url::encode(digest::digest(&digest::SHA256, endpoint.as_bytes()))
+}
+
+fn owner_from(kind: i64, id: String) -> Owner {
+    Owner {
+        kind: OwnerKind::from_db(kind),
+        // Stored ids were validated on the way in.
+        id: OwnerId::parse(&id).unwrap_or_else(|_| OwnerId::parse("?").expect("valid")),
+    }
+}
+
+impl Store {
+    /// Registers or re-registers an endpoint. Refuses a new endpoint when its owner already has
+    /// `max_per_owner` subscriptions.
+    pub async fn register_subscription(
+        &self,
+        new: &NewSubscription,
+        now_ms: i64,
+        max_per_owner: u64,
+    ) -> StoreResult<Registered> {
+        match self.try_register(new, now_ms, max_per_owner).await {
+            // Two registrations of one endpoint raced; the second becomes an update.
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                self.try_register(new, now_ms, max_per_owner).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_register(&self, new: &NewSubscription, now_ms: i64, max_per_owner: u64) -> StoreResult<Registered> {
+        let hash = endpoint_hash(&new.endpoint);
+        let (secret, secret_hash) = secrets::new_secret();
+        let mut tx = self.pool().begin().await?;
+        let existing = sqlx::query(&self.sql("SELECT id FROM subscriptions WHERE endpoint_hash = $1"))
+            .bind(&hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let registered = if let Some(row) = existing {
+            let id: String = col(&row, "id")?;
+            sqlx::query(&self.sql(
+                "UPDATE subscriptions SET owner_kind = $1, owner_id = $2, p256dh = $3, auth = $4, secret_hash = $5, \
+                 user_agent = $6 WHERE id = $7",
+            ))
+            .bind(new.owner.kind.as_db())
+            .bind(new.owner.id.as_str())
+            .bind(&new.p256dh)
+            .bind(&new.auth)
+            .bind(&secret_hash)
+            .bind(new.user_agent.as_deref())
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            Registered {
+                id,
+                secret,
+                created: false,
+            }
+        } else {
+            let count: i64 = sqlx::query_scalar(
+                &self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2"),
+            )
+            .bind(new.owner.kind.as_db())
+            .bind(new.owner.id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            if count as u64 >= max_per_owner {
+                return Err(StoreError::Conflict(format!(
+                    "this owner already has {count} subscriptions, the most allowed; remove one first"
+                )));
+            }
+            let id = secrets::random_id();
+            sqlx::query(&self.sql(
+                "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, \
+                 secret_hash, user_agent, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            ))
+            .bind(&id)
+            .bind(new.owner.kind.as_db())
+            .bind(new.owner.id.as_str())
+            .bind(&new.endpoint)
+            .bind(&hash)
+            .bind(&new.p256dh)
+            .bind(&new.auth)
+            .bind(&secret_hash)
+            .bind(new.user_agent.as_deref())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            Registered {
+                id,
+                secret,
+                created: true,
+            }
+        };
+        tx.commit().await?;
+        Ok(registered)
+    }
+
+    /// Points an existing subscription at a new endpoint and keys (the browser replaced its
+    /// subscription) and rotates its secret. `None` when the id is unknown.
+    pub async fn replace_subscription(
+        &self,
+        id: &str,
+        endpoint: &str,
+        p256dh: &str,
+        auth: &str,
+    ) -> StoreResult<Option<String>> {
+        let (secret, secret_hash) = secrets::new_secret();
+        let hash = endpoint_hash(endpoint);
+        let mut tx = self.pool().begin().await?;
+        // The new endpoint may already be registered on its own: this row takes it over.
+        sqlx::query(&self.sql("DELETE FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2"))
+            .bind(&hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let updated = sqlx::query(&self.sql(
+            "UPDATE subscriptions SET endpoint = $1, endpoint_hash = $2, p256dh = $3, auth = $4, secret_hash = $5 WHERE id = $6",
+        ))
+        .bind(endpoint)
+        .bind(&hash)
+        .bind(p256dh)
+        .bind(auth)
+        .bind(&secret_hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((updated.rows_affected() == 1).then_some(secret))
+    }
+
+    pub async fn subscription_auth(&self, id: &str) -> StoreResult<Option<SubscriptionAuth>> {
+        let row = sqlx::query(&self.sql("SELECT secret_hash, owner_kind, owner_id FROM subscriptions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            Ok(SubscriptionAuth {
+                secret_hash: col(&r, "secret_hash")?,
+                owner: owner_from(col(&r, "owner_kind")?, col(&r, "owner_id")?),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(&self.sql("DELETE FROM subscriptions WHERE id = $1"))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// A page of subscriptions ordered by id, optionally of one owner, and the total count.
+    pub async fn list_subscriptions(
+        &self,
+        owner: Option<&Owner>,
+        limit: i64,
+        after: Option<&str>,
+    ) -> StoreResult<(Vec<SubscriptionView>, i64)> {
+        let after = after.unwrap_or("");
+        let (rows, total) = match owner {
+            Some(owner) => {
+                let rows = sqlx::query(&self.sql(
+                    "SELECT id, owner_kind, owner_id, endpoint, created_at, last_success_at FROM subscriptions \
+                     WHERE owner_kind = $1 AND owner_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+                ))
+                .bind(owner.kind.as_db())
+                .bind(owner.id.as_str())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+                let total: i64 = sqlx::query_scalar(
+                    &self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2"),
+                )
+                .bind(owner.kind.as_db())
+                .bind(owner.id.as_str())
+                .fetch_one(self.pool())
+                .await?;
+                (rows, total)
+            }
+            None => {
+                let rows = sqlx::query(&self.sql(
+                    "SELECT id, owner_kind, owner_id, endpoint, created_at, last_success_at FROM subscriptions \
+                     WHERE id > $1 ORDER BY id LIMIT $2",
+                ))
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+                (rows, self.count_subscriptions().await?)
+            }
+        };
+        let views = rows
+            .iter()
+            .map(|r| {
+                Ok(SubscriptionView {
+                    id: col(r, "id")?,
+                    owner: owner_from(col(r, "owner_kind")?, col(r, "owner_id")?),
+                    endpoint: col(r, "endpoint")?,
+                    created_at: col(r, "created_at")?,
+                    last_success_at: col(r, "last_success_at")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((views, total))
+    }
+
+    pub async fn count_subscriptions(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions")
+            .fetch_one(self.pool())
+            .await?)
+    }
+}
