@@ -52,6 +52,7 @@ async function until(what, fn, { timeout = 15000, interval = 150 } = {}) {
       if (v) return v;
       last = v;
     } catch (err) {
+      if (err && err.fatal) throw err;
       last = err;
     }
     if (Date.now() > deadline) {
@@ -290,7 +291,8 @@ describe('Herald in Chromium', () => {
     return until(`${field} = ${value} on message ${messageId}`, async () => {
       const r = await heraldApi('GET', `/api/v1/messages/${encodeURIComponent(messageId)}`);
       if (r.status !== 200) throw new Error(`GET message: HTTP ${r.status} ${r.text}`);
-      return r.json[field] === value ? r.json : new Error(`${field} is ${r.json[field]}`);
+      if (r.json[field] !== value) throw new Error(`${field} is ${r.json[field]}: ${r.text}`);
+      return r.json;
     });
   }
 
@@ -329,7 +331,9 @@ describe('Herald in Chromium', () => {
     await until(
       'herald /healthz',
       async () => {
-        if (heraldExit) throw new Error(`herald exited early (${JSON.stringify(heraldExit)}):\n${heraldLog}`);
+        if (heraldExit) {
+          throw Object.assign(new Error(`herald exited early (${JSON.stringify(heraldExit)}):\n${heraldLog}`), { fatal: true });
+        }
         const res = await fetch(`${origin}/healthz`).catch(() => null);
         return res && res.status === 200;
       },
@@ -614,9 +618,46 @@ describe('Herald in Chromium', () => {
     await admin.fill('#title', 'Maintenance window');
     await admin.fill('#body', 'The billing system restarts at 02:00.');
     await admin.selectOption('#to-kind', 'all');
-    await admin.locator('#compose-title').scrollIntoViewIfNeeded();
+    await admin.evaluate(() => document.activeElement && document.activeElement.blur());
     await admin.screenshot({ path: path.join(screenshotDir, 'admin-console.png'), fullPage: true });
     await admin.close();
+  });
+
+  step('client portal: disabling notifications removes this device from Herald', async () => {
+    await page.goto(`${origin}/demo/client-portal.html`);
+    await until('the portal to show subscribed', () => page.evaluate(() => document.body.dataset.pushState === 'subscribed'));
+    await page.click('#push-toggle');
+    await until('the portal to show unsubscribed', () => page.evaluate(() => document.body.dataset.pushState === 'unsubscribed'));
+    const list = await heraldApi('GET', '/api/v1/subscriptions?uid=42');
+    assert.equal(list.status, 200, list.text);
+    assert.equal(list.json.subscriptions.length, 0, list.text);
+    const gone = await heraldApi('GET', `/api/v1/subscriptions/${encodeURIComponent(subscriptionId)}/messages`, undefined, 'x');
+    assert.ok(gone.status === 401 || gone.status === 404, `old subscription still answers: ${gone.status}`);
+    assert.equal(await page.evaluate(async () => (await import('/herald.js')).state()), 'unsubscribed');
+  });
+
+  step('administrator profile: subscribe and unsubscribe as aid 1', async () => {
+    const profile = await context.newPage();
+    profile.on('pageerror', (err) => pageErrors.push(`profile pageerror: ${err.message}`));
+    profile.on('console', (msg) => noteConsole('profile', msg));
+    await profile.goto(`${origin}/demo/admin-profile.html`);
+    await profile.fill('#owner-id', '1');
+    await profile.fill('#admin-token', adminToken);
+    await profile.click('#login-button');
+    const toggle = profile.locator('#push-toggle');
+    await toggle.waitFor({ state: 'visible' });
+    assert.equal((await toggle.textContent()).trim(), 'Subscribe');
+    await toggle.click();
+    await until('the profile to show subscribed', () => profile.evaluate(() => document.body.dataset.pushState === 'subscribed'));
+    assert.equal((await toggle.textContent()).trim(), 'Unsubscribe');
+    const subscribed = await heraldApi('GET', '/api/v1/subscriptions?aid=1');
+    assert.equal(subscribed.json.subscriptions.length, 1, subscribed.text);
+    assert.equal(String(subscribed.json.subscriptions[0].aid), '1');
+    await toggle.click();
+    await until('the profile to show unsubscribed', () => profile.evaluate(() => document.body.dataset.pushState === 'unsubscribed'));
+    const after = await heraldApi('GET', '/api/v1/subscriptions?aid=1');
+    assert.equal(after.json.subscriptions.length, 0, after.text);
+    await profile.close();
   });
 
   step('no script errors or CSP violations in the pages', async () => {
