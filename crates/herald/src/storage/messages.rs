@@ -452,14 +452,17 @@ impl Store {
     pub async fn delete_expired_messages(&self, now_ms: i64) -> StoreResult<u64> {
         let mut removed = 0;
         loop {
-            let ids: Vec<String> = sqlx::query_scalar(
+            let ids = sqlx::query(
                 &self.sql("SELECT id FROM messages WHERE (expires_at <= $1 AND status <> $2) OR status = $3 LIMIT 500"),
             )
             .bind(now_ms)
             .bind(status::SCHEDULED)
             .bind(status::CANCELLED)
             .fetch_all(self.pool())
-            .await?;
+            .await?
+            .iter()
+            .map(|r| col::<String>(r, "id"))
+            .collect::<StoreResult<Vec<_>>>()?;
             if ids.is_empty() {
                 return Ok(removed);
             }

@@ -150,13 +150,52 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-/// Reads a column, mapping decode failures to `StoreError`.
-pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> StoreResult<T>
-where
-    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    use sqlx::Row;
-    Ok(row.try_get(name)?)
+/// Reads a column. Text may arrive as a BLOB: MySQL flags columns with a binary collation
+/// (`utf8mb4_bin`, used so ids and owner ids compare exactly as on the other engines) as
+/// binary, so text is decoded from bytes when it is not offered as a string.
+pub(crate) fn col<T: FromColumn>(row: &AnyRow, name: &str) -> StoreResult<T> {
+    T::from_column(row, name)
+}
+
+pub(crate) trait FromColumn: Sized {
+    fn from_column(row: &AnyRow, name: &str) -> StoreResult<Self>;
+}
+
+impl FromColumn for i64 {
+    fn from_column(row: &AnyRow, name: &str) -> StoreResult<Self> {
+        use sqlx::Row;
+        Ok(row.try_get(name)?)
+    }
+}
+
+impl FromColumn for Option<i64> {
+    fn from_column(row: &AnyRow, name: &str) -> StoreResult<Self> {
+        use sqlx::Row;
+        Ok(row.try_get(name)?)
+    }
+}
+
+impl FromColumn for Option<String> {
+    fn from_column(row: &AnyRow, name: &str) -> StoreResult<Self> {
+        use sqlx::Row;
+        match row.try_get::<Option<String>, _>(name) {
+            Ok(v) => Ok(v),
+            Err(sqlx::Error::ColumnDecode { .. }) => {
+                let bytes: Option<Vec<u8>> = row.try_get(name)?;
+                bytes
+                    .map(|b| String::from_utf8(b).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e)))))
+                    .transpose()
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl FromColumn for String {
+    fn from_column(row: &AnyRow, name: &str) -> StoreResult<Self> {
+        Option::<String>::from_column(row, name)?
+            .ok_or_else(|| StoreError::Database(sqlx::Error::ColumnNotFound(format!("{name} is NULL"))))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,213 @@
+//! The test harness: each test gets the real server on a random port, a fresh database (SQLite
+//! by default; PostgreSQL or MariaDB when `HERALD_TEST_DATABASE` says so) and its own mock
+//! push service that verifies VAPID and decrypts every push independently.
+
+use herald::clock::{Clock, ManualClock, SystemClock};
+use herald::config::Config;
+use herald::startup::Application;
+use herald_testkit::{Browser, MockPushService};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const OWNER_SECRET: &str = "test-owner-token-secret-0123456789abcdef";
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub http: reqwest::Client,
+    pub push: MockPushService,
+    pub app_state: Arc<herald::api::AppState>,
+    pub engine: Arc<herald::delivery::DeliveryEngine>,
+    pub scheduler: Arc<herald::scheduler::Scheduler>,
+    pub clock: Option<ManualClock>,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Use a manual clock instead of the system clock.
+    pub manual_clock: bool,
+    /// Do not run the delivery engine and scheduler loops (tests drive them).
+    pub no_workers: bool,
+    /// Keep the default SSRF policy (no private or http endpoints).
+    pub strict_endpoints: bool,
+    pub env: Vec<(&'static str, String)>,
+}
+
+/// A fresh database URL for the backend chosen by `HERALD_TEST_DATABASE`.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    let name = format!("herald_test_{}", herald::secrets::random_id().to_lowercase().replace(['-', '_'], "x"));
+    match std::env::var("HERALD_TEST_DATABASE").as_deref() {
+        Ok("postgres") => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await.expect("postgres is running");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            format!("postgres://postgres@127.0.0.1:5432/{name}")
+        }
+        Ok("mysql") => {
+            use sqlx::Connection;
+            let mut conn = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/mysql").await.expect("mariadb is running");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            format!("mysql://root@127.0.0.1:3306/{name}")
+        }
+        _ => format!("sqlite://{}/herald.db", dir.display()),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(dir.path()).await;
+    let mut env: Vec<(&str, String)> = vec![
+        ("HERALD_LISTEN", "127.0.0.1:0".into()),
+        ("HERALD_DATABASE_URL", database_url.clone()),
+        ("HERALD_ADMIN_TOKEN", ADMIN_TOKEN.into()),
+        ("HERALD_OWNER_TOKEN_SECRET", OWNER_SECRET.into()),
+        ("HERALD_VAPID_SUBJECT", "mailto:tests@example.com".into()),
+        ("HERALD_RETRY_BASE_MS", "50".into()),
+        ("HERALD_PUBLIC_RATE_LIMIT_PER_MINUTE", "0".into()),
+    ];
+    if !options.strict_endpoints {
+        env.push(("HERALD_ALLOW_PRIVATE_ENDPOINTS", "true".into()));
+        env.push(("HERALD_ALLOW_HTTP_ENDPOINTS", "true".into()));
+    }
+    env.extend(options.env.iter().cloned());
+    let config = Config::load_from(Some(std::path::Path::new("/dev/null")), |k| {
+        env.iter().rev().find(|(name, _)| *name == k).map(|(_, v)| v.clone())
+    })
+    .expect("valid test configuration");
+    let manual = options.manual_clock.then(|| ManualClock::new(chrono::Utc::now().timestamp_millis()));
+    let clock: Arc<dyn Clock> = match &manual {
+        Some(m) => Arc::new(m.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let app = Application::build_with_clock(config, clock).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (app_state, engine, scheduler) = (app.state(), app.engine(), app.scheduler());
+    let shutdown = CancellationToken::new();
+    if options.no_workers {
+        let router = herald::api::router(app_state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        });
+        return TestApp {
+            address,
+            database_url,
+            http: reqwest::Client::new(),
+            push: MockPushService::start().await,
+            app_state,
+            engine,
+            scheduler,
+            clock: manual,
+            shutdown,
+            _dir: dir,
+        };
+    }
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestApp {
+        address,
+        database_url,
+        http: reqwest::Client::new(),
+        push: MockPushService::start().await,
+        app_state,
+        engine,
+        scheduler,
+        clock: manual,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(&body).send().await.unwrap()
+    }
+
+    /// Registers a new mock device for `owner` (`{"uid": …}` or `{"aid": …}`) with the admin
+    /// token; returns the endpoint, the keys, and Herald's id and secret.
+    pub async fn register_device(&self, owner: Value) -> Device {
+        let (endpoint, browser) = self.push.add_device();
+        self.register_existing(owner, endpoint, browser).await
+    }
+
+    pub async fn register_existing(&self, owner: Value, endpoint: String, browser: Browser) -> Device {
+        let mut body = json!({ "subscription": browser.subscription_json(&endpoint) });
+        for (k, v) in owner.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let response = self.admin_post("/api/v1/subscriptions", body).await;
+        assert!(response.status().is_success(), "register: {}", response.status());
+        let json: Value = response.json().await.unwrap();
+        Device {
+            endpoint,
+            browser,
+            id: json["id"].as_str().unwrap().to_owned(),
+            secret: json["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Sends a message as admin and returns its id.
+    pub async fn send(&self, body: Value) -> String {
+        let response = self.admin_post("/api/v1/messages", body).await;
+        let status = response.status();
+        let json: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "send: {status} {json}");
+        json["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn message(&self, id: &str) -> Value {
+        self.admin_get(&format!("/api/v1/messages/{id}")).await.json().await.unwrap()
+    }
+
+    /// Polls the message until nothing is pending.
+    pub async fn wait_settled(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let m = self.message(id).await;
+            if m["pending"] == 0 && m["status"] != "scheduled" {
+                return m;
+            }
+            assert!(std::time::Instant::now() < deadline, "message never settled: {m}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub struct Device {
+    pub endpoint: String,
+    pub browser: Browser,
+    pub id: String,
+    pub secret: String,
+}
+
+/// Asserts a JSON error body with the given status.
+pub async fn assert_error(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let body: Value = response.json().await.expect("error bodies are JSON");
+    assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{body}");
+    body
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server, a fresh database per test, a mock push service.
+
+mod cli;
+mod delivery;
+mod helpers;
+mod messages;
+mod subscriptions;
+mod tickle;

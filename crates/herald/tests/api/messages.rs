@@ -1,0 +1,229 @@
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[tokio::test]
+async fn every_device_of_a_client_gets_the_decrypted_notification() {
+    let app = spawn_app().await;
+    let phone = app.register_device(json!({"uid": 42})).await;
+    let laptop = app.register_device(json!({"uid": 42})).await;
+    let other = app.register_device(json!({"uid": 43})).await;
+    let response = app
+        .admin_post(
+            "/api/v1/messages?wait=true",
+            json!({"to": {"uid": 42}, "title": "Balance low", "body": "Top up before the 1st", "url": "https://billing.example/pay",
+                   "tag": "balance", "urgency": "high", "topic": "balance", "ttl": 3600}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["targets"], 2);
+    assert_eq!(result["accepted"], 2);
+    assert_eq!(result["failed"], 0);
+    assert_eq!(result["gone"], 0);
+    let id = result["id"].as_str().unwrap();
+    for device in [&phone, &laptop] {
+        let pushes = app.push.received_by(&device.endpoint);
+        assert_eq!(pushes.len(), 1, "exactly one push per device");
+        let push = &pushes[0];
+        assert!(push.vapid.is_ok(), "{:?}", push.vapid);
+        assert_eq!(push.vapid.as_ref().unwrap().sub, "mailto:tests@example.com");
+        assert_eq!(push.encoding.as_deref(), Some("aes128gcm"));
+        assert_eq!(push.content_type.as_deref(), Some("application/octet-stream"));
+        assert_eq!(push.urgency.as_deref(), Some("high"));
+        assert_eq!(push.topic.as_deref(), Some("balance"));
+        assert!(push.ttl.unwrap() <= 3600 && push.ttl.unwrap() > 3500);
+        let payload = push.json();
+        assert_eq!(payload["web_push"], 8030);
+        assert_eq!(payload["mutable"], true);
+        assert_eq!(payload["notification"]["title"], "Balance low");
+        assert_eq!(payload["notification"]["body"], "Top up before the 1st");
+        assert_eq!(payload["notification"]["navigate"], "https://billing.example/pay");
+        assert_eq!(payload["notification"]["tag"], "balance");
+        assert_eq!(payload["notification"]["data"]["messageId"], id);
+    }
+    assert!(app.push.received_by(&other.endpoint).is_empty());
+    let m = app.message(id).await;
+    assert_eq!((m["targets"].as_i64(), m["accepted"].as_i64(), m["pending"].as_i64()), (Some(2), Some(2), Some(0)));
+    assert_eq!(m["status"], "done");
+}
+
+#[tokio::test]
+async fn clients_and_admins_are_kept_apart() {
+    let app = spawn_app().await;
+    let client = app.register_device(json!({"uid": 7})).await;
+    let admin = app.register_device(json!({"aid": 7})).await;
+    let id = app.send(json!({"to": {"aid": 7}, "title": "Backup at 02:00"})).await;
+    app.wait_settled(&id).await;
+    assert_eq!(app.push.received_by(&admin.endpoint).len(), 1);
+    assert!(app.push.received_by(&client.endpoint).is_empty());
+
+    let id = app.send(json!({"to": {"all": "clients"}, "title": "Maintenance"})).await;
+    let m = app.wait_settled(&id).await;
+    assert_eq!(m["targets"], 1);
+    assert_eq!(app.push.received_by(&client.endpoint).len(), 1);
+    let id = app.send(json!({"to": {"all": "everyone"}, "title": "Hello all"})).await;
+    assert_eq!(app.wait_settled(&id).await["accepted"], 2);
+    let id = app.send(json!({"to": {"uids": [7, 8, "9"]}, "title": "List"})).await;
+    assert_eq!(app.wait_settled(&id).await["targets"], 1);
+}
+
+#[tokio::test]
+async fn gone_subscriptions_are_pruned() {
+    let app = spawn_app().await;
+    let alive = app.register_device(json!({"uid": 1})).await;
+    let (endpoint, browser) = app.push.add_device_with(herald_testkit::MockResponse::status(410));
+    let dead = app.register_existing(json!({"uid": 1}), endpoint, browser).await;
+    let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
+    let m = app.wait_settled(&id).await;
+    assert_eq!((m["accepted"].as_i64(), m["gone"].as_i64()), (Some(1), Some(1)));
+    let list: Value = app.admin_get("/api/v1/subscriptions?uid=1").await.json().await.unwrap();
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["subscriptions"][0]["id"], alive.id.as_str());
+    assert!(list["subscriptions"][0]["lastSuccessAt"].is_string());
+    let r = app.http.get(app.url(&format!("/api/v1/subscriptions/{}/messages", dead.id))).bearer_auth(&dead.secret).send().await.unwrap();
+    assert_error(r, 401).await;
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after_and_never_resend_after_success() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 1})).await;
+    app.push.script(
+        &device.endpoint,
+        vec![herald_testkit::MockResponse::status(503).retry_after("1"), herald_testkit::MockResponse::status(500)],
+    );
+    let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
+    let m = app.wait_settled(&id).await;
+    assert_eq!(m["accepted"], 1);
+    let pushes = app.push.received_by(&device.endpoint);
+    assert_eq!(pushes.iter().map(|p| p.answered).collect::<Vec<_>>(), vec![503, 500, 201]);
+    assert!(pushes[1].at.duration_since(pushes[0].at) >= Duration::from_millis(950), "Retry-After: 1 was respected");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.push.received_by(&device.endpoint).len(), 3, "nothing is sent after a 201");
+}
+
+#[tokio::test]
+async fn permanent_failures_are_counted_and_not_retried() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 1})).await;
+    app.push.script(&device.endpoint, vec![herald_testkit::MockResponse::status(413)]);
+    let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
+    let m = app.wait_settled(&id).await;
+    assert_eq!((m["failed"].as_i64(), m["accepted"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(app.push.received_by(&device.endpoint).len(), 1);
+    let list: Value = app.admin_get("/api/v1/subscriptions?uid=1").await.json().await.unwrap();
+    assert_eq!(list["total"], 1, "a 413 keeps the subscription");
+}
+
+#[tokio::test]
+async fn bad_messages_get_json_errors_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    for (body, status) in [
+        (json!({"to": {"uid": 1}}), 422),
+        (json!({"to": {"uid": 1}, "title": ""}), 422),
+        (json!({"to": {"nobody": 1}, "title": "t"}), 422),
+        (json!({"to": {"uid": 1}, "title": "t", "ttl": -1}), 422),
+        (json!({"to": {"uid": 1}, "title": "t", "ttl": 99999999}), 422),
+        (json!({"to": {"uid": 1}, "title": "t", "sendAt": "yesterday"}), 422),
+        (json!({"to": {"uid": 1}, "title": "t", "extra": true}), 422),
+        (json!({"to": {"uid": 1}, "title": "x".repeat(300)}), 422),
+        (json!({"to": {"uid": 1}, "title": "t", "body": "b".repeat(4000)}), 422),
+        (json!({"to": {"uid": "1' OR '1'='1"}, "title": "t"}), 202),
+    ] {
+        let r = app.admin_post("/api/v1/messages", body.clone()).await;
+        if status == 202 {
+            assert_eq!(r.status(), 202);
+            continue;
+        }
+        let err = assert_error(r, status).await;
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty(), "{body}");
+    }
+    let r = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400).await;
+    let r = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(vec![b'\xff', b'\xfe'])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    let r = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(format!("{{\"to\":{{\"uid\":1}},\"title\":\"{}\"}}", "x".repeat(100_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 413).await;
+    let list: Value = app.admin_get("/api/v1/messages").await.json().await.unwrap();
+    assert_eq!(list["messages"].as_array().unwrap().len(), 1, "only the valid message was stored");
+    assert_error(app.admin_get("/api/v1/messages/nope").await, 404).await;
+    let r = app.http.post(app.url("/api/v1/messages")).json(&json!({"to": {"uid": 1}, "title": "t"})).send().await.unwrap();
+    assert_error(r, 401).await;
+}
+
+#[tokio::test]
+async fn scheduled_messages_wait_and_can_be_cancelled() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 1})).await;
+    let at = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let r = app.admin_post("/api/v1/messages", json!({"to": {"uid": 1}, "title": "later", "sendAt": at})).await;
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.message(&id).await["status"], "scheduled");
+    let at2 = (chrono::Utc::now() + chrono::Duration::seconds(3600)).to_rfc3339();
+    let cancelled = app.send(json!({"to": {"uid": 1}, "title": "never", "sendAt": at2})).await;
+    let r = app.http.delete(app.url(&format!("/api/v1/messages/{cancelled}"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.message(&cancelled).await["status"], "cancelled");
+    let pushes = app.push.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(pushes.len(), 1);
+    let sent_at = pushes[0].at;
+    let _ = sent_at;
+    assert_eq!(app.wait_settled(&id).await["accepted"], 1);
+    assert_eq!(app.push.received_by(&device.endpoint)[0].json()["notification"]["title"], "later");
+    let r = app.http.delete(app.url(&format!("/api/v1/messages/{id}"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_error(r, 409).await;
+}
+
+#[tokio::test]
+async fn metrics_health_and_openapi() {
+    let app = spawn_app().await;
+    app.register_device(json!({"uid": 1})).await;
+    let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
+    app.wait_settled(&id).await;
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("herald_push_requests_total{outcome=\"accepted\"} 1"), "{text}");
+    assert!(text.contains("herald_queue_depth 0"));
+    assert!(text.contains("herald_push_latency_seconds_count 1"));
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    let doc: Value = app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for path in [
+        "/api/v1/vapid-public-key",
+        "/api/v1/subscriptions",
+        "/api/v1/subscriptions/{id}",
+        "/api/v1/subscriptions/{id}/messages",
+        "/api/v1/subscriptions/{id}/receipts",
+        "/api/v1/messages",
+        "/api/v1/messages/{id}",
+        "/api/v1/owner-tokens",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
+    }
+}
