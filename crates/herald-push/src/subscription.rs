@@ -29,7 +29,7 @@ impl Endpoint {
         }
         let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
         if url.scheme() != "https" && url.scheme() != "http" {
-            return Err(invalid("the scheme must be https"));
+            return Err(invalid("the scheme must be https (or http for local push services)"));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("it has no host"));

@@ -36,6 +36,9 @@ impl MessageRequest {
         if title.is_empty() || title.chars().count() > 256 {
             return Err("`title` must be 1 to 256 characters".into());
         }
+        if title.chars().any(char::is_control) {
+            return Err("`title` must not contain control characters".into());
+        }
         let text = |name: &str, value: &Option<String>, max: usize| -> Result<Option<String>, String> {
             match value {
                 Some(v) if v.chars().count() > max => Err(format!("`{name}` must be at most {max} characters")),
@@ -150,7 +153,7 @@ fn link(name: &str, value: &Option<String>) -> Result<Option<String>, String> {
     let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    if value.len() > 2048 {
+    if value.chars().count() > 2048 {
         return Err(format!("`{name}` must be at most 2048 characters"));
     }
     if value.starts_with('/') && !value.starts_with("//") && !value.contains(char::is_whitespace) {

@@ -37,8 +37,8 @@ impl OwnerKind {
     }
 }
 
-/// An owner id: 1 to 128 printable characters. Billing systems use integers; JSON numbers are
-/// accepted and kept as their decimal text.
+/// An owner id: 1 to 128 characters, no control characters. Billing systems use integers;
+/// JSON integers are accepted and kept as their decimal text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OwnerId(String);
 

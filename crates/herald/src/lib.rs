@@ -29,6 +29,7 @@ pub mod delivery;
 pub mod domain;
 pub mod endpoint_policy;
 pub mod metrics;
+pub mod reminders;
 pub mod scheduler;
 pub mod secrets;
 pub mod startup;

@@ -1,4 +1,5 @@
-//! Periodic work owned by the server: firing scheduled messages on time and the cleanup job.
+//! Periodic work owned by the server: firing scheduled messages and reminders on time, and
+//! the cleanup job.
 //! The loop sleeps until the next deadline or until woken (a message was scheduled), so a
 //! message scheduled for 09:00:00 fires within a fraction of a second of it.
 
@@ -34,7 +35,9 @@ impl Scheduler {
                 }
                 next_cleanup = now + cleanup_every;
             }
-            let next_due = self.state.store.next_scheduled_at().await.ok().flatten();
+            let next_message = self.state.store.next_scheduled_at().await.ok().flatten();
+            let next_reminder = self.state.store.next_reminder_at().await.ok().flatten();
+            let next_due = next_message.into_iter().chain(next_reminder).min();
             let mut sleep = MAX_SLEEP;
             if let Some(at) = next_due {
                 sleep = sleep.min(Duration::from_millis((at - now).max(0) as u64));
@@ -47,9 +50,10 @@ impl Scheduler {
         }
     }
 
-    /// Fires every due scheduled message; returns how many fired. Tests call this directly.
+    /// Fires every due scheduled message and reminder; returns how many fired. Tests call this
+    /// directly instead of sleeping.
     pub async fn fire_due(&self) -> Result<usize, crate::storage::StoreError> {
-        let mut total = 0;
+        let mut total = self.fire_reminders().await?;
         loop {
             let fired = self
                 .state
@@ -66,5 +70,33 @@ impl Scheduler {
             self.state.delivery_wake.notify_one();
         }
         Ok(total)
+    }
+
+    /// Each due reminder fires once, however many occurrences passed while the server was
+    /// down: its next firing is computed from now, not from the missed one.
+    async fn fire_reminders(&self) -> Result<usize, crate::storage::StoreError> {
+        let mut fired = 0;
+        let now = self.state.clock.now_ms();
+        for reminder in self.state.store.due_reminders(now, 100).await? {
+            let Some(expected) = reminder.next_fire_at else { continue };
+            let template = reminder.template.as_object().cloned().unwrap_or_default();
+            let schedule = crate::reminders::Schedule::parse(&reminder.schedule, Some(&reminder.timezone));
+            let message = crate::reminders::validate_template(&template, now);
+            let (schedule, mut message) = match (schedule, message) {
+                (Ok(s), Ok(m)) => (s, m),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(reminder = %reminder.id, error = %e, "reminder no longer valid; skipping this firing");
+                    continue;
+                }
+            };
+            message.reminder_id = Some(reminder.id.clone());
+            let next = schedule.next_after(now);
+            if let Some(targets) = self.state.store.fire_reminder(&reminder.id, expected, next, &message, now).await? {
+                tracing::info!(reminder = %reminder.id, message = %message.id, targets, "reminder fired");
+                fired += 1;
+                self.state.delivery_wake.notify_one();
+            }
+        }
+        Ok(fired)
     }
 }

@@ -15,6 +15,13 @@ pub fn random_id() -> String {
     base64url::encode(bytes)
 }
 
+/// A random positive integer, for marking rows claimed by one request.
+pub fn random_claim() -> i64 {
+    let mut bytes = [0u8; 8];
+    rand::fill(&mut bytes).expect("the OS RNG works");
+    (i64::from_le_bytes(bytes) & i64::MAX).max(1)
+}
+
 /// A new secret (256 random bits, base64url) and the hash to store.
 pub fn new_secret() -> (String, String) {
     let mut bytes = [0u8; 32];

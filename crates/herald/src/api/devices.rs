@@ -50,10 +50,9 @@ pub async fn receipt(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     parts: Parts,
-    body: axum::body::Bytes,
+    ApiJson(req): ApiJson<ReceiptRequest>,
 ) -> ApiResult<impl IntoResponse> {
     authorize_subscription(&state, bearer(&parts), &id, false).await?;
-    let ApiJson(req) = parse_json::<ReceiptRequest>(&parts, body)?;
     let event = ReceiptEvent::parse(&req.event)
         .ok_or_else(|| ApiError::bad_request("`event` must be \"displayed\" or \"clicked\""))?;
     if req.message_id.len() > 64 {
@@ -80,10 +79,9 @@ pub async fn replace(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     parts: Parts,
-    body: axum::body::Bytes,
+    ApiJson(req): ApiJson<ReplaceRequest>,
 ) -> ApiResult<impl IntoResponse> {
     authorize_subscription(&state, bearer(&parts), &id, false).await?;
-    let ApiJson(req) = parse_json::<ReplaceRequest>(&parts, body)?;
     let subscription = validate_subscription(&state, &req.subscription).await?;
     let secret = state
         .store
@@ -96,23 +94,4 @@ pub async fn replace(
         .await?
         .ok_or_else(|| ApiError::not_found("no such subscription"))?;
     Ok(Json(json!({ "id": id, "secret": secret })))
-}
-
-/// Authentication comes before the body is parsed, so these handlers take raw bytes.
-fn parse_json<T: serde::de::DeserializeOwned>(parts: &Parts, body: axum::body::Bytes) -> ApiResult<ApiJson<T>> {
-    let is_json = parts
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the body must be JSON with Content-Type: application/json",
-        ));
-    }
-    serde_json::from_slice(&body)
-        .map(ApiJson)
-        .map_err(|e| ApiError::bad_request(format!("the body is not valid: {e}")))
 }

@@ -4,6 +4,7 @@
 //! - [`devices`]: what a service worker does with its own secret (tickle inbox, receipts,
 //!   replacing a changed subscription);
 //! - [`messages`]: send, inspect, cancel (admin);
+//! - [`reminders`]: messages on a schedule (admin);
 //! - [`meta`]: public key, owner tokens, health, metrics, OpenAPI;
 //! - [`assets`]: the service worker, page library, demo pages and admin console.
 
@@ -14,6 +15,7 @@ mod extract;
 mod messages;
 mod meta;
 mod rate_limit;
+mod reminders;
 pub use rate_limit::RateLimiter;
 mod subscriptions;
 
@@ -78,6 +80,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/messages", post(messages::create).get(messages::list))
         .route("/api/v1/messages/{id}", get(messages::get).delete(messages::cancel))
+        .route("/api/v1/reminders", post(reminders::create).get(reminders::list))
+        .route("/api/v1/reminders/{id}", get(reminders::get).patch(reminders::update).delete(reminders::delete))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .merge(public)
@@ -128,7 +132,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Milliseconds since the epoch as RFC 3339 UTC.
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

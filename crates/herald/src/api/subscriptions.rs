@@ -71,11 +71,7 @@ pub async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let from_body = owner_from_body(&req)?;
-    let admin = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|token| state.is_admin_token(token.trim()));
+    let admin = super::extract::bearer_header(&headers).map(|token| state.is_admin_token(token));
     let owner = match (&req.owner_token, admin) {
         (Some(token), _) => {
             let owner = state

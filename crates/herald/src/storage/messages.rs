@@ -5,7 +5,7 @@
 //! never passes through the server's memory. Counters live on the message row and are bumped
 //! in the same transaction that settles outbox rows, so reading them is O(1).
 
-use super::{col, Store, StoreError, StoreResult};
+use super::{col, Store, StoreResult};
 use crate::domain::{Audience, MessageMode, OwnerKind};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -168,8 +168,16 @@ impl Store {
     /// Stores a message. When it is due now, its audience is expanded into the outbox in the
     /// same transaction and the target count is returned; a scheduled message returns `None`.
     pub async fn create_message(&self, m: &NewMessage, now_ms: i64) -> StoreResult<Option<i64>> {
-        let due = m.send_at_ms <= now_ms;
         let mut tx = self.pool().begin().await?;
+        let targets = self.insert_message(&mut tx, m, now_ms).await?;
+        tx.commit().await?;
+        Ok(targets)
+    }
+
+    /// [`Self::create_message`] inside a caller's transaction (reminders fire this way, so a
+    /// firing and its message commit together).
+    pub(crate) async fn insert_message(&self, conn: &mut AnyConnection, m: &NewMessage, now_ms: i64) -> StoreResult<Option<i64>> {
+        let due = m.send_at_ms <= now_ms;
         sqlx::query(&self.sql(
             "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
              created_at, send_at, expires_at, reminder_id) \
@@ -191,15 +199,13 @@ impl Store {
         .bind(m.send_at_ms)
         .bind(m.send_at_ms.max(now_ms) + m.ttl_secs * 1000)
         .bind(m.reminder_id.as_deref())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        let targets = if due {
-            Some(self.expand(&mut tx, &m.id, &m.audience, now_ms).await?)
+        if due {
+            Ok(Some(self.expand(conn, &m.id, &m.audience, now_ms).await?))
         } else {
-            None
-        };
-        tx.commit().await?;
-        Ok(targets)
+            Ok(None)
+        }
     }
 
     /// Inserts one outbox row per subscription of the audience and records the count.
@@ -356,9 +362,7 @@ impl Store {
     /// Hands out the unexpired tickle messages of a subscription, once: the rows are marked
     /// with a random claim first, and exactly the claimed rows are returned.
     pub async fn take_tickles(&self, subscription_id: &str, now_ms: i64) -> StoreResult<Vec<InboxMessage>> {
-        let mut bytes = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Conflict("the OS RNG failed".into()))?;
-        let claim = (i64::from_le_bytes(bytes) & i64::MAX).max(1);
+        let claim = crate::secrets::random_claim();
         sqlx::query(&self.sql(
             "UPDATE outbox SET fetched = $1 WHERE subscription_id = $2 AND fetched = 0 AND state <> 3 \
              AND message_id IN (SELECT id FROM messages WHERE mode = 1 AND expires_at > $3)",

@@ -11,6 +11,7 @@
 
 pub mod messages;
 pub mod outbox;
+pub mod reminders;
 pub mod settings;
 pub mod subscriptions;
 

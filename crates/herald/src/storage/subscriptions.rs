@@ -79,10 +79,28 @@ impl Store {
         let hash = endpoint_hash(&new.endpoint);
         let (secret, secret_hash) = secrets::new_secret();
         let mut tx = self.pool().begin().await?;
-        let existing = sqlx::query(&self.sql("SELECT id FROM subscriptions WHERE endpoint_hash = $1"))
+        let existing = sqlx::query(&self.sql("SELECT id, owner_kind, owner_id FROM subscriptions WHERE endpoint_hash = $1"))
             .bind(&hash)
             .fetch_optional(&mut *tx)
             .await?;
+        let moves_owner = match &existing {
+            Some(row) => owner_from(col(row, "owner_kind")?, col(row, "owner_id")?) != new.owner,
+            None => true,
+        };
+        if moves_owner {
+            let count: i64 = sqlx::query_scalar(
+                &self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2"),
+            )
+            .bind(new.owner.kind.as_db())
+            .bind(new.owner.id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            if count as u64 >= max_per_owner {
+                return Err(StoreError::Conflict(format!(
+                    "this owner already has {count} subscriptions, the most allowed; remove one first"
+                )));
+            }
+        }
         let registered = if let Some(row) = existing {
             let id: String = col(&row, "id")?;
             sqlx::query(&self.sql(
@@ -104,18 +122,6 @@ impl Store {
                 created: false,
             }
         } else {
-            let count: i64 = sqlx::query_scalar(
-                &self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2"),
-            )
-            .bind(new.owner.kind.as_db())
-            .bind(new.owner.id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            if count as u64 >= max_per_owner {
-                return Err(StoreError::Conflict(format!(
-                    "this owner already has {count} subscriptions, the most allowed; remove one first"
-                )));
-            }
             let id = secrets::random_id();
             sqlx::query(&self.sql(
                 "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, \

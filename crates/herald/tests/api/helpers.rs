@@ -164,7 +164,6 @@ impl TestApp {
         let json: Value = response.json().await.unwrap();
         Device {
             endpoint,
-            browser,
             id: json["id"].as_str().unwrap().to_owned(),
             secret: json["secret"].as_str().unwrap().to_owned(),
         }
@@ -199,7 +198,6 @@ impl TestApp {
 
 pub struct Device {
     pub endpoint: String,
-    pub browser: Browser,
     pub id: String,
     pub secret: String,
 }

@@ -4,5 +4,6 @@ mod cli;
 mod delivery;
 mod helpers;
 mod messages;
+mod reminders;
 mod subscriptions;
 mod tickle;

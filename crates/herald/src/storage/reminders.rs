@@ -1,0 +1,139 @@
+//! Reminders: a message template and a schedule. Firing compares and sets `next_fire_at` in
+//! the same transaction that creates the message, so across instances each occurrence fires
+//! exactly once, and a crash either fires it fully or not at all.
+
+use super::messages::NewMessage;
+use super::{col, Store, StoreResult};
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct ReminderRecord {
+    pub id: String,
+    /// The message fields as JSON (a `MessageRequest` without `sendAt`).
+    pub template: serde_json::Value,
+    pub schedule: serde_json::Value,
+    pub timezone: String,
+    pub paused: bool,
+    pub next_fire_at: Option<i64>,
+    pub last_fired_at: Option<i64>,
+    pub last_message_id: Option<String>,
+    pub fired: i64,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, template, schedule, timezone, paused, next_fire_at, last_fired_at, last_message_id, fired, created_at";
+
+fn from_row(row: &AnyRow) -> StoreResult<ReminderRecord> {
+    let template: String = col(row, "template")?;
+    let schedule: String = col(row, "schedule")?;
+    Ok(ReminderRecord {
+        id: col(row, "id")?,
+        template: serde_json::from_str(&template).unwrap_or_default(),
+        schedule: serde_json::from_str(&schedule).unwrap_or_default(),
+        timezone: col(row, "timezone")?,
+        paused: col::<i64>(row, "paused")? != 0,
+        next_fire_at: col(row, "next_fire_at")?,
+        last_fired_at: col(row, "last_fired_at")?,
+        last_message_id: col(row, "last_message_id")?,
+        fired: col(row, "fired")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_reminder(&self, r: &ReminderRecord) -> StoreResult<()> {
+        sqlx::query(&self.sql(
+            "INSERT INTO reminders (id, template, schedule, timezone, paused, next_fire_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        ))
+        .bind(&r.id)
+        .bind(r.template.to_string())
+        .bind(r.schedule.to_string())
+        .bind(&r.timezone)
+        .bind(i64::from(r.paused))
+        .bind(r.next_fire_at)
+        .bind(r.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Overwrites the editable fields.
+    pub async fn update_reminder(&self, r: &ReminderRecord) -> StoreResult<bool> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE reminders SET template = $1, schedule = $2, timezone = $3, paused = $4, next_fire_at = $5 WHERE id = $6",
+        ))
+        .bind(r.template.to_string())
+        .bind(r.schedule.to_string())
+        .bind(&r.timezone)
+        .bind(i64::from(r.paused))
+        .bind(r.next_fire_at)
+        .bind(&r.id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn reminder(&self, id: &str) -> StoreResult<Option<ReminderRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM reminders WHERE id = $1");
+        let row = sqlx::query(&self.sql(&sql)).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list_reminders(&self, limit: i64, after: Option<&str>) -> StoreResult<Vec<ReminderRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM reminders WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&self.sql(&sql)).bind(after.unwrap_or("")).bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn delete_reminder(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(&self.sql("DELETE FROM reminders WHERE id = $1")).bind(id).execute(self.pool()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Active reminders whose next firing is due.
+    pub async fn due_reminders(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<ReminderRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM reminders WHERE paused = 0 AND next_fire_at IS NOT NULL AND next_fire_at <= $1 \
+             ORDER BY next_fire_at LIMIT $2"
+        );
+        let rows = sqlx::query(&self.sql(&sql)).bind(now_ms).bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The earliest next firing of an active reminder.
+    pub async fn next_reminder_at(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MIN(next_fire_at) FROM reminders WHERE paused = 0").fetch_one(self.pool()).await?)
+    }
+
+    /// Fires `reminder` if its `next_fire_at` is still `expected` (no other instance fired it):
+    /// moves it to `next`, and stores and expands `message`, in one transaction. Returns the
+    /// target count, or `None` when another instance won.
+    pub async fn fire_reminder(
+        &self,
+        reminder_id: &str,
+        expected: i64,
+        next: Option<i64>,
+        message: &NewMessage,
+        now_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        let mut tx = self.pool().begin().await?;
+        let claimed = sqlx::query(&self.sql(
+            "UPDATE reminders SET next_fire_at = $1, last_fired_at = $2, last_message_id = $3, fired = fired + 1 \
+             WHERE id = $4 AND next_fire_at = $5 AND paused = 0",
+        ))
+        .bind(next)
+        .bind(now_ms)
+        .bind(&message.id)
+        .bind(reminder_id)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let targets = self.insert_message(&mut tx, message, now_ms).await?.unwrap_or(0);
+        tx.commit().await?;
+        Ok(Some(targets))
+    }
+}
