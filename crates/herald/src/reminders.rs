@@ -5,6 +5,7 @@
 //! in a spring-forward gap fires at the first valid instant after it; a time that occurs twice
 //! in an autumn fold fires once.
 
+use crate::storage::reminders::ReminderRecord;
 use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
@@ -31,10 +32,15 @@ impl Schedule {
     /// or `{"cron": "m h dom mon dow"}` in time zone `zone` (default UTC).
     pub fn parse(value: &Value, zone: Option<&str>) -> Result<Self, String> {
         let zone: Tz = match zone {
-            Some(z) => z.parse().map_err(|_| format!("`timezone` {z:?} is not an IANA time zone such as Europe/Kyiv"))?,
+            Some(z) => z
+                .parse()
+                .map_err(|_| format!("`timezone` {z:?} is not an IANA time zone such as Europe/Kyiv"))?,
             None => Tz::UTC,
         };
-        let object = value.as_object().filter(|o| o.len() == 1).ok_or("`schedule` must have exactly one of at, daily, weekly, cron")?;
+        let object = value
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .ok_or("`schedule` must have exactly one of at, daily, weekly, cron")?;
         let (key, inner) = object.iter().next().expect("one entry");
         let kind = match key.as_str() {
             "at" => {
@@ -46,14 +52,24 @@ impl Schedule {
                 repeating(&format!("{m} {h} * * *"), value.clone())?
             }
             "weekly" => {
-                let days = inner["days"].as_array().filter(|d| !d.is_empty()).ok_or("`schedule.weekly.days` must list days such as [\"mon\"]")?;
+                let days = inner["days"]
+                    .as_array()
+                    .filter(|d| !d.is_empty())
+                    .ok_or("`schedule.weekly.days` must list days such as [\"mon\"]")?;
                 let mut numbers = Vec::new();
                 for day in days {
                     let name = day.as_str().map(|d| d.to_ascii_lowercase()).unwrap_or_default();
-                    let n = DAYS.iter().position(|d| name.starts_with(d)).ok_or(format!("`schedule.weekly.days`: {day} is not a weekday"))?;
+                    let n = DAYS
+                        .iter()
+                        .position(|d| name.starts_with(d))
+                        .ok_or(format!("`schedule.weekly.days`: {day} is not a weekday"))?;
                     numbers.push(n.to_string());
                 }
-                let (h, m) = parse_hhmm(inner["time"].as_str().ok_or("`schedule.weekly.time` must be \"HH:MM\"")?)?;
+                let (h, m) = parse_hhmm(
+                    inner["time"]
+                        .as_str()
+                        .ok_or("`schedule.weekly.time` must be \"HH:MM\"")?,
+                )?;
                 repeating(&format!("{m} {h} * * {}", numbers.join(",")), value.clone())?
             }
             "cron" => {
@@ -73,8 +89,12 @@ impl Schedule {
         match &self.kind {
             Kind::Once(at) => (*at > after_ms).then_some(*at),
             Kind::Repeating { cron, .. } => {
-                let after = self.zone.from_utc_datetime(&DateTime::<Utc>::from_timestamp_millis(after_ms)?.naive_utc());
-                cron.find_next_occurrence(&after, false).ok().map(|t| t.timestamp_millis())
+                let after = self
+                    .zone
+                    .from_utc_datetime(&DateTime::<Utc>::from_timestamp_millis(after_ms)?.naive_utc());
+                cron.find_next_occurrence(&after, false)
+                    .ok()
+                    .map(|t| t.timestamp_millis())
             }
         }
     }
@@ -93,12 +113,17 @@ impl Schedule {
 }
 
 fn repeating(pattern: &str, json: Value) -> Result<Kind, String> {
-    let cron = Cron::from_str(pattern).map_err(|e| format!("`schedule`: {pattern:?} is not a valid cron pattern: {e}"))?;
-    Ok(Kind::Repeating { cron: Box::new(cron), json })
+    let cron =
+        Cron::from_str(pattern).map_err(|e| format!("`schedule`: {pattern:?} is not a valid cron pattern: {e}"))?;
+    Ok(Kind::Repeating {
+        cron: Box::new(cron),
+        json,
+    })
 }
 
 fn parse_hhmm(text: &str) -> Result<(u32, u32), String> {
-    let time = NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| format!("{text:?} is not a time of day like 09:00"))?;
+    let time =
+        NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| format!("{text:?} is not a time of day like 09:00"))?;
     use chrono::Timelike;
     Ok((time.hour(), time.minute()))
 }
@@ -152,15 +177,79 @@ impl ReminderInput {
             None => None,
             Some(_) => return Err("`paused` must be true or false".into()),
         };
-        Ok(Self { template: map, schedule, timezone, paused })
+        Ok(Self {
+            template: map,
+            schedule,
+            timezone,
+            paused,
+        })
     }
 }
 
 /// Checks a template by validating the message it would create.
-pub fn validate_template(template: &serde_json::Map<String, Value>, now_ms: i64) -> Result<crate::storage::messages::NewMessage, String> {
+pub fn validate_template(
+    template: &serde_json::Map<String, Value>,
+    now_ms: i64,
+) -> Result<crate::storage::messages::NewMessage, String> {
     let request: crate::compose::MessageRequest =
         serde_json::from_value(Value::Object(template.clone())).map_err(|e| e.to_string())?;
     request.validate(now_ms)
+}
+
+/// A new reminder record from an input, with its first firing computed.
+pub fn new_record(input: ReminderInput, now_ms: i64) -> Result<ReminderRecord, String> {
+    let schedule = input.schedule.ok_or("`schedule` is required")?;
+    let mut record = ReminderRecord {
+        id: crate::secrets::random_id(),
+        template: Value::Object(input.template),
+        schedule,
+        timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
+        paused: input.paused.unwrap_or(false),
+        next_fire_at: None,
+        last_fired_at: None,
+        last_message_id: None,
+        fired: 0,
+        created_at: now_ms,
+    };
+    settle(&mut record, now_ms)?;
+    Ok(record)
+}
+
+/// Applies an update: given message fields replace the stored ones (`null` removes one);
+/// schedule, zone and pause state replace theirs. The next firing is recomputed from now,
+/// so occurrences missed while paused do not fire.
+pub fn apply_update(record: &mut ReminderRecord, input: ReminderInput, now_ms: i64) -> Result<(), String> {
+    let mut template = record.template.as_object().cloned().unwrap_or_default();
+    for (key, value) in input.template {
+        if value.is_null() {
+            template.remove(&key);
+        } else {
+            template.insert(key, value);
+        }
+    }
+    record.template = Value::Object(template);
+    if let Some(schedule) = input.schedule {
+        record.schedule = schedule;
+    }
+    if let Some(zone) = input.timezone {
+        record.timezone = zone;
+    }
+    if let Some(paused) = input.paused {
+        record.paused = paused;
+    }
+    settle(record, now_ms)
+}
+
+fn settle(record: &mut ReminderRecord, now_ms: i64) -> Result<(), String> {
+    let template = record.template.as_object().cloned().unwrap_or_default();
+    validate_template(&template, now_ms)?;
+    let schedule = Schedule::parse(&record.schedule, Some(&record.timezone))?;
+    record.schedule = schedule.to_json();
+    record.next_fire_at = schedule.next_after(now_ms);
+    if record.next_fire_at.is_none() && !record.paused {
+        return Err("`schedule.at` is in the past".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -187,7 +276,12 @@ mod tests {
         }
         assert_eq!(
             fired,
-            ["2026-03-28T07:00:00+00:00", "2026-03-29T06:00:00+00:00", "2026-03-30T06:00:00+00:00", "2026-03-31T06:00:00+00:00"]
+            [
+                "2026-03-28T07:00:00+00:00",
+                "2026-03-29T06:00:00+00:00",
+                "2026-03-30T06:00:00+00:00",
+                "2026-03-31T06:00:00+00:00"
+            ]
         );
         let mut t = utc("2026-10-23T12:00:00Z");
         let mut fired = Vec::new();
@@ -195,7 +289,14 @@ mod tests {
             t = s.next_after(t).unwrap();
             fired.push(iso(t));
         }
-        assert_eq!(fired, ["2026-10-24T06:00:00+00:00", "2026-10-25T07:00:00+00:00", "2026-10-26T07:00:00+00:00"]);
+        assert_eq!(
+            fired,
+            [
+                "2026-10-24T06:00:00+00:00",
+                "2026-10-25T07:00:00+00:00",
+                "2026-10-26T07:00:00+00:00"
+            ]
+        );
     }
 
     #[test]
@@ -216,20 +317,34 @@ mod tests {
         t = first;
         let second = s.next_after(t).unwrap();
         assert_eq!(iso(first), "2026-10-25T00:30:00+00:00", "the first of the two 03:30s");
-        assert!(iso(second).starts_with("2026-10-26"), "not again in the fold: {}", iso(second));
+        assert!(
+            iso(second).starts_with("2026-10-26"),
+            "not again in the fold: {}",
+            iso(second)
+        );
     }
 
     #[test]
     fn weekly_cron_and_once() {
-        let s = Schedule::parse(&json!({"weekly": {"days": ["mon", "fri"], "time": "08:15"}}), Some("UTC")).unwrap();
+        let s = Schedule::parse(
+            &json!({"weekly": {"days": ["mon", "fri"], "time": "08:15"}}),
+            Some("UTC"),
+        )
+        .unwrap();
         // 2026-11-29 is a Sunday.
         let next = s.next_after(utc("2026-11-29T12:00:00Z")).unwrap();
         assert_eq!(iso(next), "2026-11-30T08:15:00+00:00");
         assert_eq!(iso(s.next_after(next).unwrap()), "2026-12-04T08:15:00+00:00");
         let c = Schedule::parse(&json!({"cron": "0 2 * * *"}), None).unwrap();
-        assert_eq!(iso(c.next_after(utc("2026-11-29T12:00:00Z")).unwrap()), "2026-11-30T02:00:00+00:00");
+        assert_eq!(
+            iso(c.next_after(utc("2026-11-29T12:00:00Z")).unwrap()),
+            "2026-11-30T02:00:00+00:00"
+        );
         let once = Schedule::parse(&json!({"at": "2026-12-01T09:00:00"}), Some("Europe/Kyiv")).unwrap();
-        assert_eq!(once.next_after(utc("2026-11-29T00:00:00Z")), Some(utc("2026-12-01T07:00:00Z")));
+        assert_eq!(
+            once.next_after(utc("2026-11-29T00:00:00Z")),
+            Some(utc("2026-12-01T07:00:00Z"))
+        );
         assert_eq!(once.next_after(utc("2026-12-02T00:00:00Z")), None);
     }
 

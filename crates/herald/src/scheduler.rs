@@ -78,7 +78,9 @@ impl Scheduler {
         let mut fired = 0;
         let now = self.state.clock.now_ms();
         for reminder in self.state.store.due_reminders(now, 100).await? {
-            let Some(expected) = reminder.next_fire_at else { continue };
+            let Some(expected) = reminder.next_fire_at else {
+                continue;
+            };
             let template = reminder.template.as_object().cloned().unwrap_or_default();
             let schedule = crate::reminders::Schedule::parse(&reminder.schedule, Some(&reminder.timezone));
             let message = crate::reminders::validate_template(&template, now);
@@ -91,7 +93,12 @@ impl Scheduler {
             };
             message.reminder_id = Some(reminder.id.clone());
             let next = schedule.next_after(now);
-            if let Some(targets) = self.state.store.fire_reminder(&reminder.id, expected, next, &message, now).await? {
+            if let Some(targets) = self
+                .state
+                .store
+                .fire_reminder(&reminder.id, expected, next, &message, now)
+                .await?
+            {
                 tracing::info!(reminder = %reminder.id, message = %message.id, targets, "reminder fired");
                 fired += 1;
                 self.state.delivery_wake.notify_one();

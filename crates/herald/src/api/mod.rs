@@ -17,6 +17,7 @@ mod meta;
 mod rate_limit;
 mod reminders;
 pub use rate_limit::RateLimiter;
+pub use reminders::reminder_json;
 mod subscriptions;
 
 use crate::clock::Clock;
@@ -81,7 +82,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/messages", post(messages::create).get(messages::list))
         .route("/api/v1/messages/{id}", get(messages::get).delete(messages::cancel))
         .route("/api/v1/reminders", post(reminders::create).get(reminders::list))
-        .route("/api/v1/reminders/{id}", get(reminders::get).patch(reminders::update).delete(reminders::delete))
+        .route(
+            "/api/v1/reminders/{id}",
+            get(reminders::get).patch(reminders::update).delete(reminders::delete),
+        )
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .merge(public)

@@ -3,7 +3,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, ApiJson, ApiQuery};
 use super::{rfc3339, AppState};
-use crate::reminders::{validate_template, ReminderInput, Schedule};
+use crate::reminders::{apply_update, new_record, ReminderInput};
 use crate::storage::reminders::ReminderRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -31,72 +31,42 @@ pub fn reminder_json(r: &ReminderRecord) -> Value {
     body
 }
 
-/// Validates an input against the current time and computes the next firing.
-fn settle(state: &AppState, record: &mut ReminderRecord, now: i64) -> ApiResult<()> {
-    let template = record.template.as_object().cloned().unwrap_or_default();
-    validate_template(&template, now).map_err(invalid)?;
-    let schedule = Schedule::parse(&record.schedule, Some(&record.timezone)).map_err(invalid)?;
-    record.schedule = schedule.to_json();
-    record.next_fire_at = schedule.next_after(now);
-    if record.next_fire_at.is_none() && !record.paused {
-        return Err(invalid("`schedule.at` is in the past".into()));
-    }
-    let _ = state;
-    Ok(())
-}
-
-pub async fn create(_: Admin, State(state): State<Arc<AppState>>, ApiJson(body): ApiJson<Value>) -> ApiResult<impl IntoResponse> {
+pub async fn create(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<impl IntoResponse> {
     let input = ReminderInput::from_json(body).map_err(invalid)?;
-    let schedule = input.schedule.ok_or_else(|| invalid("`schedule` is required".into()))?;
-    let now = state.clock.now_ms();
-    let mut record = ReminderRecord {
-        id: crate::secrets::random_id(),
-        template: Value::Object(input.template),
-        schedule,
-        timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
-        paused: input.paused.unwrap_or(false),
-        next_fire_at: None,
-        last_fired_at: None,
-        last_message_id: None,
-        fired: 0,
-        created_at: now,
-    };
-    settle(&state, &mut record, now)?;
+    let record = new_record(input, state.clock.now_ms()).map_err(invalid)?;
     state.store.insert_reminder(&record).await?;
     state.scheduler_wake.notify_one();
     Ok((StatusCode::CREATED, Json(reminder_json(&record))))
 }
 
-pub async fn update(_: Admin, State(state): State<Arc<AppState>>, Path(id): Path<String>, ApiJson(body): ApiJson<Value>) -> ApiResult<impl IntoResponse> {
-    let mut record = state.store.reminder(&id).await?.ok_or_else(|| ApiError::not_found("no such reminder"))?;
+pub async fn update(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<impl IntoResponse> {
+    let mut record = state
+        .store
+        .reminder(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such reminder"))?;
     let input = ReminderInput::from_json(body).map_err(invalid)?;
-    let mut template = record.template.as_object().cloned().unwrap_or_default();
-    for (key, value) in input.template {
-        if value.is_null() {
-            template.remove(&key);
-        } else {
-            template.insert(key, value);
-        }
-    }
-    record.template = Value::Object(template);
-    if let Some(schedule) = input.schedule {
-        record.schedule = schedule;
-    }
-    if let Some(zone) = input.timezone {
-        record.timezone = zone;
-    }
-    if let Some(paused) = input.paused {
-        record.paused = paused;
-    }
-    // Resuming or rescheduling starts from now: occurrences missed while paused do not fire.
-    settle(&state, &mut record, state.clock.now_ms())?;
+    apply_update(&mut record, input, state.clock.now_ms()).map_err(invalid)?;
     state.store.update_reminder(&record).await?;
     state.scheduler_wake.notify_one();
     Ok(Json(reminder_json(&record)))
 }
 
 pub async fn get(_: Admin, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
-    let record = state.store.reminder(&id).await?.ok_or_else(|| ApiError::not_found("no such reminder"))?;
+    let record = state
+        .store
+        .reminder(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such reminder"))?;
     Ok(Json(reminder_json(&record)))
 }
 
@@ -107,16 +77,26 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-pub async fn list(_: Admin, State(state): State<Arc<AppState>>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult<impl IntoResponse> {
+pub async fn list(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<impl IntoResponse> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("`limit` must be 1 to 1000"));
     }
     let records = state.store.list_reminders(limit, q.after.as_deref()).await?;
-    Ok(Json(json!({ "reminders": records.iter().map(reminder_json).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "reminders": records.iter().map(reminder_json).collect::<Vec<_>>() }),
+    ))
 }
 
-pub async fn delete(_: Admin, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn delete(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     if !state.store.delete_reminder(&id).await? {
         return Err(ApiError::not_found("no such reminder"));
     }

@@ -4,7 +4,9 @@
 
 mod keys;
 mod notify;
+mod reminders;
 mod send_notification;
+mod subscriptions;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -37,6 +39,12 @@ pub enum Command {
     Notify(notify::NotifyArgs),
     /// Delete expired messages and their delivery rows now.
     Cleanup,
+    /// Bulk export and import of subscriptions as JSON lines.
+    #[command(subcommand)]
+    Subscriptions(subscriptions::SubscriptionsCommand),
+    /// Reminders: messages on a schedule.
+    #[command(subcommand)]
+    Reminders(reminders::RemindersCommand),
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -50,6 +58,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Cleanup => match load(cli.config) {
             Ok(config) => cleanup(config).await,
+            Err(e) => Err(e),
+        },
+        Command::Subscriptions(command) => match load(cli.config) {
+            Ok(config) => subscriptions::run(config, command).await,
+            Err(e) => Err(e),
+        },
+        Command::Reminders(command) => match load(cli.config) {
+            Ok(config) => reminders::run(config, command).await,
             Err(e) => Err(e),
         },
     };

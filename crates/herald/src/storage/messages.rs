@@ -176,7 +176,12 @@ impl Store {
 
     /// [`Self::create_message`] inside a caller's transaction (reminders fire this way, so a
     /// firing and its message commit together).
-    pub(crate) async fn insert_message(&self, conn: &mut AnyConnection, m: &NewMessage, now_ms: i64) -> StoreResult<Option<i64>> {
+    pub(crate) async fn insert_message(
+        &self,
+        conn: &mut AnyConnection,
+        m: &NewMessage,
+        now_ms: i64,
+    ) -> StoreResult<Option<i64>> {
         let due = m.send_at_ms <= now_ms;
         sqlx::query(&self.sql(
             "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \

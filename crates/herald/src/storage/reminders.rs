@@ -21,7 +21,8 @@ pub struct ReminderRecord {
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, template, schedule, timezone, paused, next_fire_at, last_fired_at, last_message_id, fired, created_at";
+const COLUMNS: &str =
+    "id, template, schedule, timezone, paused, next_fire_at, last_fired_at, last_message_id, fired, created_at";
 
 fn from_row(row: &AnyRow) -> StoreResult<ReminderRecord> {
     let template: String = col(row, "template")?;
@@ -76,18 +77,28 @@ impl Store {
 
     pub async fn reminder(&self, id: &str) -> StoreResult<Option<ReminderRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM reminders WHERE id = $1");
-        let row = sqlx::query(&self.sql(&sql)).bind(id).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(&self.sql(&sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     pub async fn list_reminders(&self, limit: i64, after: Option<&str>) -> StoreResult<Vec<ReminderRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM reminders WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(&self.sql(&sql)).bind(after.unwrap_or("")).bind(limit).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
     pub async fn delete_reminder(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query(&self.sql("DELETE FROM reminders WHERE id = $1")).bind(id).execute(self.pool()).await?;
+        let done = sqlx::query(&self.sql("DELETE FROM reminders WHERE id = $1"))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -97,13 +108,21 @@ impl Store {
             "SELECT {COLUMNS} FROM reminders WHERE paused = 0 AND next_fire_at IS NOT NULL AND next_fire_at <= $1 \
              ORDER BY next_fire_at LIMIT $2"
         );
-        let rows = sqlx::query(&self.sql(&sql)).bind(now_ms).bind(limit).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
     /// The earliest next firing of an active reminder.
     pub async fn next_reminder_at(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT MIN(next_fire_at) FROM reminders WHERE paused = 0").fetch_one(self.pool()).await?)
+        Ok(
+            sqlx::query_scalar("SELECT MIN(next_fire_at) FROM reminders WHERE paused = 0")
+                .fetch_one(self.pool())
+                .await?,
+        )
     }
 
     /// Fires `reminder` if its `next_fire_at` is still `expected` (no other instance fired it):

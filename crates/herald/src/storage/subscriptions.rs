@@ -79,10 +79,11 @@ impl Store {
         let hash = endpoint_hash(&new.endpoint);
         let (secret, secret_hash) = secrets::new_secret();
         let mut tx = self.pool().begin().await?;
-        let existing = sqlx::query(&self.sql("SELECT id, owner_kind, owner_id FROM subscriptions WHERE endpoint_hash = $1"))
-            .bind(&hash)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing =
+            sqlx::query(&self.sql("SELECT id, owner_kind, owner_id FROM subscriptions WHERE endpoint_hash = $1"))
+                .bind(&hash)
+                .fetch_optional(&mut *tx)
+                .await?;
         let moves_owner = match &existing {
             Some(row) => owner_from(col(row, "owner_kind")?, col(row, "owner_id")?) != new.owner,
             None => true,
@@ -264,5 +265,83 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions")
             .fetch_one(self.pool())
             .await?)
+    }
+}
+
+/// A subscription as exported: everything needed to move it to another Herald, including the
+/// secret's hash so that the browser's existing secret keeps working.
+#[derive(Debug, Clone)]
+pub struct ExportedSubscription {
+    pub id: String,
+    pub owner: Owner,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// A page of full subscription rows ordered by id, for export.
+    pub async fn export_subscriptions(&self, after: &str, limit: i64) -> StoreResult<Vec<ExportedSubscription>> {
+        let rows = sqlx::query(&self.sql(
+            "SELECT id, owner_kind, owner_id, endpoint, p256dh, auth, secret_hash, created_at FROM subscriptions \
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExportedSubscription {
+                    id: col(r, "id")?,
+                    owner: owner_from(col(r, "owner_kind")?, col(r, "owner_id")?),
+                    endpoint: col(r, "endpoint")?,
+                    p256dh: col(r, "p256dh")?,
+                    auth: col(r, "auth")?,
+                    secret_hash: col(r, "secret_hash")?,
+                    created_at: col(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Imports one subscription. A known endpoint keeps its row and gets the new owner and
+    /// keys; a new one keeps the given id and secret hash when they are supplied. Returns
+    /// whether a row was created.
+    pub async fn import_subscription(&self, s: &ExportedSubscription) -> StoreResult<bool> {
+        let hash = endpoint_hash(&s.endpoint);
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(&self.sql(
+            "UPDATE subscriptions SET owner_kind = $1, owner_id = $2, p256dh = $3, auth = $4 WHERE endpoint_hash = $5",
+        ))
+        .bind(s.owner.kind.as_db())
+        .bind(s.owner.id.as_str())
+        .bind(&s.p256dh)
+        .bind(&s.auth)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        let created = updated.rows_affected() == 0;
+        if created {
+            sqlx::query(&self.sql(
+                "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, secret_hash, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            ))
+            .bind(&s.id)
+            .bind(s.owner.kind.as_db())
+            .bind(s.owner.id.as_str())
+            .bind(&s.endpoint)
+            .bind(&hash)
+            .bind(&s.p256dh)
+            .bind(&s.auth)
+            .bind(&s.secret_hash)
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 }

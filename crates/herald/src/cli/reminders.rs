@@ -1,0 +1,133 @@
+//! `herald reminders add|list|rm`: reminders from the command line, on the configured database.
+
+use crate::config::Config;
+use crate::reminders::{new_record, ReminderInput};
+use crate::storage::Store;
+use clap::{ArgGroup, Args, Subcommand};
+use serde_json::{json, Value};
+
+#[derive(Debug, Subcommand)]
+pub enum RemindersCommand {
+    /// Add a reminder.
+    Add(AddArgs),
+    /// List reminders.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a reminder.
+    Rm { id: String },
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["uid", "aid", "all"])))]
+#[command(group(ArgGroup::new("when").required(true).args(["at", "daily", "weekly", "cron"])))]
+pub struct AddArgs {
+    #[arg(long)]
+    pub uid: Option<String>,
+    #[arg(long)]
+    pub aid: Option<String>,
+    #[arg(long, value_parser = ["clients", "admins", "everyone"])]
+    pub all: Option<String>,
+    #[arg(long)]
+    pub title: String,
+    #[arg(long)]
+    pub body: Option<String>,
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long, value_parser = ["payload", "tickle"])]
+    pub mode: Option<String>,
+    /// Once, at a local time (2026-12-01T09:00) or an RFC 3339 time.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Every day at HH:MM.
+    #[arg(long, value_name = "HH:MM")]
+    pub daily: Option<String>,
+    /// Weekly: days and time, e.g. mon,fri@09:00.
+    #[arg(long, value_name = "DAYS@HH:MM")]
+    pub weekly: Option<String>,
+    /// A five-field cron expression.
+    #[arg(long)]
+    pub cron: Option<String>,
+    /// IANA time zone of the schedule (default UTC).
+    #[arg(long)]
+    pub timezone: Option<String>,
+}
+
+pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))?;
+    let now = chrono::Utc::now().timestamp_millis();
+    match command {
+        RemindersCommand::Add(args) => {
+            let to = match (&args.uid, &args.aid, &args.all) {
+                (Some(uid), _, _) => json!({ "uid": uid }),
+                (_, Some(aid), _) => json!({ "aid": aid }),
+                (_, _, Some(all)) => json!({ "all": all }),
+                _ => return Err("give --uid, --aid or --all".into()),
+            };
+            let schedule = match (&args.at, &args.daily, &args.weekly, &args.cron) {
+                (Some(at), ..) => json!({ "at": at }),
+                (_, Some(daily), ..) => json!({ "daily": daily }),
+                (_, _, Some(weekly), _) => {
+                    let (days, time) = weekly
+                        .split_once('@')
+                        .ok_or("--weekly takes DAYS@HH:MM, e.g. mon,fri@09:00")?;
+                    json!({ "weekly": { "days": days.split(',').collect::<Vec<_>>(), "time": time } })
+                }
+                (_, _, _, Some(cron)) => json!({ "cron": cron }),
+                _ => return Err("give --at, --daily, --weekly or --cron".into()),
+            };
+            let mut body = json!({ "to": to, "title": args.title, "schedule": schedule });
+            for (key, value) in [
+                ("body", &args.body),
+                ("url", &args.url),
+                ("mode", &args.mode),
+                ("timezone", &args.timezone),
+            ] {
+                if let Some(v) = value {
+                    body[key] = json!(v);
+                }
+            }
+            let record = ReminderInput::from_json(body)
+                .and_then(|input| new_record(input, now))
+                .map_err(|e| e.replace('`', ""))?;
+            store.insert_reminder(&record).await.map_err(|e| e.to_string())?;
+            println!(
+                "reminder {} added; next firing {}",
+                record.id,
+                record
+                    .next_fire_at
+                    .map(crate::api::rfc3339)
+                    .unwrap_or_else(|| "never".into())
+            );
+        }
+        RemindersCommand::List { json } => {
+            for r in store.list_reminders(1000, None).await.map_err(|e| e.to_string())? {
+                if json {
+                    println!("{}", crate::api::reminder_json(&r));
+                } else {
+                    println!(
+                        "{}  {:<28}  {:<40}  next {}{}",
+                        r.id,
+                        r.template.get("title").and_then(Value::as_str).unwrap_or(""),
+                        format!("{} {}", r.schedule, r.timezone),
+                        r.next_fire_at
+                            .map(crate::api::rfc3339)
+                            .unwrap_or_else(|| "never".into()),
+                        if r.paused { "  (paused)" } else { "" }
+                    );
+                }
+            }
+        }
+        RemindersCommand::Rm { id } => {
+            if !store.delete_reminder(&id).await.map_err(|e| e.to_string())? {
+                return Err(format!("no reminder with id {id}"));
+            }
+            println!("reminder {id} deleted");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! `herald subscriptions export|import`: JSON lines, for backups and for migrating from another
+//! system. Each line is `{"id", "uid"|"aid", "subscription": {"endpoint", "keys": {"p256dh",
+//! "auth"}}, "secretHash", "createdAt"}`; on import only the owner and the subscription are
+//! required. Invalid lines are reported by number; every valid line is imported.
+
+use crate::config::Config;
+use crate::domain::{Owner, OwnerId, OwnerKind};
+use crate::endpoint_policy::EndpointPolicy;
+use crate::storage::subscriptions::ExportedSubscription;
+use crate::storage::Store;
+use clap::Subcommand;
+use herald_push::subscription::Subscription;
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// Write every subscription as a JSON line (to FILE or standard output).
+    Export { file: Option<PathBuf> },
+    /// Read JSON lines (from FILE or standard input) and store them.
+    Import { file: Option<PathBuf> },
+}
+
+pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), String> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))?;
+    match command {
+        SubscriptionsCommand::Export { file } => {
+            let mut out: Box<dyn Write> = match &file {
+                Some(path) => Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut after = String::new();
+            let mut count = 0u64;
+            loop {
+                let page = store
+                    .export_subscriptions(&after, 1000)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let Some(last) = page.last() else { break };
+                after = last.id.clone();
+                for s in &page {
+                    let mut line = json!({
+                        "id": s.id,
+                        "subscription": { "endpoint": s.endpoint, "keys": { "p256dh": s.p256dh, "auth": s.auth } },
+                        "secretHash": s.secret_hash,
+                        "createdAt": crate::api::rfc3339(s.created_at),
+                    });
+                    line[s.owner.kind.field()] = json!(s.owner.id.as_str());
+                    writeln!(out, "{line}").map_err(|e| e.to_string())?;
+                    count += 1;
+                }
+            }
+            out.flush().map_err(|e| e.to_string())?;
+            eprintln!("exported {count} subscription(s)");
+            Ok(())
+        }
+        SubscriptionsCommand::Import { file } => {
+            let input: Box<dyn BufRead> = match &file {
+                Some(path) => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
+                )),
+                None => Box::new(std::io::stdin().lock()),
+            };
+            let policy = EndpointPolicy {
+                allow_private: config.allow_private_endpoints,
+                allow_http: config.allow_http_endpoints,
+                host_allowlist: config.push_host_allowlist.clone(),
+            };
+            let now = chrono::Utc::now().timestamp_millis();
+            let (mut created, mut updated, mut invalid) = (0u64, 0u64, 0u64);
+            for (index, line) in input.lines().enumerate() {
+                let number = index + 1;
+                let line = match line {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("line {number}: not readable text: {e}");
+                        invalid += 1;
+                        continue;
+                    }
+                };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match parse_line(&line, &policy, now) {
+                    Ok(record) => match store.import_subscription(&record).await {
+                        Ok(true) => created += 1,
+                        Ok(false) => updated += 1,
+                        Err(e) => return Err(format!("line {number}: database: {e}")),
+                    },
+                    Err(why) => {
+                        eprintln!("line {number}: {why}");
+                        invalid += 1;
+                    }
+                }
+            }
+            println!("imported {created} new and {updated} existing subscription(s); {invalid} invalid line(s)");
+            if invalid > 0 {
+                return Err(format!(
+                    "{invalid} line(s) were invalid and skipped (see above); the others were imported"
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Validates one line. Accepts the export format, and `endpoint`/`keys` at the top level.
+fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<ExportedSubscription, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let owner = match (value.get("uid"), value.get("aid")) {
+        (Some(uid), None) => Owner {
+            kind: OwnerKind::Client,
+            id: OwnerId::from_json(uid)?,
+        },
+        (None, Some(aid)) => Owner {
+            kind: OwnerKind::Admin,
+            id: OwnerId::from_json(aid)?,
+        },
+        _ => return Err("needs exactly one of uid and aid".into()),
+    };
+    let sub = value.get("subscription").unwrap_or(&value);
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let endpoint = text(&sub["endpoint"]).ok_or("no endpoint")?;
+    let p256dh = text(&sub["keys"]["p256dh"]).ok_or("no keys.p256dh")?;
+    let auth = text(&sub["keys"]["auth"]).ok_or("no keys.auth")?;
+    let parsed = Subscription::parse(&endpoint, &p256dh, &auth).map_err(|e| e.to_string())?;
+    policy.check(&parsed.endpoint)?;
+    let id = match value.get("id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() && id.len() <= 32 && herald_push::base64url::is_url_safe_alphabet(id) => {
+            id.to_owned()
+        }
+        Some(_) => return Err("id must be up to 32 URL-safe characters".into()),
+        None => crate::secrets::random_id(),
+    };
+    let secret_hash = match value.get("secretHash").and_then(Value::as_str) {
+        Some(h) if h.len() == 43 && herald_push::base64url::is_url_safe_alphabet(h) => h.to_owned(),
+        Some(_) => return Err("secretHash is not a SHA-256 in base64url".into()),
+        // No secret is known: the browser gets one when it next registers.
+        None => crate::secrets::new_secret().1,
+    };
+    let created_at = match value.get("createdAt").and_then(Value::as_str) {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|_| "createdAt is not an RFC 3339 time")?
+            .timestamp_millis(),
+        None => now_ms,
+    };
+    Ok(ExportedSubscription {
+        id,
+        owner,
+        endpoint: parsed.endpoint.as_str().to_owned(),
+        p256dh: parsed.p256dh.to_base64url(),
+        auth: parsed.auth.to_base64url(),
+        secret_hash,
+        created_at,
+    })
+}
