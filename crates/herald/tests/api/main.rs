@@ -2,7 +2,9 @@
 
 mod cli;
 mod delivery;
+mod faults;
 mod helpers;
+mod hostile;
 mod messages;
 mod reminders;
 mod subscriptions;
