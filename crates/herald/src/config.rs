@@ -99,7 +99,7 @@ impl Config {
             .any(|p| database_url.starts_with(p))
         {
             return Err(ConfigError(format!(
-                "HERALD_DATABASE_URL: {database_url:?} must start with sqlite:, postgres:// or mysql://"
+                "HERALD_DATABASE_URL: {database_url:?} must start with sqlite:, postgres://, postgresql://, mysql:// or mariadb://"
             )));
         }
         let admin_token = text("HERALD_ADMIN_TOKEN", file.admin_token);

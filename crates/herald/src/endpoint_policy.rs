@@ -126,7 +126,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 192 && b == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments (192.0.0.0/24)
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || a >= 240)
 }

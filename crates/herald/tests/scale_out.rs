@@ -26,7 +26,11 @@ impl Drop for Instance {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(database_url: &str) -> Instance {
@@ -51,7 +55,13 @@ async fn start(database_url: &str) -> Instance {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+    while http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
         assert!(Instant::now() < deadline, "instance did not become healthy");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -59,7 +69,12 @@ async fn start(database_url: &str) -> Instance {
 }
 
 async fn accepted_by(base: &str) -> u64 {
-    let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("herald_push_requests_total{outcome=\"accepted\"} "))
         .and_then(|v| v.trim().parse().ok())
@@ -94,9 +109,17 @@ async fn broadcast(base: &str, title: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_a_broadcast_and_survive_losing_one() {
-    let name = format!("herald_scale_{}", herald::secrets::random_id().to_lowercase().replace(['-', '_'], "x"));
-    let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await.expect("PostgreSQL runs");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let name = format!(
+        "herald_scale_{}",
+        herald::secrets::random_id().to_lowercase().replace(['-', '_'], "x")
+    );
+    let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .expect("PostgreSQL runs");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
 
     let push = MockPushService::start().await;
@@ -171,8 +194,13 @@ async fn two_instances_share_a_broadcast_and_survive_losing_one() {
     }
     assert_eq!(per_device.len(), DEVICES, "every device got the second broadcast");
     let duplicates: usize = per_device.values().map(|n| n - 1).sum();
-    assert!(duplicates <= 64, "duplicates bounded by the killed instance's in-flight window: {duplicates}");
+    assert!(
+        duplicates <= 64,
+        "duplicates bounded by the killed instance's in-flight window: {duplicates}"
+    );
     let _ = endpoints;
     drop(b);
-    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await;
+    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
 }

@@ -5,8 +5,10 @@
 //! recorder task that settles them in batched transactions, so the database sees a few
 //! statements per few hundred pushes instead of one transaction per push.
 //!
-//! Retries back off exponentially with jitter and honour `Retry-After`; a row is never sent
-//! again once a push service answered 2xx (settling only touches rows still pending).
+//! Retries back off exponentially with jitter and honour `Retry-After`. Once a 2xx is
+//! recorded the row is never sent again (settling only touches rows still pending); a row
+//! whose instance died between the 2xx and the recording is sent again after its lease, so
+//! duplicates are bounded by what one instance has in flight.
 
 mod client;
 pub mod payload;
@@ -266,7 +268,15 @@ impl DeliveryEngine {
         let backoff = base.saturating_mul(1i64 << (attempts - 1).min(20)).min(3_600_000);
         let jittered = backoff / 2 + (jitter() % (backoff / 2 + 1));
         let delay = jittered.max(retry_after.map(|d| d.as_millis() as i64).unwrap_or(0));
-        SettledAs::RetryAt(now + delay)
+        match self
+            .prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&target.message_id)
+        {
+            Some(p) if now + delay >= p.expires_at => SettledAs::Failed,
+            _ => SettledAs::RetryAt(now + delay),
+        }
     }
 
     async fn prepared(&self, message_id: &str) -> Option<Arc<Prepared>> {

@@ -168,7 +168,7 @@ impl Store {
     /// Stores a message. When it is due now, its audience is expanded into the outbox in the
     /// same transaction and the target count is returned; a scheduled message returns `None`.
     pub async fn create_message(&self, m: &NewMessage, now_ms: i64) -> StoreResult<Option<i64>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let targets = self.insert_message(&mut tx, m, now_ms).await?;
         tx.commit().await?;
         Ok(targets)
@@ -298,7 +298,7 @@ impl Store {
                     .await?;
                 continue;
             };
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin().await?;
             let claimed = sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3"))
                 .bind(status::SENDING)
                 .bind(&id)
@@ -348,12 +348,14 @@ impl Store {
 
     /// Cancels a message that has not started sending.
     pub async fn cancel_message(&self, id: &str) -> StoreResult<Cancelled> {
+        let writer = self.writer().await;
         let done = sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3"))
             .bind(status::CANCELLED)
             .bind(id)
             .bind(status::SCHEDULED)
             .execute(self.pool())
             .await?;
+        drop(writer);
         if done.rows_affected() == 1 {
             return Ok(Cancelled::Yes);
         }
@@ -368,6 +370,7 @@ impl Store {
     /// with a random claim first, and exactly the claimed rows are returned.
     pub async fn take_tickles(&self, subscription_id: &str, now_ms: i64) -> StoreResult<Vec<InboxMessage>> {
         let claim = crate::secrets::random_claim();
+        let writer = self.writer().await;
         sqlx::query(&self.sql(
             "UPDATE outbox SET fetched = $1 WHERE subscription_id = $2 AND fetched = 0 AND state <> 3 \
              AND message_id IN (SELECT id FROM messages WHERE mode = 1 AND expires_at > $3)",
@@ -377,6 +380,7 @@ impl Store {
         .bind(now_ms)
         .execute(self.pool())
         .await?;
+        drop(writer);
         let rows = sqlx::query(&self.sql(
             "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM outbox o \
              JOIN messages m ON m.id = o.message_id WHERE o.subscription_id = $1 AND o.fetched = $2 \
@@ -410,7 +414,7 @@ impl Store {
         event: ReceiptEvent,
         now_ms: i64,
     ) -> StoreResult<Option<bool>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let sent: i64 =
             sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND subscription_id = $2"))
                 .bind(message_id)
@@ -476,7 +480,7 @@ impl Store {
                 return Ok(removed);
             }
             for id in &ids {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin().await?;
                 for sql in [
                     "DELETE FROM outbox WHERE message_id = $1",
                     "DELETE FROM receipts WHERE message_id = $1",

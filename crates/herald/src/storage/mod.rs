@@ -19,6 +19,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -51,6 +52,35 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time. Queuing writers here, instead of letting them race
+    /// for the file lock, avoids `SQLITE_BUSY` (a deferred transaction that read first cannot
+    /// upgrade once another writer committed) and SQLite's sleeping busy handler.
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds the in-process writer lock.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -90,7 +120,11 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+        };
         store.migrator().run(&store.pool).await?;
         Ok(store)
     }
@@ -100,6 +134,33 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
             Backend::MySql => &MYSQL_MIGRATIONS,
+        }
+    }
+
+    /// Starts a write transaction: `BEGIN IMMEDIATE` under the writer lock on SQLite, so it
+    /// holds the write lock from the start; a plain `BEGIN` elsewhere.
+    pub async fn begin(&self) -> StoreResult<WriteTx> {
+        if self.backend == Backend::Sqlite {
+            let writer = self.sqlite_writer.clone().lock_owned().await;
+            let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            Ok(WriteTx {
+                tx,
+                _writer: Some(writer),
+            })
+        } else {
+            Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _writer: None,
+            })
+        }
+    }
+
+    /// Holds the SQLite writer lock for a single write statement outside a transaction.
+    pub async fn writer(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if self.backend == Backend::Sqlite {
+            Some(self.sqlite_writer.clone().lock_owned().await)
+        } else {
+            None
         }
     }
 
@@ -213,6 +274,7 @@ mod tests {
         let mysql = Store {
             pool: store.pool.clone(),
             backend: Backend::MySql,
+            sqlite_writer: store.sqlite_writer.clone(),
         };
         assert_eq!(
             mysql.sql("a = $1 AND b IN ($2, $10) AND c = '$'"),

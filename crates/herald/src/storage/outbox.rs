@@ -62,6 +62,7 @@ impl Store {
     pub async fn claim_due(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<ClaimedTarget>> {
         let ids: Vec<i64> = match self.backend() {
             Backend::Sqlite | Backend::Postgres => {
+                let _writer = self.writer().await;
                 let lock = if self.backend() == Backend::Postgres {
                     " FOR UPDATE SKIP LOCKED"
                 } else {
@@ -80,7 +81,7 @@ impl Store {
                     .await?
             }
             Backend::MySql => {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin().await?;
                 let ids: Vec<i64> = sqlx::query_scalar(
                     "SELECT id FROM outbox WHERE state = 0 AND next_attempt_at <= ? AND lease_until <= ? \
                      ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED",
@@ -149,7 +150,7 @@ impl Store {
         let mut finals: HashMap<(&str, i64, Option<u16>), Vec<i64>> = HashMap::new();
         let mut gone_subscriptions = Vec::new();
         let mut accepted_subscriptions = Vec::new();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for s in settlements {
             let final_state = match s.result {
                 SettledAs::Accepted => {

@@ -43,6 +43,7 @@ fn from_row(row: &AnyRow) -> StoreResult<ReminderRecord> {
 
 impl Store {
     pub async fn insert_reminder(&self, r: &ReminderRecord) -> StoreResult<()> {
+        let _writer = self.writer().await;
         sqlx::query(&self.sql(
             "INSERT INTO reminders (id, template, schedule, timezone, paused, next_fire_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -61,6 +62,7 @@ impl Store {
 
     /// Overwrites the editable fields.
     pub async fn update_reminder(&self, r: &ReminderRecord) -> StoreResult<bool> {
+        let _writer = self.writer().await;
         let done = sqlx::query(&self.sql(
             "UPDATE reminders SET template = $1, schedule = $2, timezone = $3, paused = $4, next_fire_at = $5 WHERE id = $6",
         ))
@@ -95,6 +97,7 @@ impl Store {
     }
 
     pub async fn delete_reminder(&self, id: &str) -> StoreResult<bool> {
+        let _writer = self.writer().await;
         let done = sqlx::query(&self.sql("DELETE FROM reminders WHERE id = $1"))
             .bind(id)
             .execute(self.pool())
@@ -136,7 +139,7 @@ impl Store {
         message: &NewMessage,
         now_ms: i64,
     ) -> StoreResult<Option<i64>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let claimed = sqlx::query(&self.sql(
             "UPDATE reminders SET next_fire_at = $1, last_fired_at = $2, last_message_id = $3, fired = fired + 1 \
              WHERE id = $4 AND next_fire_at = $5 AND paused = 0",

@@ -36,7 +36,7 @@ impl Store {
     }
 
     pub async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(&self.sql("DELETE FROM settings WHERE name = $1"))
             .bind(name)
             .execute(&mut *tx)

@@ -78,7 +78,7 @@ impl Store {
     async fn try_register(&self, new: &NewSubscription, now_ms: i64, max_per_owner: u64) -> StoreResult<Registered> {
         let hash = endpoint_hash(&new.endpoint);
         let (secret, secret_hash) = secrets::new_secret();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let existing =
             sqlx::query(&self.sql("SELECT id, owner_kind, owner_id FROM subscriptions WHERE endpoint_hash = $1"))
                 .bind(&hash)
@@ -161,7 +161,7 @@ impl Store {
     ) -> StoreResult<Option<String>> {
         let (secret, secret_hash) = secrets::new_secret();
         let hash = endpoint_hash(endpoint);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         // The new endpoint may already be registered on its own: this row takes it over.
         sqlx::query(&self.sql("DELETE FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2"))
             .bind(&hash)
@@ -198,6 +198,7 @@ impl Store {
     }
 
     pub async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
+        let _writer = self.writer().await;
         let done = sqlx::query(&self.sql("DELETE FROM subscriptions WHERE id = $1"))
             .bind(id)
             .execute(self.pool())
@@ -312,7 +313,7 @@ impl Store {
     /// whether a row was created.
     pub async fn import_subscription(&self, s: &ExportedSubscription) -> StoreResult<bool> {
         let hash = endpoint_hash(&s.endpoint);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let updated = sqlx::query(&self.sql(
             "UPDATE subscriptions SET owner_kind = $1, owner_id = $2, p256dh = $3, auth = $4 WHERE endpoint_hash = $5",
         ))

@@ -45,18 +45,31 @@ pub struct Options {
 
 /// A fresh database URL for the backend chosen by `HERALD_TEST_DATABASE`.
 pub async fn fresh_database(dir: &std::path::Path) -> String {
-    let name = format!("herald_test_{}", herald::secrets::random_id().to_lowercase().replace(['-', '_'], "x"));
+    let name = format!(
+        "herald_test_{}",
+        herald::secrets::random_id().to_lowercase().replace(['-', '_'], "x")
+    );
     match std::env::var("HERALD_TEST_DATABASE").as_deref() {
         Ok("postgres") => {
             use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await.expect("postgres is running");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+                .await
+                .expect("postgres is running");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             format!("postgres://postgres@127.0.0.1:5432/{name}")
         }
         Ok("mysql") => {
             use sqlx::Connection;
-            let mut conn = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/mysql").await.expect("mariadb is running");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            let mut conn = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/mysql")
+                .await
+                .expect("mariadb is running");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             format!("mysql://root@127.0.0.1:3306/{name}")
         }
         _ => format!("sqlite://{}/herald.db", dir.display()),
@@ -88,7 +101,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         env.iter().rev().find(|(name, _)| *name == k).map(|(_, v)| v.clone())
     })
     .expect("valid test configuration");
-    let manual = options.manual_clock.then(|| ManualClock::new(chrono::Utc::now().timestamp_millis()));
+    let manual = options
+        .manual_clock
+        .then(|| ManualClock::new(chrono::Utc::now().timestamp_millis()));
     let clock: Arc<dyn Clock> = match &manual {
         Some(m) => Arc::new(m.clone()),
         None => Arc::new(SystemClock),
@@ -98,13 +113,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let (app_state, engine, scheduler) = (app.state(), app.engine(), app.scheduler());
     let shutdown = CancellationToken::new();
     if options.no_workers {
-        let router = herald::api::router(app_state.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let router =
+            herald::api::router(app_state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
         });
         return TestApp {
             address,
@@ -140,11 +157,22 @@ impl TestApp {
     }
 
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(&body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Registers a new mock device for `owner` (`{"uid": …}` or `{"aid": …}`) with the admin
@@ -179,7 +207,11 @@ impl TestApp {
     }
 
     pub async fn message(&self, id: &str) -> Value {
-        self.admin_get(&format!("/api/v1/messages/{id}")).await.json().await.unwrap()
+        self.admin_get(&format!("/api/v1/messages/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Polls the message until nothing is pending.
@@ -206,6 +238,9 @@ pub struct Device {
 pub async fn assert_error(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status().as_u16(), status);
     let body: Value = response.json().await.expect("error bodies are JSON");
-    assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{body}");
+    assert!(
+        body["error"]["code"].is_string() && body["error"]["message"].is_string(),
+        "{body}"
+    );
     body
 }

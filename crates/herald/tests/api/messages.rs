@@ -44,7 +44,10 @@ async fn every_device_of_a_client_gets_the_decrypted_notification() {
     }
     assert!(app.push.received_by(&other.endpoint).is_empty());
     let m = app.message(id).await;
-    assert_eq!((m["targets"].as_i64(), m["accepted"].as_i64(), m["pending"].as_i64()), (Some(2), Some(2), Some(0)));
+    assert_eq!(
+        (m["targets"].as_i64(), m["accepted"].as_i64(), m["pending"].as_i64()),
+        (Some(2), Some(2), Some(0))
+    );
     assert_eq!(m["status"], "done");
 }
 
@@ -58,7 +61,9 @@ async fn clients_and_admins_are_kept_apart() {
     assert_eq!(app.push.received_by(&admin.endpoint).len(), 1);
     assert!(app.push.received_by(&client.endpoint).is_empty());
 
-    let id = app.send(json!({"to": {"all": "clients"}, "title": "Maintenance"})).await;
+    let id = app
+        .send(json!({"to": {"all": "clients"}, "title": "Maintenance"}))
+        .await;
     let m = app.wait_settled(&id).await;
     assert_eq!(m["targets"], 1);
     assert_eq!(app.push.received_by(&client.endpoint).len(), 1);
@@ -81,7 +86,13 @@ async fn gone_subscriptions_are_pruned() {
     assert_eq!(list["total"], 1);
     assert_eq!(list["subscriptions"][0]["id"], alive.id.as_str());
     assert!(list["subscriptions"][0]["lastSuccessAt"].is_string());
-    let r = app.http.get(app.url(&format!("/api/v1/subscriptions/{}/messages", dead.id))).bearer_auth(&dead.secret).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url(&format!("/api/v1/subscriptions/{}/messages", dead.id)))
+        .bearer_auth(&dead.secret)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 401).await;
 }
 
@@ -91,23 +102,37 @@ async fn retries_honour_retry_after_and_never_resend_after_success() {
     let device = app.register_device(json!({"uid": 1})).await;
     app.push.script(
         &device.endpoint,
-        vec![herald_testkit::MockResponse::status(503).retry_after("1"), herald_testkit::MockResponse::status(500)],
+        vec![
+            herald_testkit::MockResponse::status(503).retry_after("1"),
+            herald_testkit::MockResponse::status(500),
+        ],
     );
     let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
     let m = app.wait_settled(&id).await;
     assert_eq!(m["accepted"], 1);
     let pushes = app.push.received_by(&device.endpoint);
-    assert_eq!(pushes.iter().map(|p| p.answered).collect::<Vec<_>>(), vec![503, 500, 201]);
-    assert!(pushes[1].at.duration_since(pushes[0].at) >= Duration::from_millis(950), "Retry-After: 1 was respected");
+    assert_eq!(
+        pushes.iter().map(|p| p.answered).collect::<Vec<_>>(),
+        vec![503, 500, 201]
+    );
+    assert!(
+        pushes[1].at.duration_since(pushes[0].at) >= Duration::from_millis(950),
+        "Retry-After: 1 was respected"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(app.push.received_by(&device.endpoint).len(), 3, "nothing is sent after a 201");
+    assert_eq!(
+        app.push.received_by(&device.endpoint).len(),
+        3,
+        "nothing is sent after a 201"
+    );
 }
 
 #[tokio::test]
 async fn permanent_failures_are_counted_and_not_retried() {
     let app = spawn_app().await;
     let device = app.register_device(json!({"uid": 1})).await;
-    app.push.script(&device.endpoint, vec![herald_testkit::MockResponse::status(413)]);
+    app.push
+        .script(&device.endpoint, vec![herald_testkit::MockResponse::status(413)]);
     let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
     let m = app.wait_settled(&id).await;
     assert_eq!((m["failed"].as_i64(), m["accepted"].as_i64()), (Some(1), Some(0)));
@@ -164,15 +189,28 @@ async fn bad_messages_get_json_errors_and_nothing_is_stored() {
         .post(app.url("/api/v1/messages"))
         .bearer_auth(ADMIN_TOKEN)
         .header("content-type", "application/json")
-        .body(format!("{{\"to\":{{\"uid\":1}},\"title\":\"{}\"}}", "x".repeat(100_000)))
+        .body(format!(
+            "{{\"to\":{{\"uid\":1}},\"title\":\"{}\"}}",
+            "x".repeat(100_000)
+        ))
         .send()
         .await
         .unwrap();
     assert_error(r, 413).await;
     let list: Value = app.admin_get("/api/v1/messages").await.json().await.unwrap();
-    assert_eq!(list["messages"].as_array().unwrap().len(), 1, "only the valid message was stored");
+    assert_eq!(
+        list["messages"].as_array().unwrap().len(),
+        1,
+        "only the valid message was stored"
+    );
     assert_error(app.admin_get("/api/v1/messages/nope").await, 404).await;
-    let r = app.http.post(app.url("/api/v1/messages")).json(&json!({"to": {"uid": 1}, "title": "t"})).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/v1/messages"))
+        .json(&json!({"to": {"uid": 1}, "title": "t"}))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 401).await;
 }
 
@@ -181,13 +219,26 @@ async fn scheduled_messages_wait_and_can_be_cancelled() {
     let app = spawn_app().await;
     let device = app.register_device(json!({"uid": 1})).await;
     let at = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
-    let r = app.admin_post("/api/v1/messages", json!({"to": {"uid": 1}, "title": "later", "sendAt": at})).await;
+    let r = app
+        .admin_post(
+            "/api/v1/messages",
+            json!({"to": {"uid": 1}, "title": "later", "sendAt": at}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     assert_eq!(app.message(&id).await["status"], "scheduled");
     let at2 = (chrono::Utc::now() + chrono::Duration::seconds(3600)).to_rfc3339();
-    let cancelled = app.send(json!({"to": {"uid": 1}, "title": "never", "sendAt": at2})).await;
-    let r = app.http.delete(app.url(&format!("/api/v1/messages/{cancelled}"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let cancelled = app
+        .send(json!({"to": {"uid": 1}, "title": "never", "sendAt": at2}))
+        .await;
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/messages/{cancelled}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(app.message(&cancelled).await["status"], "cancelled");
     let pushes = app.push.wait_for(1, Duration::from_secs(10)).await;
@@ -195,8 +246,17 @@ async fn scheduled_messages_wait_and_can_be_cancelled() {
     let sent_at = pushes[0].at;
     let _ = sent_at;
     assert_eq!(app.wait_settled(&id).await["accepted"], 1);
-    assert_eq!(app.push.received_by(&device.endpoint)[0].json()["notification"]["title"], "later");
-    let r = app.http.delete(app.url(&format!("/api/v1/messages/{id}"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(
+        app.push.received_by(&device.endpoint)[0].json()["notification"]["title"],
+        "later"
+    );
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/messages/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 409).await;
 }
 
@@ -206,12 +266,31 @@ async fn metrics_health_and_openapi() {
     app.register_device(json!({"uid": 1})).await;
     let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
     app.wait_settled(&id).await;
-    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("herald_push_requests_total{outcome=\"accepted\"} 1"), "{text}");
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("herald_push_requests_total{outcome=\"accepted\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("herald_queue_depth 0"));
     assert!(text.contains("herald_push_latency_seconds_count 1"));
     assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    let doc: Value = app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     for path in [
         "/api/v1/vapid-public-key",
         "/api/v1/subscriptions",

@@ -17,12 +17,23 @@ async fn create(app: &TestApp, body: Value) -> Value {
 
 async fn messages_of(app: &TestApp, reminder: &str) -> Vec<Value> {
     let list: Value = app.admin_get("/api/v1/messages?limit=500").await.json().await.unwrap();
-    list["messages"].as_array().unwrap().iter().filter(|m| m["reminderId"] == reminder).cloned().collect()
+    list["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["reminderId"] == reminder)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
 async fn a_daily_reminder_fires_at_local_time_across_dst_and_once_after_downtime() {
-    let app = spawn_app_with(Options { manual_clock: true, no_workers: true, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
     let clock = app.clock.clone().unwrap();
     clock.set_ms(at_utc("2026-03-27T12:00:00Z"));
     app.register_device(json!({"aid": 1})).await;
@@ -41,28 +52,53 @@ async fn a_daily_reminder_fires_at_local_time_across_dst_and_once_after_downtime
     clock.set_ms(at_utc("2026-03-28T07:00:00Z"));
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 1);
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 0, "fires once");
-    let r: Value = app.admin_get(&format!("/api/v1/reminders/{id}")).await.json().await.unwrap();
-    assert_eq!(r["nextFireAt"], "2026-03-29T06:00:00.000Z", "09:00 Kyiv is 06:00 UTC after the change");
+    let r: Value = app
+        .admin_get(&format!("/api/v1/reminders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        r["nextFireAt"], "2026-03-29T06:00:00.000Z",
+        "09:00 Kyiv is 06:00 UTC after the change"
+    );
 
     // The server is down for three days: one firing on start, then back on schedule.
     clock.set_ms(at_utc("2026-04-01T10:00:00Z"));
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 1);
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 0);
-    let r: Value = app.admin_get(&format!("/api/v1/reminders/{id}")).await.json().await.unwrap();
+    let r: Value = app
+        .admin_get(&format!("/api/v1/reminders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["nextFireAt"], "2026-04-02T06:00:00.000Z");
     assert_eq!(r["fired"], 2);
     let fired = messages_of(&app, &id).await;
     assert_eq!(fired.len(), 2);
     assert_eq!(fired[0]["title"], "Backup at 02:00");
-    assert_eq!(fired[0]["targets"], 1, "each firing is an ordinary message with targets");
+    assert_eq!(
+        fired[0]["targets"], 1,
+        "each firing is an ordinary message with targets"
+    );
 }
 
 #[tokio::test]
 async fn paused_and_deleted_reminders_do_not_fire() {
-    let app = spawn_app_with(Options { manual_clock: true, no_workers: true, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
     let clock = app.clock.clone().unwrap();
     clock.set_ms(at_utc("2026-06-01T00:00:00Z"));
-    let r = create(&app, json!({"to": {"all": "admins"}, "title": "t", "schedule": {"cron": "*/5 * * * *"}})).await;
+    let r = create(
+        &app,
+        json!({"to": {"all": "admins"}, "title": "t", "schedule": {"cron": "*/5 * * * *"}}),
+    )
+    .await;
     let id = r["id"].as_str().unwrap().to_owned();
     let patched = app
         .http
@@ -74,7 +110,10 @@ async fn paused_and_deleted_reminders_do_not_fire() {
         .unwrap();
     assert_eq!(patched.status(), 200);
     let patched: Value = patched.json().await.unwrap();
-    assert_eq!((patched["paused"].as_bool(), patched["title"].as_str()), (Some(true), Some("renamed")));
+    assert_eq!(
+        (patched["paused"].as_bool(), patched["title"].as_str()),
+        (Some(true), Some("renamed"))
+    );
     clock.advance_ms(30 * MINUTE);
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 0);
     // Resuming does not replay what was missed while paused.
@@ -90,7 +129,13 @@ async fn paused_and_deleted_reminders_do_not_fire() {
         .await
         .unwrap();
     assert_eq!(resumed["nextFireAt"], "2026-06-01T00:35:00.000Z");
-    let r = app.http.delete(app.url(&format!("/api/v1/reminders/{id}"))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/reminders/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     clock.advance_ms(60 * MINUTE);
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 0);
@@ -99,7 +144,12 @@ async fn paused_and_deleted_reminders_do_not_fire() {
 
 #[tokio::test]
 async fn a_one_off_reminder_fires_once_and_bad_ones_are_refused() {
-    let app = spawn_app_with(Options { manual_clock: true, no_workers: true, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
     let clock = app.clock.clone().unwrap();
     clock.set_ms(at_utc("2026-12-01T06:00:00Z"));
     let r = create(&app, json!({"to": {"uid": 1}, "title": "once", "schedule": {"at": "2026-12-01T09:00:00"}, "timezone": "Europe/Kyiv"})).await;
@@ -108,7 +158,12 @@ async fn a_one_off_reminder_fires_once_and_bad_ones_are_refused() {
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 1);
     clock.advance_ms(24 * 60 * MINUTE);
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 0);
-    let r: Value = app.admin_get(&format!("/api/v1/reminders/{}", r["id"].as_str().unwrap())).await.json().await.unwrap();
+    let r: Value = app
+        .admin_get(&format!("/api/v1/reminders/{}", r["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(r["nextFireAt"].is_null());
 
     for body in [
@@ -132,19 +187,35 @@ async fn scheduled_messages_survive_a_restart() {
     let push = herald_testkit::MockPushService::start().await;
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database(dir.path()).await;
-    let first = spawn_app_with(Options { env: vec![("HERALD_DATABASE_URL", database_url.clone())], ..Default::default() }).await;
+    let first = spawn_app_with(Options {
+        env: vec![("HERALD_DATABASE_URL", database_url.clone())],
+        ..Default::default()
+    })
+    .await;
     let (endpoint, browser) = push.add_device();
-    first.register_existing(json!({"uid": 1}), endpoint.clone(), browser).await;
+    first
+        .register_existing(json!({"uid": 1}), endpoint.clone(), browser)
+        .await;
     let due = chrono::Utc::now() + chrono::Duration::milliseconds(2000);
-    let id = first.send(json!({"to": {"uid": 1}, "title": "survivor", "sendAt": due.to_rfc3339()})).await;
+    let id = first
+        .send(json!({"to": {"uid": 1}, "title": "survivor", "sendAt": due.to_rfc3339()}))
+        .await;
     drop(first);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let second = spawn_app_with(Options { env: vec![("HERALD_DATABASE_URL", database_url)], ..Default::default() }).await;
+    let second = spawn_app_with(Options {
+        env: vec![("HERALD_DATABASE_URL", database_url)],
+        ..Default::default()
+    })
+    .await;
     let pushes = push.wait_for(1, std::time::Duration::from_secs(10)).await;
     let arrived = chrono::Utc::now();
     assert_eq!(pushes.len(), 1);
     assert_eq!(pushes[0].json()["notification"]["title"], "survivor");
     assert!(arrived >= due, "not before its time");
-    assert!(arrived - due < chrono::Duration::seconds(3), "within a few seconds of its time: {}", arrived - due);
+    assert!(
+        arrived - due < chrono::Duration::seconds(3),
+        "within a few seconds of its time: {}",
+        arrived - due
+    );
     assert_eq!(second.wait_settled(&id).await["accepted"], 1);
 }

@@ -5,7 +5,15 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn public_key_is_served() {
     let app = spawn_app().await;
-    let body: Value = app.http.get(app.url("/api/v1/vapid-public-key")).send().await.unwrap().json().await.unwrap();
+    let body: Value = app
+        .http
+        .get(app.url("/api/v1/vapid-public-key"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let key = herald_push::base64url::decode(body["publicKey"].as_str().unwrap()).unwrap();
     assert_eq!(key.len(), 65);
     assert_eq!(key[0], 4);
@@ -15,44 +23,85 @@ async fn public_key_is_served() {
 async fn register_then_reregister_keeps_the_id_and_updates_the_owner() {
     let app = spawn_app().await;
     let (endpoint, browser) = app.push.add_device();
-    let first = app.register_existing(json!({"uid": 42}), endpoint.clone(), browser.clone()).await;
+    let first = app
+        .register_existing(json!({"uid": 42}), endpoint.clone(), browser.clone())
+        .await;
     let response = app
-        .admin_post("/api/v1/subscriptions", json!({"subscription": browser.subscription_json(&endpoint), "aid": "7"}))
+        .admin_post(
+            "/api/v1/subscriptions",
+            json!({"subscription": browser.subscription_json(&endpoint), "aid": "7"}),
+        )
         .await;
     assert_eq!(response.status(), 200);
     let again: Value = response.json().await.unwrap();
     assert_eq!(again["id"], first.id.as_str());
     assert_ne!(again["secret"], first.secret.as_str(), "the secret rotates");
-    assert!(herald_push::base64url::decode(again["secret"].as_str().unwrap()).unwrap().len() >= 16);
+    assert!(
+        herald_push::base64url::decode(again["secret"].as_str().unwrap())
+            .unwrap()
+            .len()
+            >= 16
+    );
     let list: Value = app.admin_get("/api/v1/subscriptions?aid=7").await.json().await.unwrap();
     assert_eq!(list["total"], 1);
     assert_eq!(list["subscriptions"][0]["aid"], "7");
-    let list: Value = app.admin_get("/api/v1/subscriptions?uid=42").await.json().await.unwrap();
+    let list: Value = app
+        .admin_get("/api/v1/subscriptions?uid=42")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["total"], 0);
 }
 
 #[tokio::test]
 async fn a_browser_registers_itself_with_an_owner_token() {
     let app = spawn_app().await;
-    let token: Value = app.admin_post("/api/v1/owner-tokens", json!({"uid": 5})).await.json().await.unwrap();
+    let token: Value = app
+        .admin_post("/api/v1/owner-tokens", json!({"uid": 5}))
+        .await
+        .json()
+        .await
+        .unwrap();
     let (endpoint, browser) = app.push.add_device();
     let body = json!({"subscription": browser.subscription_json(&endpoint), "ownerToken": token["ownerToken"]});
-    let response = app.http.post(app.url("/api/v1/subscriptions")).json(&body).send().await.unwrap();
+    let response = app
+        .http
+        .post(app.url("/api/v1/subscriptions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     let list: Value = app.admin_get("/api/v1/subscriptions?uid=5").await.json().await.unwrap();
     assert_eq!(list["total"], 1);
 
     // A token signed with another secret, a missing token, and a body owner that differs.
     let forged = herald::secrets::OwnerTokenKey::new(b"someone-elses-secret-0123456789abcdef").sign(
-        &herald::domain::Owner { kind: herald::domain::OwnerKind::Admin, id: herald::domain::OwnerId::parse("1").unwrap() },
+        &herald::domain::Owner {
+            kind: herald::domain::OwnerKind::Admin,
+            id: herald::domain::OwnerId::parse("1").unwrap(),
+        },
         chrono::Utc::now().timestamp(),
         600,
     );
     let (endpoint2, browser2) = app.push.add_device();
     let sub = browser2.subscription_json(&endpoint2);
-    let r = app.http.post(app.url("/api/v1/subscriptions")).json(&json!({"subscription": sub, "ownerToken": forged})).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/v1/subscriptions"))
+        .json(&json!({"subscription": sub, "ownerToken": forged}))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 401).await;
-    let r = app.http.post(app.url("/api/v1/subscriptions")).json(&json!({"subscription": sub, "uid": 5})).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/api/v1/subscriptions"))
+        .json(&json!({"subscription": sub, "uid": 5}))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 401).await;
     let r = app
         .http
@@ -82,14 +131,28 @@ async fn invalid_subscriptions_are_refused_and_nothing_is_stored() {
     let mut ftp = good.clone();
     ftp["endpoint"] = json!("ftp://push.example/x");
     for (sub, status) in [(off_curve, 400), (short_auth, 400), (bad_b64, 400), (ftp, 400)] {
-        let r = app.admin_post("/api/v1/subscriptions", json!({"subscription": sub, "uid": 1})).await;
+        let r = app
+            .admin_post("/api/v1/subscriptions", json!({"subscription": sub, "uid": 1}))
+            .await;
         assert_error(r, status).await;
     }
-    let r = app.admin_post("/api/v1/subscriptions", json!({"subscription": good, "uid": 1, "aid": 2})).await;
+    let r = app
+        .admin_post(
+            "/api/v1/subscriptions",
+            json!({"subscription": good, "uid": 1, "aid": 2}),
+        )
+        .await;
     assert_error(r, 400).await;
-    let r = app.admin_post("/api/v1/subscriptions", json!({"subscription": good})).await;
+    let r = app
+        .admin_post("/api/v1/subscriptions", json!({"subscription": good}))
+        .await;
     assert_error(r, 400).await;
-    let r = app.admin_post("/api/v1/subscriptions", json!({"subscription": good, "uid": "x".repeat(129)})).await;
+    let r = app
+        .admin_post(
+            "/api/v1/subscriptions",
+            json!({"subscription": good, "uid": "x".repeat(129)}),
+        )
+        .await;
     assert_error(r, 400).await;
     let list: Value = app.admin_get("/api/v1/subscriptions").await.json().await.unwrap();
     assert_eq!(list["total"], 0);
@@ -97,7 +160,11 @@ async fn invalid_subscriptions_are_refused_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn private_and_plain_http_endpoints_are_refused_by_default() {
-    let app = spawn_app_with(Options { strict_endpoints: true, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        strict_endpoints: true,
+        ..Default::default()
+    })
+    .await;
     let browser = Browser::generate();
     for endpoint in [
         "http://push.example.net/x".to_owned(),
@@ -107,9 +174,17 @@ async fn private_and_plain_http_endpoints_are_refused_by_default() {
         "https://localhost/x".to_owned(),
         "https://10.0.0.8/x".to_owned(),
     ] {
-        let r = app.admin_post("/api/v1/subscriptions", json!({"subscription": browser.subscription_json(&endpoint), "uid": 1})).await;
+        let r = app
+            .admin_post(
+                "/api/v1/subscriptions",
+                json!({"subscription": browser.subscription_json(&endpoint), "uid": 1}),
+            )
+            .await;
         let body = assert_error(r, 400).await;
-        assert!(body["error"]["message"].as_str().unwrap().len() > 10, "{endpoint}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().len() > 10,
+            "{endpoint}: {body}"
+        );
     }
 }
 
@@ -118,15 +193,44 @@ async fn delete_needs_the_subscriptions_own_secret_or_the_admin_token() {
     let app = spawn_app().await;
     let a = app.register_device(json!({"uid": 1})).await;
     let b = app.register_device(json!({"uid": 2})).await;
-    let r = app.http.delete(app.url(&format!("/api/v1/subscriptions/{}", a.id))).bearer_auth(&b.secret).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/subscriptions/{}", a.id)))
+        .bearer_auth(&b.secret)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 401).await;
-    let r = app.http.delete(app.url(&format!("/api/v1/subscriptions/{}", a.id))).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/subscriptions/{}", a.id)))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 401).await;
-    let r = app.http.delete(app.url(&format!("/api/v1/subscriptions/{}", a.id))).bearer_auth(&a.secret).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/subscriptions/{}", a.id)))
+        .bearer_auth(&a.secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = app.http.delete(app.url(&format!("/api/v1/subscriptions/{}", b.id))).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/subscriptions/{}", b.id)))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = app.http.delete(app.url("/api/v1/subscriptions/unknown")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url("/api/v1/subscriptions/unknown"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, 404).await;
     let list: Value = app.admin_get("/api/v1/subscriptions").await.json().await.unwrap();
     assert_eq!(list["total"], 0);
@@ -139,11 +243,21 @@ async fn listing_pages_through_subscriptions() {
         app.register_device(json!({"uid": 9})).await;
     }
     app.register_device(json!({"aid": 9})).await;
-    let page1: Value = app.admin_get("/api/v1/subscriptions?uid=9&limit=3").await.json().await.unwrap();
+    let page1: Value = app
+        .admin_get("/api/v1/subscriptions?uid=9&limit=3")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page1["total"], 5);
     assert_eq!(page1["subscriptions"].as_array().unwrap().len(), 3);
     let last = page1["subscriptions"][2]["id"].as_str().unwrap();
-    let page2: Value = app.admin_get(&format!("/api/v1/subscriptions?uid=9&limit=3&after={last}")).await.json().await.unwrap();
+    let page2: Value = app
+        .admin_get(&format!("/api/v1/subscriptions?uid=9&limit=3&after={last}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page2["subscriptions"].as_array().unwrap().len(), 2);
     let r = app.http.get(app.url("/api/v1/subscriptions")).send().await.unwrap();
     assert_error(r, 401).await;
@@ -153,11 +267,20 @@ async fn listing_pages_through_subscriptions() {
 
 #[tokio::test]
 async fn owners_have_a_subscription_cap() {
-    let app = spawn_app_with(Options { env: vec![("HERALD_MAX_SUBSCRIPTIONS_PER_OWNER", "2".into())], ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        env: vec![("HERALD_MAX_SUBSCRIPTIONS_PER_OWNER", "2".into())],
+        ..Default::default()
+    })
+    .await;
     app.register_device(json!({"uid": 1})).await;
     app.register_device(json!({"uid": 1})).await;
     let (endpoint, browser) = app.push.add_device();
-    let r = app.admin_post("/api/v1/subscriptions", json!({"subscription": browser.subscription_json(&endpoint), "uid": 1})).await;
+    let r = app
+        .admin_post(
+            "/api/v1/subscriptions",
+            json!({"subscription": browser.subscription_json(&endpoint), "uid": 1}),
+        )
+        .await;
     assert_error(r, 409).await;
     app.register_device(json!({"aid": 1})).await;
 }

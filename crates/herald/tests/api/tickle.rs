@@ -2,7 +2,12 @@ use crate::helpers::*;
 use serde_json::{json, Value};
 
 async fn inbox(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
-    app.http.get(app.url(&format!("/api/v1/subscriptions/{id}/messages"))).bearer_auth(secret).send().await.unwrap()
+    app.http
+        .get(app.url(&format!("/api/v1/subscriptions/{id}/messages")))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -30,7 +35,10 @@ async fn tickle_pushes_carry_no_text_and_the_owner_fetches_once() {
     assert_eq!(messages[0]["id"], id.as_str());
     assert_eq!(messages[0]["title"], "Ticket #12 assigned");
     assert_eq!(messages[0]["url"], "/tickets/12");
-    assert!(messages[0]["body"].as_str().unwrap().len() > 4000, "tickle bodies can exceed a push's size");
+    assert!(
+        messages[0]["body"].as_str().unwrap().len() > 4000,
+        "tickle bodies can exceed a push's size"
+    );
     let again: Value = inbox(&app, &device.id, &device.secret).await.json().await.unwrap();
     assert_eq!(again["messages"].as_array().unwrap().len(), 0, "handed out once");
 
@@ -53,16 +61,35 @@ async fn tickle_pushes_carry_no_text_and_the_owner_fetches_once() {
 
 #[tokio::test]
 async fn expired_tickles_are_never_handed_out_and_cleanup_removes_them() {
-    let app = spawn_app_with(Options { manual_clock: true, no_workers: true, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
     let device = app.register_device(json!({"uid": 3})).await;
-    let short = app.send(json!({"to": {"uid": 3}, "title": "short", "mode": "tickle", "ttl": 60})).await;
-    let long = app.send(json!({"to": {"uid": 3}, "title": "long", "mode": "tickle", "ttl": 3600})).await;
+    let short = app
+        .send(json!({"to": {"uid": 3}, "title": "short", "mode": "tickle", "ttl": 60}))
+        .await;
+    let long = app
+        .send(json!({"to": {"uid": 3}, "title": "long", "mode": "tickle", "ttl": 3600}))
+        .await;
     while app.engine.deliver_due_once().await.unwrap() > 0 {}
     app.clock.as_ref().unwrap().advance_ms(61_000);
     let mine: Value = inbox(&app, &device.id, &device.secret).await.json().await.unwrap();
-    let titles: Vec<&str> = mine["messages"].as_array().unwrap().iter().map(|m| m["title"].as_str().unwrap()).collect();
+    let titles: Vec<&str> = mine["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["title"].as_str().unwrap())
+        .collect();
     assert_eq!(titles, vec!["long"]);
-    let removed = app.app_state.store.delete_expired_messages(app.app_state.clock.now_ms()).await.unwrap();
+    let removed = app
+        .app_state
+        .store
+        .delete_expired_messages(app.app_state.clock.now_ms())
+        .await
+        .unwrap();
     assert_eq!(removed, 1);
     assert_error(app.admin_get(&format!("/api/v1/messages/{short}")).await, 404).await;
     assert_eq!(app.message(&long).await["title"], "long");
@@ -85,7 +112,10 @@ async fn a_replaced_browser_subscription_keeps_its_herald_id() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["id"], device.id.as_str());
     assert_error(inbox(&app, &device.id, &device.secret).await, 401).await;
-    assert_eq!(inbox(&app, &device.id, body["secret"].as_str().unwrap()).await.status(), 200);
+    assert_eq!(
+        inbox(&app, &device.id, body["secret"].as_str().unwrap()).await.status(),
+        200
+    );
     let id = app.send(json!({"to": {"uid": 3}, "title": "moved"})).await;
     app.wait_settled(&id).await;
     assert_eq!(app.push.received_by(&endpoint).len(), 1);
