@@ -506,7 +506,6 @@ async fn huge_retry_after_values_are_not_ignored() {
 /// Writes from the API (registrations, messages, receipts) while the delivery engine is
 /// settling a broadcast never fail with a server error.
 #[tokio::test]
-#[ignore = "bug: on SQLite, registering while deliveries are being settled sometimes answers 500 \"database is locked\" (see the report)"]
 async fn registering_while_a_broadcast_is_delivered_never_fails() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("herald=warn")
@@ -560,7 +559,6 @@ async fn registering_while_a_broadcast_is_delivered_never_fails() {
 /// The simplest form of the same problem: registrations sent in parallel, nothing else
 /// running. Each one is a read-then-write transaction.
 #[tokio::test]
-#[ignore = "bug: on SQLite, parallel registrations answer 500 \"database is locked\" (see the report)"]
 async fn parallel_registrations_never_fail() {
     use futures::StreamExt;
     let app = spawn_app_with(options(&[])).await;

@@ -1402,8 +1402,7 @@ async fn sql_metacharacters_are_stored_and_matched_literally() {
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["targets"], SQL.len().div_ceil(2), "{body}");
-    // Settled before registering more: a registration racing delivery's writes is a separate
-    // (known) problem, see faults::registering_while_a_broadcast_is_delivered_never_fails.
+    // Settled before registering more, so that the lists below are stable.
     app.wait_settled(body["id"].as_str().unwrap()).await;
     // Owner tokens and reminders too.
     let token: Value = app
