@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Property-based API testing with schemathesis against Herald's own OpenAPI document.
 #
-# Starts target/debug/herald (built when missing) on a free port with a fresh SQLite database
+# Builds and starts target/debug/herald on a free port with a fresh SQLite database
 # and a known admin token, installs schemathesis into target/schemathesis-venv when missing,
 # and runs a short `st run` whose one check is that no answer is a server error (5xx). Exits
 # non-zero when schemathesis finds a failure or the server logged a panic; the server is
@@ -14,9 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
-if [ ! -x target/debug/herald ]; then
-  cargo build -p herald --locked
-fi
+# Build (a no-op when target/debug/herald is current), so the run never tests a stale binary.
+cargo build -q -p herald --bin herald
 venv="$root/target/schemathesis-venv"
 if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
