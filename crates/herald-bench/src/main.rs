@@ -48,6 +48,14 @@ fn args() -> Args {
     args
 }
 
+/// User plus system CPU seconds a process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn peak_rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -162,6 +170,8 @@ async fn main() {
     // One broadcast, from the API call to the last 201.
     let payload = json!({"to": {"all": "clients"}, "title": "Your balance is low",
         "body": "Top up before the 1st to keep your service.", "url": "https://billing.example.net/pay"});
+    eprintln!("broadcast starting");
+    let cpu_before = cpu_seconds(child.id());
     let started = Instant::now();
     let r: Value = http
         .post(format!("{base}/api/v1/messages"))
@@ -183,6 +193,7 @@ async fn main() {
         .unwrap_or(started.elapsed());
     let herald_rate = n as f64 / elapsed.as_secs_f64();
     let peak = peak_rss_mb(child.id());
+    let herald_cpu = cpu_seconds(child.id()) - cpu_before;
     let http2 = sink.http2.load(Ordering::Relaxed);
     let _ = child.kill();
     let _ = child.wait();
@@ -223,6 +234,11 @@ async fn main() {
         "| herald broadcast | {:.0} notifications/s ({:.2} s) |",
         herald_rate,
         elapsed.as_secs_f64()
+    );
+    println!(
+        "| herald CPU per notification | {:.0} µs ({:.2} CPU-s in all) |",
+        herald_cpu * 1e6 / n as f64,
+        herald_cpu
     );
     if let Some(node) = node_rate {
         println!("| web-push for Node, 64 in flight | {:.0} notifications/s |", node);

@@ -156,7 +156,8 @@ fn link(name: &str, value: &Option<String>) -> Result<Option<String>, String> {
     if value.chars().count() > 2048 {
         return Err(format!("`{name}` must be at most 2048 characters"));
     }
-    if value.starts_with('/') && !value.starts_with("//") && !value.contains(char::is_whitespace) {
+    // Browsers read `\` as `/`, so `/\evil.example` would leave the origin like `//evil.example`.
+    if value.starts_with('/') && !value.starts_with("//") && !value.contains(['\\', ' ', '\t', '\n', '\r']) {
         return Ok(Some(value.to_owned()));
     }
     match url::Url::parse(value) {

@@ -61,7 +61,7 @@ impl Schedule {
                     let name = day.as_str().map(|d| d.to_ascii_lowercase()).unwrap_or_default();
                     let n = DAYS
                         .iter()
-                        .position(|d| name.starts_with(d))
+                        .position(|d| name == *d || name == full_day_name(d))
                         .ok_or(format!("`schedule.weekly.days`: {day} is not a weekday"))?;
                     numbers.push(n.to_string());
                 }
@@ -109,6 +109,18 @@ impl Schedule {
 
     pub fn is_repeating(&self) -> bool {
         matches!(self.kind, Kind::Repeating { .. })
+    }
+}
+
+fn full_day_name(short: &str) -> &'static str {
+    match short {
+        "sun" => "sunday",
+        "mon" => "monday",
+        "tue" => "tuesday",
+        "wed" => "wednesday",
+        "thu" => "thursday",
+        "fri" => "friday",
+        _ => "saturday",
     }
 }
 
@@ -354,6 +366,7 @@ mod tests {
             (json!({"daily": "25:00"}), None),
             (json!({"weekly": {"days": ["someday"], "time": "09:00"}}), None),
             (json!({"weekly": {"days": [], "time": "09:00"}}), None),
+            (json!({"weekly": {"days": ["sunshine"], "time": "09:00"}}), None),
             (json!({"cron": "not a cron"}), None),
             (json!({"hourly": 1}), None),
             (json!({"daily": "09:00", "cron": "* * * * *"}), None),

@@ -15,6 +15,11 @@ pub fn random_id() -> String {
     base64url::encode(bytes)
 }
 
+/// True for strings that can be an id: 1 to 64 URL-safe base64 characters.
+pub fn is_valid_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && base64url::is_url_safe_alphabet(text)
+}
+
 /// A random positive integer, for marking rows claimed by one request.
 pub fn random_claim() -> i64 {
     let mut bytes = [0u8; 8];

@@ -43,15 +43,23 @@ impl Application {
         let listener = TcpListener::bind(state.config.listen)
             .await
             .map_err(|e| format!("HERALD_LISTEN: cannot listen on {}: {e}", state.config.listen))?;
-        let client = push_client(
-            &state.policy,
-            state.config.push_timeout,
-            state.config.ssl_cert_file.as_deref(),
-        )?;
+        let connections = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(2, 8);
+        let clients = (0..connections)
+            .map(|_| {
+                push_client(
+                    &state.policy,
+                    state.config.push_timeout,
+                    state.config.ssl_cert_file.as_deref(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let engine = Arc::new(DeliveryEngine::new(
             state.store.clone(),
             state.signer.clone(),
-            client,
+            clients,
             state.policy.clone(),
             DeliverySettings {
                 concurrency: state.config.delivery_concurrency,

@@ -3,11 +3,11 @@
 //! opens only its own subscription's data.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{authorize_subscription, bearer, ApiJson};
+use super::extract::{authorize_subscription, bearer, ApiJson, ApiPath};
 use super::subscriptions::{validate_subscription, PushSubscriptionJson};
 use super::{rfc3339, AppState};
 use crate::storage::messages::ReceiptEvent;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// Returns this subscription's pending tickle messages and removes exactly those.
 pub async fn inbox(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     parts: Parts,
 ) -> ApiResult<impl IntoResponse> {
     authorize_subscription(&state, bearer(&parts), &id, false).await?;
@@ -48,14 +48,14 @@ pub struct ReceiptRequest {
 
 pub async fn receipt(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     parts: Parts,
     ApiJson(req): ApiJson<ReceiptRequest>,
 ) -> ApiResult<impl IntoResponse> {
     authorize_subscription(&state, bearer(&parts), &id, false).await?;
     let event = ReceiptEvent::parse(&req.event)
         .ok_or_else(|| ApiError::bad_request("`event` must be \"displayed\" or \"clicked\""))?;
-    if req.message_id.len() > 64 {
+    if !crate::secrets::is_valid_id(&req.message_id) {
         return Err(ApiError::not_found("this message was not sent to this subscription"));
     }
     match state
@@ -77,7 +77,7 @@ pub struct ReplaceRequest {
 /// After `pushsubscriptionchange`: the same Herald subscription, a new browser endpoint.
 pub async fn replace(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     parts: Parts,
     ApiJson(req): ApiJson<ReplaceRequest>,
 ) -> ApiResult<impl IntoResponse> {

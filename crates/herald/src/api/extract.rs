@@ -61,6 +61,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// A resource id from the path. Ids are URL-safe base64 of at most 64 characters; anything
+/// else (bad UTF-8, NUL, SQL, 10 KB strings) cannot name a resource and is answered 404 before
+/// it reaches the database.
+pub struct ApiPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) if crate::secrets::is_valid_id(&id) => Ok(Self(id)),
+            _ => Err(ApiError::not_found("no such resource")),
+        }
+    }
+}
+
 /// The bearer token of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
     bearer_header(&parts.headers)
@@ -108,7 +124,7 @@ pub async fn authorize_subscription(
         return Ok(());
     }
     let refused = || ApiError::unauthorized("the subscription id or secret is not valid");
-    if id.len() > 64 {
+    if !crate::secrets::is_valid_id(id) {
         return Err(refused());
     }
     let auth = state.store.subscription_auth(id).await?;

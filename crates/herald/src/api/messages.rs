@@ -1,11 +1,11 @@
 //! Sending messages and reading their delivery state (admin).
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Admin, ApiJson, ApiQuery};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use super::{rfc3339, AppState};
 use crate::compose::MessageRequest;
 use crate::storage::messages::{Cancelled, MessageView};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -98,7 +98,7 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
     })
 }
 
-pub async fn get(_: Admin, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn get(_: Admin, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
     let message = state
         .store
         .message(&id)
@@ -141,7 +141,7 @@ pub async fn list(
 pub async fn cancel(
     _: Admin,
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<impl IntoResponse> {
     match state.store.cancel_message(&id).await? {
         Cancelled::Yes => Ok(StatusCode::NO_CONTENT),

@@ -1,11 +1,11 @@
 //! Reminders: messages that fire on a schedule (admin).
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Admin, ApiJson, ApiQuery};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
 use super::{rfc3339, AppState};
 use crate::reminders::{apply_update, new_record, ReminderInput};
 use crate::storage::reminders::ReminderRecord;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -46,7 +46,7 @@ pub async fn create(
 pub async fn update(
     _: Admin,
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<impl IntoResponse> {
     let mut record = state
@@ -61,7 +61,7 @@ pub async fn update(
     Ok(Json(reminder_json(&record)))
 }
 
-pub async fn get(_: Admin, State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+pub async fn get(_: Admin, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
     let record = state
         .store
         .reminder(&id)
@@ -86,6 +86,9 @@ pub async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("`limit` must be 1 to 1000"));
     }
+    if q.after.as_ref().is_some_and(|a| !crate::secrets::is_valid_id(a)) {
+        return Err(ApiError::bad_request("`after` is not a reminder id"));
+    }
     let records = state.store.list_reminders(limit, q.after.as_deref()).await?;
     Ok(Json(
         json!({ "reminders": records.iter().map(reminder_json).collect::<Vec<_>>() }),
@@ -95,7 +98,7 @@ pub async fn list(
 pub async fn delete(
     _: Admin,
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
 ) -> ApiResult<impl IntoResponse> {
     if !state.store.delete_reminder(&id).await? {
         return Err(ApiError::not_found("no such reminder"));

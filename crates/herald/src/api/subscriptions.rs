@@ -1,12 +1,12 @@
 //! Registering, listing and deleting subscriptions.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{authorize_subscription, bearer, ApiJson, ApiQuery};
+use super::extract::{authorize_subscription, bearer, ApiJson, ApiPath, ApiQuery};
 use super::{rfc3339, AppState};
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets::OwnerTokenError;
 use crate::storage::subscriptions::NewSubscription;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -156,7 +156,7 @@ pub async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("`limit` must be 1 to 1000"));
     }
-    if q.after.as_ref().is_some_and(|a| a.len() > 64) {
+    if q.after.as_ref().is_some_and(|a| !crate::secrets::is_valid_id(a)) {
         return Err(ApiError::bad_request("`after` is not a subscription id"));
     }
     let (rows, total) = state
@@ -181,7 +181,7 @@ pub async fn list(
 
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath,
     parts: Parts,
 ) -> ApiResult<impl IntoResponse> {
     authorize_subscription(&state, bearer(&parts), &id, true).await?;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 #[derive(Debug, Subcommand)]
 pub enum RemindersCommand {
     /// Add a reminder.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List reminders.
     List {
         /// Print JSON lines instead of a table.

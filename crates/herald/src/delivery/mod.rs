@@ -31,6 +31,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+const MAX_RETRY_AFTER_MS: i64 = 30 * 86_400_000;
+
 /// Tuning, from configuration.
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -54,7 +56,10 @@ struct Prepared {
 pub struct DeliveryEngine {
     store: Store,
     signer: Arc<VapidSigner>,
-    client: reqwest::Client,
+    /// Several clients, so pushes to one push service spread over several HTTP/2 connections
+    /// (one connection's framing and TLS run on one task, which would cap throughput at one
+    /// core).
+    clients: Vec<reqwest::Client>,
     policy: EndpointPolicy,
     settings: DeliverySettings,
     metrics: Arc<Metrics>,
@@ -68,7 +73,7 @@ impl DeliveryEngine {
     pub fn new(
         store: Store,
         signer: Arc<VapidSigner>,
-        client: reqwest::Client,
+        clients: Vec<reqwest::Client>,
         policy: EndpointPolicy,
         settings: DeliverySettings,
         metrics: Arc<Metrics>,
@@ -78,7 +83,7 @@ impl DeliveryEngine {
         Self {
             store,
             signer,
-            client,
+            clients,
             policy,
             settings,
             metrics,
@@ -97,8 +102,15 @@ impl DeliveryEngine {
             if shutdown.is_cancelled() {
                 break;
             }
-            // Claim only what can start soon, so leases do not run out while rows wait.
-            let free = permits.available_permits().max(1) as i64;
+            // Claim in batches: wait until a quarter of the in-flight window is free, so one
+            // claim query serves many pushes, and claim no more than can start right away, so
+            // leases do not run out while rows wait.
+            let quarter = (self.settings.concurrency as u32 / 4).max(1);
+            tokio::select! {
+                permit = permits.acquire_many(quarter) => drop(permit),
+                _ = shutdown.cancelled() => break,
+            }
+            let free = permits.available_permits() as i64;
             let now = self.clock.now_ms();
             let lease_until = now + self.settings.lease.as_millis() as i64;
             let batch = match self
@@ -221,8 +233,8 @@ impl DeliveryEngine {
             }
         };
         let started = Instant::now();
-        let sent = self
-            .client
+        let client = &self.clients[target.outbox_id.unsigned_abs() as usize % self.clients.len()];
+        let sent = client
             .post(request.url)
             .headers(request.headers)
             .body(request.body)
@@ -233,7 +245,7 @@ impl DeliveryEngine {
             Err(e) => {
                 self.metrics.push_request("retry", None);
                 tracing::debug!(error = %e, "push request failed");
-                return (self.retry(target, now, None), None);
+                return (self.retry(target, self.clock.now_ms(), None), None);
             }
         };
         let status = response.status().as_u16();
@@ -252,7 +264,8 @@ impl DeliveryEngine {
                 tracing::warn!(status, ?reason, body = %String::from_utf8_lossy(&body[..body.len().min(300)]), "push refused");
                 SettledAs::Failed
             }
-            PushOutcome::RetryLater { retry_after, .. } => self.retry(target, now, retry_after),
+            // Retry-After counts from the answer, not from when the request left.
+            PushOutcome::RetryLater { retry_after, .. } => self.retry(target, self.clock.now_ms(), retry_after),
         };
         (settled, Some(status))
     }
@@ -267,7 +280,11 @@ impl DeliveryEngine {
         let base = self.settings.retry_base.as_millis() as i64;
         let backoff = base.saturating_mul(1i64 << (attempts - 1).min(20)).min(3_600_000);
         let jittered = backoff / 2 + (jitter() % (backoff / 2 + 1));
-        let delay = jittered.max(retry_after.map(|d| d.as_millis() as i64).unwrap_or(0));
+        // Capped at 30 days (the longest TTL), so absurd values cannot overflow.
+        let asked = retry_after
+            .map(|d| d.as_millis().min(MAX_RETRY_AFTER_MS as u128) as i64)
+            .unwrap_or(0);
+        let delay = jittered.max(asked);
         match self
             .prepared
             .lock()

@@ -443,7 +443,6 @@ async fn connection_resets_are_retried_and_a_dead_endpoint_fails() {
 
 /// RFC 9110 §10.2.3: Retry-After's delay-seconds count from when the response is received.
 #[tokio::test]
-#[ignore = "bug: the retry delay is counted from when the push was sent, so a slow 429 is retried too early (see the report)"]
 async fn retry_after_counts_from_the_answer() {
     let app = spawn_app_with(options(&[])).await;
     let (endpoint, browser) = app.push.add_device();
@@ -466,7 +465,6 @@ async fn retry_after_counts_from_the_answer() {
 /// A Retry-After too large for the message's lifetime must neither be ignored (re-sent at
 /// once) nor crash the sender; the target waits (or fails, as it would expire first).
 #[tokio::test]
-#[ignore = "bug: huge Retry-After values overflow the millisecond arithmetic in delivery::retry (see the report)"]
 async fn huge_retry_after_values_are_not_ignored() {
     let app = spawn_app_with(options(&[("HERALD_DELIVERY_LEASE_SECONDS", "5")])).await;
     let mut devices = Vec::new();
