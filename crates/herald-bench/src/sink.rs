@@ -78,7 +78,7 @@ async fn handle(sink: Arc<Sink>, req: Request<hyper::body::Incoming>) -> Result<
     if is_h2 {
         sink.http2.fetch_add(1, Ordering::Relaxed);
     }
-    if n % sink.sample_every == 0 {
+    if n.is_multiple_of(sink.sample_every) {
         let ok = match (device.and_then(|d| sink.browsers.get(d)), encoding.as_deref()) {
             (Some(browser), Some(enc)) => decrypt(browser, enc, &body, None, None).is_ok(),
             _ => false,
