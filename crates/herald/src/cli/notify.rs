@@ -4,53 +4,20 @@
 use crate::compose::MessageRequest;
 use crate::config::Config;
 use crate::storage::Store;
-use clap::{ArgGroup, Args};
+use clap::Args;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["uid", "aid", "all"])))]
 pub struct NotifyArgs {
-    /// A client's id.
-    #[arg(long)]
-    pub uid: Option<String>,
-    /// An administrator's id.
-    #[arg(long)]
-    pub aid: Option<String>,
-    /// Everyone of a kind.
-    #[arg(long, value_parser = ["clients", "admins", "everyone"])]
-    pub all: Option<String>,
-    #[arg(long)]
-    pub title: String,
-    #[arg(long)]
-    pub body: Option<String>,
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Seconds the message stays deliverable (default 86400).
-    #[arg(long)]
-    pub ttl: Option<u64>,
-    #[arg(long, value_parser = ["payload", "tickle"])]
-    pub mode: Option<String>,
+    #[command(flatten)]
+    pub message: super::MessageArgs,
     /// Wait until every device's first attempt has settled, with a progress bar.
     #[arg(long)]
     pub wait: bool,
 }
 
 pub async fn run(config: Config, args: NotifyArgs) -> Result<(), String> {
-    let to = match (&args.uid, &args.aid, &args.all) {
-        (Some(uid), _, _) => serde_json::json!({ "uid": uid }),
-        (_, Some(aid), _) => serde_json::json!({ "aid": aid }),
-        (_, _, Some(all)) => serde_json::json!({ "all": all }),
-        _ => return Err("give --uid, --aid or --all".into()),
-    };
-    let request = MessageRequest {
-        to,
-        title: args.title,
-        body: args.body,
-        url: args.url,
-        ttl: args.ttl,
-        mode: args.mode,
-        ..Default::default()
-    };
+    let request: MessageRequest = serde_json::from_value(args.message.to_json()).map_err(|e| e.to_string())?;
     let now = chrono::Utc::now().timestamp_millis();
     let message = request
         .validate(now)

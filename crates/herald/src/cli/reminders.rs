@@ -21,23 +21,10 @@ pub enum RemindersCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["uid", "aid", "all"])))]
 #[command(group(ArgGroup::new("when").required(true).args(["at", "daily", "weekly", "cron"])))]
 pub struct AddArgs {
-    #[arg(long)]
-    pub uid: Option<String>,
-    #[arg(long)]
-    pub aid: Option<String>,
-    #[arg(long, value_parser = ["clients", "admins", "everyone"])]
-    pub all: Option<String>,
-    #[arg(long)]
-    pub title: String,
-    #[arg(long)]
-    pub body: Option<String>,
-    #[arg(long)]
-    pub url: Option<String>,
-    #[arg(long, value_parser = ["payload", "tickle"])]
-    pub mode: Option<String>,
+    #[command(flatten)]
+    pub message: super::MessageArgs,
     /// Once, at a local time (2026-12-01T09:00) or an RFC 3339 time.
     #[arg(long)]
     pub at: Option<String>,
@@ -62,12 +49,6 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String
     let now = chrono::Utc::now().timestamp_millis();
     match command {
         RemindersCommand::Add(args) => {
-            let to = match (&args.uid, &args.aid, &args.all) {
-                (Some(uid), _, _) => json!({ "uid": uid }),
-                (_, Some(aid), _) => json!({ "aid": aid }),
-                (_, _, Some(all)) => json!({ "all": all }),
-                _ => return Err("give --uid, --aid or --all".into()),
-            };
             let schedule = match (&args.at, &args.daily, &args.weekly, &args.cron) {
                 (Some(at), ..) => json!({ "at": at }),
                 (_, Some(daily), ..) => json!({ "daily": daily }),
@@ -80,16 +61,10 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String
                 (_, _, _, Some(cron)) => json!({ "cron": cron }),
                 _ => return Err("give --at, --daily, --weekly or --cron".into()),
             };
-            let mut body = json!({ "to": to, "title": args.title, "schedule": schedule });
-            for (key, value) in [
-                ("body", &args.body),
-                ("url", &args.url),
-                ("mode", &args.mode),
-                ("timezone", &args.timezone),
-            ] {
-                if let Some(v) = value {
-                    body[key] = json!(v);
-                }
+            let mut body = args.message.to_json();
+            body["schedule"] = schedule;
+            if let Some(zone) = &args.timezone {
+                body["timezone"] = json!(zone);
             }
             let record = ReminderInput::from_json(body)
                 .and_then(|input| new_record(input, now))
