@@ -79,31 +79,29 @@ impl Store {
         let hash = endpoint_hash(&new.endpoint);
         let (secret, secret_hash) = secrets::new_secret();
         let mut tx = self.begin().await?;
-        let existing =
-            sqlx::query(&self.sql("SELECT id, owner_kind, owner_id FROM subscriptions WHERE endpoint_hash = $1"))
-                .bind(&hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let moves_owner = match &existing {
-            Some(row) => owner_from(col(row, "owner_kind")?, col(row, "owner_id")?) != new.owner,
+        // One round trip: the row for this endpoint (if any) and how many the owner has.
+        let probe = sqlx::query(&self.sql(
+            "SELECT s.id, s.owner_kind, s.owner_id, \
+             (SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2) AS owned \
+             FROM (SELECT 1 AS one) AS probe LEFT JOIN subscriptions s ON s.endpoint_hash = $3",
+        ))
+        .bind(new.owner.kind.as_db())
+        .bind(new.owner.id.as_str())
+        .bind(&hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        let existing_id: Option<String> = col(&probe, "id")?;
+        let moves_owner = match &existing_id {
+            Some(_) => owner_from(col(&probe, "owner_kind")?, col(&probe, "owner_id")?) != new.owner,
             None => true,
         };
-        if moves_owner {
-            let count: i64 = sqlx::query_scalar(
-                &self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2"),
-            )
-            .bind(new.owner.kind.as_db())
-            .bind(new.owner.id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            if count as u64 >= max_per_owner {
-                return Err(StoreError::Conflict(format!(
-                    "this owner already has {count} subscriptions, the most allowed; remove one first"
-                )));
-            }
+        let count: i64 = col(&probe, "owned")?;
+        if moves_owner && count as u64 >= max_per_owner {
+            return Err(StoreError::Conflict(format!(
+                "this owner already has {count} subscriptions, the most allowed; remove one first"
+            )));
         }
-        let registered = if let Some(row) = existing {
-            let id: String = col(&row, "id")?;
+        let registered = if let Some(id) = existing_id {
             sqlx::query(&self.sql(
                 "UPDATE subscriptions SET owner_kind = $1, owner_id = $2, p256dh = $3, auth = $4, secret_hash = $5, \
                  user_agent = $6 WHERE id = $7",
