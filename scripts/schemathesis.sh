@@ -19,7 +19,7 @@ cargo build -q -p herald --bin herald
 venv="$root/target/schemathesis-venv"
 if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q schemathesis
+  "$venv/bin/pip" install -q "schemathesis==4.32.5"
 fi
 
 work="$(mktemp -d)"
@@ -58,19 +58,33 @@ done
 curl -fsS "$base/healthz" >/dev/null
 
 status=0
-# shellcheck disable=SC2086
-"$venv/bin/st" run "$base/api/v1/openapi.json" \
-  --header "Authorization: Bearer $token" \
-  --checks not_a_server_error \
-  --max-examples "${ST_MAX_EXAMPLES:-20}" \
-  --phases examples,coverage,fuzzing,stateful \
-  --request-timeout 20 \
-  --workers 2 \
-  --suppress-health-check all \
-  --warnings off \
-  ${ST_SEED:+--seed "$ST_SEED"} \
-  --report junit --report-dir "$root/target/schemathesis-report" \
-  ${ST_EXTRA:-} || status=$?
+# A fixed seed and hash seed keep CI deterministic: one generator run, the same every time.
+export PYTHONHASHSEED=0
+ST_SEED="${ST_SEED:-140897498403459381233123455872604940843}"
+run_st() {
+  # shellcheck disable=SC2086
+  "$venv/bin/st" run "$base/api/v1/openapi.json" \
+    --header "Authorization: Bearer $token" \
+    --checks not_a_server_error \
+    --max-examples "${ST_MAX_EXAMPLES:-20}" \
+    --phases examples,coverage,fuzzing,stateful \
+    --request-timeout 20 \
+    --workers 1 \
+    --suppress-health-check all \
+    --warnings off \
+    ${ST_SEED:+--seed "$ST_SEED"} \
+    --report junit --report-dir "$root/target/schemathesis-report" \
+    ${ST_EXTRA:-}
+}
+st_out="$work/st.out"
+run_st 2>&1 | tee "$st_out" || status=$?
+# schemathesis 4.32 occasionally stops on an internal KeyError (an error of the tool, marked
+# 🚫, not a failed check on Herald, marked ❌); run once more before calling it a failure.
+if [ "$status" -ne 0 ] && ! grep -q "❌" "$st_out" && grep -q "KeyError" "$st_out"; then
+  echo "schemathesis stopped on an internal error; running it once more"
+  status=0
+  run_st || status=$?
+fi
 
 if grep -q "panicked" "$log"; then
   echo "herald panicked during the run:"
