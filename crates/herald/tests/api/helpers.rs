@@ -112,7 +112,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let (app_state, engine, scheduler) = (app.state(), app.engine(), app.scheduler());
     let shutdown = CancellationToken::new();
-    if options.no_workers {
+    let address = if options.no_workers {
+        // The API alone: tests drive the engine and the scheduler by hand.
         let router =
             herald::api::router(app_state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -123,20 +124,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
         });
-        return TestApp {
-            address,
-            database_url,
-            http: reqwest::Client::new(),
-            push: MockPushService::start().await,
-            app_state,
-            engine,
-            scheduler,
-            clock: manual,
-            shutdown,
-            _dir: dir,
-        };
-    }
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        address
+    } else {
+        tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        address
+    };
     TestApp {
         address,
         database_url,
