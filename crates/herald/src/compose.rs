@@ -121,31 +121,15 @@ impl MessageRequest {
 
 /// The encoded size of the payload this message will carry.
 fn payload_size(message: &NewMessage) -> usize {
-    let view = crate::storage::messages::MessageView {
-        id: message.id.clone(),
-        audience: serde_json::Value::Null,
-        title: message.title.clone(),
-        body: message.body.clone(),
-        url: message.url.clone(),
-        icon: message.icon.clone(),
-        tag: message.tag.clone(),
-        mode: message.mode,
-        urgency: None,
-        topic: None,
-        ttl_secs: 0,
-        status: 0,
-        created_at: 0,
-        send_at: 0,
-        expires_at: 0,
-        reminder_id: None,
-        targets: 0,
-        accepted: 0,
-        failed: 0,
-        gone: 0,
-        displayed: 0,
-        clicked: 0,
-    };
-    crate::delivery::payload::declarative_json(&view).len()
+    crate::delivery::payload::declarative_json(&crate::delivery::payload::Notification {
+        id: &message.id,
+        title: &message.title,
+        body: message.body.as_deref(),
+        url: message.url.as_deref(),
+        tag: message.tag.as_deref(),
+        icon: message.icon.as_deref(),
+    })
+    .len()
 }
 
 /// A link: an absolute http(s) URL or a path on the host application's origin.

@@ -303,7 +303,14 @@ impl DeliveryEngine {
         let message = self.store.message(message_id).await.ok()??;
         let prepared = Arc::new(Prepared {
             payload: match message.mode {
-                MessageMode::Payload => Some(payload::declarative_json(&message)),
+                MessageMode::Payload => Some(payload::declarative_json(&payload::Notification {
+                    id: &message.id,
+                    title: &message.title,
+                    body: message.body.as_deref(),
+                    url: message.url.as_deref(),
+                    tag: message.tag.as_deref(),
+                    icon: message.icon.as_deref(),
+                })),
                 MessageMode::Tickle => None,
             },
             expires_at: message.expires_at,

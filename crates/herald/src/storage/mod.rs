@@ -111,9 +111,10 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the single writer; NORMAL sync is durable
                         // across process crashes, which is what the outbox needs.
+                        // The busy timeout first: the other pragmas may already need the lock.
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
                     }
                     Ok(())
                 })

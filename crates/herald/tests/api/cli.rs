@@ -212,7 +212,7 @@ async fn reminders_from_the_command_line() {
         .args(["reminders", "rm", &id])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = herald_on(&app.database_url)
         .args(["reminders", "rm", &id])
         .output()

@@ -219,6 +219,7 @@ async fn scheduled_messages_wait_and_can_be_cancelled() {
     let app = spawn_app().await;
     let device = app.register_device(json!({"uid": 1})).await;
     let at = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let due = std::time::Instant::now() + Duration::from_millis(1500);
     let r = app
         .admin_post(
             "/api/v1/messages",
@@ -243,8 +244,9 @@ async fn scheduled_messages_wait_and_can_be_cancelled() {
     assert_eq!(app.message(&cancelled).await["status"], "cancelled");
     let pushes = app.push.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(pushes.len(), 1);
-    let sent_at = pushes[0].at;
-    let _ = sent_at;
+    // Not before its time (the two clocks were read a few microseconds apart), and soon after.
+    assert!(pushes[0].at + Duration::from_millis(20) >= due, "sent early");
+    assert!(pushes[0].at < due + Duration::from_secs(3), "sent late");
     assert_eq!(app.wait_settled(&id).await["accepted"], 1);
     assert_eq!(
         app.push.received_by(&device.endpoint)[0].json()["notification"]["title"],
