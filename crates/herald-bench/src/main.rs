@@ -5,7 +5,8 @@
 //! cargo build --release -p herald -p herald-bench
 //! target/release/herald-bench --subscriptions 10000 [--node] [--concurrency 256]
 //! ```
-//! See `bench/run.sh` and `docs/benchmarks.md`.
+//! See `bench/run.sh` and `docs/benchmarks.md`. `BENCH_HERALD_LOG=sqlx=debug` passes a log
+//! filter to the server and shows its log (each statement with its time), for profiling.
 
 mod sink;
 
@@ -108,6 +109,7 @@ async fn main() {
         sampled_ok: Default::default(),
         sampled_bad: Default::default(),
         http2: Default::default(),
+        connections: Default::default(),
         last: Default::default(),
         sample_every: 97,
     });
@@ -136,8 +138,13 @@ async fn main() {
         .env("HERALD_MAX_SUBSCRIPTIONS_PER_OWNER", "1000000")
         .env("HERALD_DELIVERY_CONCURRENCY", args.concurrency.to_string())
         .env("SSL_CERT_FILE", &cert_path)
-        .env("HERALD_LOG", "warn")
+        .env("HERALD_LOG", std::env::var("BENCH_HERALD_LOG").unwrap_or("warn".into()))
         .stdout(Stdio::null())
+        .stderr(if std::env::var("BENCH_HERALD_LOG").is_ok() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("start herald (build it with cargo build --release -p herald)");
     let base = format!("http://127.0.0.1:{herald_port}");
@@ -195,6 +202,7 @@ async fn main() {
     let peak = peak_rss_mb(child.id());
     let herald_cpu = cpu_seconds(child.id()) - cpu_before;
     let http2 = sink.http2.load(Ordering::Relaxed);
+    let connections = sink.connections.load(Ordering::Relaxed);
     let _ = child.kill();
     let _ = child.wait();
 
@@ -229,7 +237,7 @@ async fn main() {
     let floor = crypto_floor();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
     println!("| subscriptions | {n} |");
-    println!("| broadcast complete | {complete} ({} of {} over HTTP/2) |", http2, n);
+    println!("| broadcast complete | {complete} ({http2} of {n} over HTTP/2, {connections} TLS connections) |");
     println!(
         "| herald broadcast | {:.0} notifications/s ({:.2} s) |",
         herald_rate,

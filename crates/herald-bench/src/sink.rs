@@ -19,6 +19,8 @@ pub struct Sink {
     pub sampled_ok: AtomicU64,
     pub sampled_bad: AtomicU64,
     pub http2: AtomicU64,
+    /// TLS connections accepted: a client that multiplexes well opens a handful.
+    pub connections: AtomicU64,
     pub last: Mutex<Option<Instant>>,
     /// Decrypt one push in this many.
     pub sample_every: u64,
@@ -28,6 +30,7 @@ impl Sink {
     pub fn reset(&self) {
         self.received.store(0, Ordering::SeqCst);
         self.http2.store(0, Ordering::SeqCst);
+        self.connections.store(0, Ordering::SeqCst);
         *self.last.lock().unwrap() = None;
     }
 }
@@ -43,24 +46,36 @@ pub async fn start(sink: Arc<Sink>) -> (u16, String) {
         .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let sink = sink.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let service = hyper::service::service_fn(move |req| handle(sink.clone(), req));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-            });
-        }
+    // The sink runs on one thread of its own: on a 2-core machine shared with Herald, a
+    // multi-threaded runtime spends much of its time waking its own idle workers, which
+    // would charge the sink's scheduling to the broadcast being measured.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = tcp.set_nodelay(true);
+                sink.connections.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper::service::service_fn(move |req| handle(sink.clone(), req));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
     });
     (port, cert_pem)
 }

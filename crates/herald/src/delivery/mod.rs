@@ -11,6 +11,7 @@
 //! duplicates are bounded by what one instance has in flight.
 
 mod client;
+mod connection_gate;
 pub mod payload;
 
 pub use client::push_client;
@@ -21,6 +22,7 @@ use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::Metrics;
 use crate::storage::outbox::{ClaimedTarget, SettledAs, Settlement};
 use crate::storage::Store;
+use connection_gate::ConnectionGates;
 use herald_push::request::{PushMessage, Topic, Ttl, Urgency};
 use herald_push::response::{classify, PushOutcome};
 use herald_push::subscription::Subscription;
@@ -60,6 +62,7 @@ pub struct DeliveryEngine {
     /// (one connection's framing and TLS run on one task, which would cap throughput at one
     /// core).
     clients: Vec<reqwest::Client>,
+    gates: ConnectionGates,
     policy: EndpointPolicy,
     settings: DeliverySettings,
     metrics: Arc<Metrics>,
@@ -84,6 +87,7 @@ impl DeliveryEngine {
             store,
             signer,
             clients,
+            gates: ConnectionGates::new(),
             policy,
             settings,
             metrics,
@@ -136,7 +140,9 @@ impl DeliveryEngine {
                 }
                 continue;
             }
+            let prepared = self.prepare_batch(&batch).await;
             for target in batch {
+                let message = prepared.get(&target.message_id).cloned();
                 let permit = permits
                     .clone()
                     .acquire_owned()
@@ -145,7 +151,7 @@ impl DeliveryEngine {
                 let engine = self.clone();
                 let tx = results_tx.clone();
                 tokio::spawn(async move {
-                    let settlement = engine.deliver(target).await;
+                    let settlement = engine.deliver(target, message).await;
                     let _ = tx.send(settlement).await;
                     drop(permit);
                 });
@@ -170,16 +176,21 @@ impl DeliveryEngine {
             )
             .await?;
         let count = batch.len();
-        let settlements = futures::future::join_all(batch.into_iter().map(|t| self.deliver(t))).await;
+        let prepared = self.prepare_batch(&batch).await;
+        let settlements = futures::future::join_all(batch.into_iter().map(|t| {
+            let message = prepared.get(&t.message_id).cloned();
+            self.deliver(t, message)
+        }))
+        .await;
         self.store.settle(&settlements, self.clock.now_ms()).await?;
         Ok(count)
     }
 
     /// Sends one target and decides how it settles. Never fails: every path ends in a
     /// settlement, so nothing is lost.
-    async fn deliver(&self, target: ClaimedTarget) -> Settlement {
+    async fn deliver(&self, target: ClaimedTarget, message: Option<Arc<Prepared>>) -> Settlement {
         let now = self.clock.now_ms();
-        let (result, status) = self.attempt(&target, now).await;
+        let (result, status) = self.attempt(&target, message, now).await;
         Settlement {
             outbox_id: target.outbox_id,
             message_id: target.message_id,
@@ -189,12 +200,17 @@ impl DeliveryEngine {
         }
     }
 
-    async fn attempt(&self, target: &ClaimedTarget, now: i64) -> (SettledAs, Option<u16>) {
+    async fn attempt(
+        &self,
+        target: &ClaimedTarget,
+        prepared: Option<Arc<Prepared>>,
+        now: i64,
+    ) -> (SettledAs, Option<u16>) {
         let Some(stored) = &target.subscription else {
             // Unsubscribed after the message was queued.
             return (SettledAs::Gone, None);
         };
-        let prepared = match self.prepared(&target.message_id).await {
+        let prepared = match prepared {
             Some(p) if p.sendable => p,
             _ => return (SettledAs::Failed, None),
         };
@@ -232,20 +248,22 @@ impl DeliveryEngine {
                 return (SettledAs::Failed, None);
             }
         };
+        let client_index = target.outbox_id.unsigned_abs() as usize % self.clients.len();
+        let pass = self.gates.pass(client_index, subscription.endpoint.origin()).await;
         let started = Instant::now();
-        let client = &self.clients[target.outbox_id.unsigned_abs() as usize % self.clients.len()];
-        let sent = client
+        let sent = self.clients[client_index]
             .post(request.url)
             .headers(request.headers)
             .body(request.body)
             .send()
             .await;
+        pass.done();
         let response = match sent {
             Ok(r) => r,
             Err(e) => {
                 self.metrics.push_request("retry", None);
                 tracing::debug!(error = %e, "push request failed");
-                return (self.retry(target, self.clock.now_ms(), None), None);
+                return (self.retry(target, &prepared, self.clock.now_ms(), None), None);
             }
         };
         let status = response.status().as_u16();
@@ -265,14 +283,16 @@ impl DeliveryEngine {
                 SettledAs::Failed
             }
             // Retry-After counts from the answer, not from when the request left.
-            PushOutcome::RetryLater { retry_after, .. } => self.retry(target, self.clock.now_ms(), retry_after),
+            PushOutcome::RetryLater { retry_after, .. } => {
+                self.retry(target, &prepared, self.clock.now_ms(), retry_after)
+            }
         };
         (settled, Some(status))
     }
 
     /// The next attempt: exponential back-off with jitter, at least `Retry-After`; failed once
     /// attempts run out or the message would expire first.
-    fn retry(&self, target: &ClaimedTarget, now: i64, retry_after: Option<Duration>) -> SettledAs {
+    fn retry(&self, target: &ClaimedTarget, message: &Prepared, now: i64, retry_after: Option<Duration>) -> SettledAs {
         let attempts = target.attempts as u32 + 1;
         if attempts >= self.settings.max_attempts {
             return SettledAs::Failed;
@@ -285,15 +305,25 @@ impl DeliveryEngine {
             .map(|d| d.as_millis().min(MAX_RETRY_AFTER_MS as u128) as i64)
             .unwrap_or(0);
         let delay = jittered.max(asked);
-        match self
-            .prepared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&target.message_id)
-        {
-            Some(p) if now + delay >= p.expires_at => SettledAs::Failed,
-            _ => SettledAs::RetryAt(now + delay),
+        if now + delay >= message.expires_at {
+            SettledAs::Failed
+        } else {
+            SettledAs::RetryAt(now + delay)
         }
+    }
+
+    /// Each distinct message of a claimed batch, prepared once before its sends start (a
+    /// broadcast's first batch would otherwise load the message once per target).
+    async fn prepare_batch(&self, batch: &[ClaimedTarget]) -> HashMap<String, Arc<Prepared>> {
+        let mut prepared = HashMap::new();
+        for target in batch {
+            if !prepared.contains_key(&target.message_id) {
+                if let Some(p) = self.prepared(&target.message_id).await {
+                    prepared.insert(target.message_id.clone(), p);
+                }
+            }
+        }
+        prepared
     }
 
     async fn prepared(&self, message_id: &str) -> Option<Arc<Prepared>> {
