@@ -193,13 +193,28 @@ impl Store {
         Cow::Owned(out)
     }
 
-    /// `$first, $first+1, …` for `count` values, for `IN (…)` lists built at run time; pass
-    /// the result through [`Self::sql`] like any other query.
+    /// `$first, $first+1, …` for an `IN (…)` list of `count` values, built at run time; pass
+    /// the result through [`Self::sql`] like any other query. The list is as long as
+    /// [`Self::padded`] makes it.
     pub fn placeholders(first: usize, count: usize) -> String {
-        (first..first + count)
+        let padded = if count == 0 { 0 } else { count.next_power_of_two() };
+        (first..first + padded)
             .map(|n| format!("${n}"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The values of an `IN (…)` list, padded to a power of two by repeating the last one
+    /// (which `IN` ignores). Each distinct list length is a statement that every connection
+    /// prepares and keeps in its cache; with batches of every size that cache grew by
+    /// megabytes during a broadcast, and each new length paid for a prepare. Padded, a query
+    /// has at most ten lengths.
+    pub fn padded<T: Clone>(values: &[T]) -> impl Iterator<Item = T> + '_ {
+        let padding = values.len().next_power_of_two() - values.len();
+        values
+            .iter()
+            .cloned()
+            .chain(values.last().into_iter().cloned().cycle().take(padding))
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -282,5 +297,9 @@ mod tests {
             "a = ? AND b IN (?, ?) AND c = '$'"
         );
         assert_eq!(Store::placeholders(3, 2), "$3, $4");
+        assert_eq!(Store::placeholders(1, 3), "$1, $2, $3, $4");
+        assert_eq!(Store::padded(&[1, 2, 3]).collect::<Vec<_>>(), [1, 2, 3, 3]);
+        assert_eq!(Store::padded(&[7]).collect::<Vec<_>>(), [7]);
+        assert_eq!(Store::padded::<i64>(&[]).count(), 0);
     }
 }

@@ -58,7 +58,8 @@ pub enum SettledAs {
     RetryAt(i64),
 }
 
-const CHUNK: usize = 400;
+/// The longest `IN (…)` list: a power of two, so padded lists stay within it.
+const CHUNK: usize = 512;
 
 impl Store {
     /// Claims up to `limit` due rows until `lease_until`.
@@ -115,7 +116,7 @@ impl Store {
                     let (update_sql, select_sql) = (self.sql(&update_sql), self.sql(&select_sql));
                     let mut update = sqlx::query(&update_sql).bind(lease_until);
                     let mut select = sqlx::query(&select_sql);
-                    for id in chunk {
+                    for id in Store::padded(chunk) {
                         update = update.bind(id);
                         select = select.bind(id);
                     }
@@ -197,7 +198,7 @@ impl Store {
                 );
                 let sql = self.sql(&sql);
                 let mut query = sqlx::query(&sql).bind(final_state).bind(status.map(i64::from));
-                for id in chunk {
+                for id in Store::padded(chunk) {
                     query = query.bind(id);
                 }
                 settled += query.execute(&mut *tx).await?.rows_affected() as i64;
@@ -222,8 +223,8 @@ impl Store {
             );
             let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql).bind(now_ms);
-            for id in chunk {
-                query = query.bind(*id);
+            for id in Store::padded(chunk) {
+                query = query.bind(id);
             }
             query.execute(&mut *tx).await?;
         }
@@ -236,8 +237,8 @@ impl Store {
             );
             let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(*id);
+            for id in Store::padded(chunk) {
+                query = query.bind(id);
             }
             query.execute(&mut *tx).await?;
         }
