@@ -112,6 +112,8 @@ pub async fn get(_: Admin, State(state): State<Arc<AppState>>, ApiPath(id): ApiP
 pub struct ListQuery {
     limit: Option<i64>,
     before: Option<String>,
+    #[serde(rename = "beforeId")]
+    before_id: Option<String>,
 }
 
 pub async fn list(
@@ -131,7 +133,20 @@ pub async fn list(
         ),
         None => None,
     };
-    let messages = state.store.list_messages(limit, before).await?;
+    let before_id = match (&q.before_id, before) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "`beforeId` needs `before` (the same message's `createdAt`)",
+            ))
+        }
+        (Some(id), Some(_)) if crate::secrets::is_valid_id(id) => Some(id.as_str()),
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("`beforeId` is not a message id")),
+    };
+    let messages = state
+        .store
+        .list_messages(limit, before.map(|created_at| (created_at, before_id)))
+        .await?;
     Ok(Json(
         json!({ "messages": messages.iter().map(message_json).collect::<Vec<_>>() }),
     ))

@@ -333,16 +333,39 @@ impl Store {
         row.as_ref().map(message_from).transpose()
     }
 
-    /// Newest first; `before` is a `created_at` to page from.
-    pub async fn list_messages(&self, limit: i64, before: Option<i64>) -> StoreResult<Vec<MessageView>> {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE created_at < $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        );
-        let rows = sqlx::query(&self.sql(&sql))
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+    /// Newest first, ordered by `(created_at, id)`. `before` pages from a `created_at`; with
+    /// an id too, from that exact message, so messages created in the same millisecond as
+    /// the last one of a page are not skipped.
+    pub async fn list_messages(
+        &self,
+        limit: i64,
+        before: Option<(i64, Option<&str>)>,
+    ) -> StoreResult<Vec<MessageView>> {
+        let rows = match before {
+            Some((created_at, Some(id))) => {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE created_at < $1 OR (created_at = $2 AND id < $3) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4"
+                );
+                sqlx::query(&self.sql(&sql))
+                    .bind(created_at)
+                    .bind(created_at)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            _ => {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE created_at < $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+                );
+                sqlx::query(&self.sql(&sql))
+                    .bind(before.map_or(i64::MAX, |(created_at, _)| created_at))
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
         rows.iter().map(message_from).collect()
     }
 

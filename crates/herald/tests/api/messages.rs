@@ -308,3 +308,66 @@ async fn metrics_health_and_openapi() {
         assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
     }
 }
+
+#[tokio::test]
+async fn paging_by_time_and_id_skips_no_message_created_in_the_same_millisecond() {
+    // A stopped clock: all five messages share one `createdAt`.
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(app.send(json!({"to": {"uid": 1}, "title": format!("m{i}")})).await);
+    }
+    created.sort();
+    created.reverse(); // newest first, then by id: all times are equal, so by id descending
+
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_owned();
+    loop {
+        let page: Value = app
+            .admin_get(&format!("/api/v1/messages?{query}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let messages = page["messages"].as_array().unwrap();
+        if messages.is_empty() {
+            break;
+        }
+        seen.extend(messages.iter().map(|m| m["id"].as_str().unwrap().to_owned()));
+        let last = messages.last().unwrap();
+        query = format!(
+            "limit=2&before={}&beforeId={}",
+            last["createdAt"].as_str().unwrap().replace('+', "%2B"),
+            last["id"].as_str().unwrap()
+        );
+    }
+    assert_eq!(seen, created);
+
+    // `before` alone still means strictly earlier: nothing here.
+    let first_time = app.message(&created[0]).await["createdAt"].as_str().unwrap().to_owned();
+    let page: Value = app
+        .admin_get(&format!("/api/v1/messages?before={first_time}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["messages"].as_array().unwrap().len(), 0, "{page}");
+
+    for (query, why) in [
+        (format!("beforeId={}", created[0]), "needs `before`"),
+        (
+            format!("before={first_time}&beforeId=not%20an%20id"),
+            "not a message id",
+        ),
+    ] {
+        let response = app.admin_get(&format!("/api/v1/messages?{query}")).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains(why), "{body}");
+    }
+}
