@@ -3,6 +3,7 @@
 //! Every setting is validated here, at start, so that a typo stops the server with a message
 //! that names the setting instead of surfacing later as a puzzling delivery failure.
 
+use crate::api::client_ip::IpBlock;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,8 @@ pub struct Config {
     pub max_subscriptions_per_owner: u64,
     /// Requests per minute per client IP on the public endpoints; 0 disables the limit.
     pub public_rate_limit: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (for the rate limit).
+    pub trusted_proxies: Vec<IpBlock>,
     pub ssl_cert_file: Option<PathBuf>,
 }
 
@@ -69,6 +72,7 @@ struct FileConfig {
     push_timeout_seconds: Option<u64>,
     max_subscriptions_per_owner: Option<u64>,
     public_rate_limit_per_minute: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 impl Config {
@@ -171,6 +175,10 @@ impl Config {
                 )));
             }
         }
+        let trusted_proxies = list("HERALD_TRUSTED_PROXIES", file.trusted_proxies)
+            .iter()
+            .map(|p| IpBlock::parse(p).map_err(|e| ConfigError(format!("HERALD_TRUSTED_PROXIES: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             listen,
             database_url,
@@ -226,6 +234,7 @@ impl Config {
                 0,
                 1_000_000,
             )? as u32,
+            trusted_proxies,
             ssl_cert_file: env("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(PathBuf::from),
         })
     }
@@ -274,6 +283,7 @@ mod tests {
             ("HERALD_ALLOW_HTTP_ENDPOINTS", "maybe"),
             ("HERALD_CLEANUP_INTERVAL_SECONDS", "0"),
             ("HERALD_CORS_ORIGINS", "example.com"),
+            ("HERALD_TRUSTED_PROXIES", "10.0.0.0/40"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert!(err.0.starts_with(name), "{name}: {}", err.0);

@@ -9,6 +9,7 @@
 //! - [`assets`]: the service worker, page library, demo pages and admin console.
 
 mod assets;
+pub mod client_ip;
 mod devices;
 pub mod error;
 mod extract;

@@ -1,7 +1,9 @@
 //! A per-client-IP limit on the public endpoints: a fixed one-minute window per address,
-//! kept in memory. It blunts floods of registrations or secret guesses from one address;
+//! kept in memory. Behind trusted proxies the address comes from `X-Forwarded-For` (see
+//! `client_ip`). It blunts floods of registrations or secret guesses from one address;
 //! it is not a substitute for a rate limit at the load balancer.
 
+use super::client_ip::client_ip;
 use super::error::ApiError;
 use super::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -46,7 +48,10 @@ impl RateLimiter {
 }
 
 pub async fn limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| client_ip(c.0.ip(), request.headers(), &state.config.trusted_proxies));
     if let Some(ip) = ip {
         if !state.rate_limiter.allow(ip) {
             let mut response = ApiError::new(
