@@ -23,6 +23,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `None`: generated on first start and kept in the database.
     pub owner_token_secret: Option<String>,
+    /// `None`: `/metrics` is public (block it at the load balancer).
+    pub metrics_token: Option<String>,
     /// `None`: a placeholder is used and a warning printed.
     pub vapid_subject: Option<String>,
     /// Raw base64url or PEM. `None`: generated on first start and kept in the database.
@@ -58,6 +60,7 @@ struct FileConfig {
     database_url: Option<String>,
     admin_token: Option<String>,
     owner_token_secret: Option<String>,
+    metrics_token: Option<String>,
     vapid_subject: Option<String>,
     vapid_private_key: Option<String>,
     allow_private_endpoints: Option<bool>,
@@ -119,6 +122,12 @@ impl Config {
                     "HERALD_OWNER_TOKEN_SECRET: must be at least 32 characters (HS256 needs a long key)".into(),
                 ));
             }
+        }
+        let metrics_token = text("HERALD_METRICS_TOKEN", file.metrics_token);
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError(
+                "HERALD_METRICS_TOKEN: must be at least 16 characters".into(),
+            ));
         }
         let vapid_subject = text("HERALD_VAPID_SUBJECT", file.vapid_subject);
         if let Some(subject) = &vapid_subject {
@@ -184,6 +193,7 @@ impl Config {
             database_url,
             admin_token,
             owner_token_secret,
+            metrics_token,
             vapid_subject,
             vapid_private_key,
             allow_private_endpoints: flag("HERALD_ALLOW_PRIVATE_ENDPOINTS", file.allow_private_endpoints)?,
@@ -278,6 +288,7 @@ mod tests {
             ("HERALD_LISTEN", "nowhere"),
             ("HERALD_DATABASE_URL", "redis://x"),
             ("HERALD_ADMIN_TOKEN", "short"),
+            ("HERALD_METRICS_TOKEN", "short"),
             ("HERALD_VAPID_SUBJECT", "me@example.com"),
             ("HERALD_VAPID_PRIVATE_KEY", "not-a-key"),
             ("HERALD_ALLOW_HTTP_ENDPOINTS", "maybe"),

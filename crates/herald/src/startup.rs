@@ -185,6 +185,7 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
         store,
         signer: Arc::new(VapidSigner::new(vapid_key, subject)),
         admin_token_hash,
+        metrics_token_hash: config.metrics_token.as_deref().map(secrets::hash_secret),
         owner_tokens: OwnerTokenKey::new(owner_secret.as_bytes()),
         policy,
         metrics: Arc::new(Metrics::default()),

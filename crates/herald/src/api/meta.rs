@@ -1,11 +1,12 @@
 //! Public key, owner tokens, health, metrics and the OpenAPI document.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Admin, ApiJson};
+use super::extract::{bearer_header, Admin, ApiJson};
 use super::AppState;
 use crate::domain::{Owner, OwnerId, OwnerKind};
+use crate::secrets::verify_secret;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -31,7 +32,20 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> ApiResult<impl IntoR
     Ok(Json(json!({ "status": "ok" })))
 }
 
-pub async fn metrics(State(state): State<Arc<AppState>>) -> ApiResult<impl IntoResponse> {
+/// Public unless `HERALD_METRICS_TOKEN` is set: then the scraper shows that token (or the
+/// admin token), so the queue depth and push outcomes are not everyone's to read.
+pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    if let Some(hash) = &state.metrics_token_hash {
+        match bearer_header(&headers) {
+            Some(token) if verify_secret(token, hash) || state.is_admin_token(token) => {}
+            Some(_) => return Err(ApiError::unauthorized("the metrics token is not valid")),
+            None => {
+                return Err(ApiError::unauthorized(
+                    "this endpoint needs Authorization: Bearer <metrics token>",
+                ))
+            }
+        }
+    }
     let depth = state.store.queue_depth().await?;
     let subscriptions = state.store.count_subscriptions().await?;
     Ok((

@@ -47,6 +47,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub signer: Arc<VapidSigner>,
     pub admin_token_hash: String,
+    /// When set, `/metrics` needs this token (or the admin token).
+    pub metrics_token_hash: Option<String>,
     pub owner_tokens: OwnerTokenKey,
     pub policy: EndpointPolicy,
     pub metrics: Arc<Metrics>,

@@ -310,6 +310,39 @@ async fn metrics_health_and_openapi() {
 }
 
 #[tokio::test]
+async fn a_metrics_token_closes_metrics_to_everyone_else() {
+    const METRICS_TOKEN: &str = "scraper-token-0123456789";
+    let app = spawn_app_with(Options {
+        env: vec![("HERALD_METRICS_TOKEN", METRICS_TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    let scrape = |token: Option<&'static str>| {
+        let mut request = app.http.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for (token, why) in [
+        (None, "needs Authorization"),
+        (Some("wrong-token-0123456789"), "not valid"),
+    ] {
+        let response = scrape(token).await.unwrap();
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains(why), "{body}");
+    }
+    for token in [METRICS_TOKEN, ADMIN_TOKEN] {
+        let response = scrape(Some(token)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.text().await.unwrap().contains("herald_queue_depth 0"));
+    }
+    // Health stays open for the load balancer.
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn paging_by_time_and_id_skips_no_message_created_in_the_same_millisecond() {
     // A stopped clock: all five messages share one `createdAt`.
     let app = spawn_app_with(Options {
