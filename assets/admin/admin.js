@@ -33,6 +33,8 @@ const els = {
   detailTitle: $('detail-title'),
   detailFields: $('detail-fields'),
   detailRefresh: $('detail-refresh'),
+  detailCancel: $('detail-cancel'),
+  detailResult: $('detail-result'),
   detailClose: $('detail-close'),
   subsBody: $('subscriptions-body'),
   subsStatus: $('subscriptions-status'),
@@ -349,6 +351,9 @@ function renderDetail(m) {
       .map(([k, v]) => h('div', null, h('dt', { text: k }), h('dd', null, v))),
   );
   els.detailTitle.textContent = `Message: ${m.title || m.id}`;
+  // Only a message still waiting for its time can be cancelled (the server answers 409 once
+  // it is being sent).
+  els.detailCancel.hidden = m.status !== 'scheduled';
 }
 
 async function loadDetail(quiet = false) {
@@ -363,8 +368,25 @@ async function loadDetail(quiet = false) {
   }
 }
 
+async function cancelOpenMessage() {
+  if (!openMessageId) return;
+  els.detailCancel.disabled = true;
+  try {
+    await api(`/messages/${encodeURIComponent(openMessageId)}`, { method: 'DELETE' });
+    setResult(els.detailResult, 'Cancelled: it will not be sent.', 'ok');
+    await Promise.all([loadDetail(true), loadMessages(true)]);
+  } catch (err) {
+    setResult(els.detailResult, `Could not cancel: ${err.message}`, 'error');
+    await loadDetail(true);
+  } finally {
+    els.detailCancel.disabled = false;
+  }
+}
+
 async function openDetail(id, opener) {
   openMessageId = id;
+  els.detailCancel.hidden = true;
+  setResult(els.detailResult, '');
   detailOpener = opener || null;
   els.detail.hidden = false;
   els.detailTitle.textContent = 'Message';
@@ -374,6 +396,7 @@ async function openDetail(id, opener) {
 }
 
 els.detailRefresh.addEventListener('click', () => loadDetail());
+els.detailCancel.addEventListener('click', cancelOpenMessage);
 els.detailClose.addEventListener('click', () => {
   openMessageId = null;
   els.detail.hidden = true;

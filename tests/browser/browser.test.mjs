@@ -631,6 +631,38 @@ describe('Herald in Chromium', () => {
     await admin.close();
   });
 
+  step('admin console: cancel a scheduled message', async () => {
+    const sendAt = new Date(Date.now() + 86_400_000).toISOString();
+    const created = await heraldApi('POST', '/api/v1/messages', { to: { uid: 42 }, title: 'Backup reminder', sendAt });
+    assert.equal(created.status, 202, created.text); // accepted for later
+    const id = created.json.id;
+    const admin = await context.newPage();
+    admin.on('pageerror', (err) => pageErrors.push(`admin pageerror: ${err.message}`));
+    admin.on('console', (msg) => noteConsole('admin', msg));
+    await admin.goto(`${origin}/admin/`);
+    await admin.fill('#token', adminToken);
+    await admin.click('#login-button');
+    await admin.locator('#console').waitFor({ state: 'visible' });
+    await admin.getByRole('button', { name: 'Details of message Backup reminder' }).click();
+    const cancel = admin.locator('#detail-cancel');
+    await cancel.waitFor({ state: 'visible' });
+    await cancel.click();
+    await until('the detail to show the message cancelled', async () =>
+      /Cancelled: it will not be sent/.test((await admin.locator('#detail-result').textContent()) || '') &&
+      /cancelled/.test((await admin.locator('#detail-fields').textContent()) || ''),
+    );
+    assert.ok(await cancel.isHidden(), 'no cancel button once cancelled');
+    const after = await heraldApi('GET', `/api/v1/messages/${encodeURIComponent(id)}`);
+    assert.equal(after.json.status, 'cancelled', after.text);
+    // A message already sent offers no cancel button.
+    await admin.getByRole('button', { name: 'Details of message Balance low' }).click();
+    await until('the sent message detail', async () =>
+      /Balance low/.test((await admin.locator('#detail-title').textContent()) || ''),
+    );
+    assert.ok(await cancel.isHidden(), 'a sent message cannot be cancelled');
+    await admin.close();
+  });
+
   step('client portal: disabling notifications removes this device from Herald', async () => {
     await page.goto(`${origin}/demo/client-portal.html`);
     await until('the portal to show subscribed', () => page.evaluate(() => document.body.dataset.pushState === 'subscribed'));
