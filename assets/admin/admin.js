@@ -370,6 +370,8 @@ async function loadDetail(quiet = false) {
 
 async function cancelOpenMessage() {
   if (!openMessageId) return;
+  // Cancelling cannot be undone.
+  if (!window.confirm('Cancel this scheduled message? It will not be sent.')) return;
   els.detailCancel.disabled = true;
   try {
     await api(`/messages/${encodeURIComponent(openMessageId)}`, { method: 'DELETE' });

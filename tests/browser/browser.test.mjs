@@ -646,6 +646,11 @@ describe('Herald in Chromium', () => {
     await admin.getByRole('button', { name: 'Details of message Backup reminder' }).click();
     const cancel = admin.locator('#detail-cancel');
     await cancel.waitFor({ state: 'visible' });
+    // The console asks first; declining keeps the message.
+    admin.once('dialog', (dialog) => dialog.dismiss());
+    await cancel.click();
+    assert.equal((await heraldApi('GET', `/api/v1/messages/${encodeURIComponent(id)}`)).json.status, 'scheduled');
+    admin.once('dialog', (dialog) => dialog.accept());
     await cancel.click();
     await until('the detail to show the message cancelled', async () =>
       /Cancelled: it will not be sent/.test((await admin.locator('#detail-result').textContent()) || '') &&

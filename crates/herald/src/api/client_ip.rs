@@ -82,13 +82,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpBlock]) -> IpAd
     let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
     let mut client = peer;
     for entry in forwarded.iter().rev() {
-        let Ok(ip) = entry.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() else {
+        let Some(ip) = parse_forwarded(entry) else {
             break;
         };
         client = canonical(ip);
@@ -97,6 +97,21 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpBlock]) -> IpAd
         }
     }
     client
+}
+
+/// An `X-Forwarded-For` entry: an address, optionally with a port (`192.0.2.1:443`,
+/// `[2001:db8::1]:443`), as some load balancers write it.
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    if let Some(rest) = entry.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
+    }
+    // IPv4 with a port; a bare IPv6 address has more than one colon and parsed above.
+    let (host, port) = entry.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 #[cfg(test)]
@@ -148,6 +163,11 @@ mod tests {
             client_ip(ip("10.0.0.2"), &headers(&["nonsense"]), &trusted),
             ip("10.0.0.2")
         );
+        // Entries with ports, as some balancers write them.
+        let ported = headers(&["198.51.100.1:1234, [2001:db8::7]:443"]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &ported, &trusted), ip("2001:db8::7"));
+        let ported = headers(&["203.0.113.9:5678"]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &ported, &trusted), ip("203.0.113.9"));
         // Nothing trusted: the header never counts.
         assert_eq!(client_ip(ip("10.0.0.2"), &forwarded, &[]), ip("10.0.0.2"));
     }

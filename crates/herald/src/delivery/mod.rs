@@ -142,7 +142,10 @@ impl DeliveryEngine {
             }
             let prepared = self.prepare_batch(&batch).await;
             for target in batch {
-                let message = prepared.get(&target.message_id).cloned();
+                // A message that could not be read stays leased and comes back after the lease.
+                let Some(message) = prepared.get(&target.message_id).cloned() else {
+                    continue;
+                };
                 let permit = permits
                     .clone()
                     .acquire_owned()
@@ -177,9 +180,9 @@ impl DeliveryEngine {
             .await?;
         let count = batch.len();
         let prepared = self.prepare_batch(&batch).await;
-        let settlements = futures::future::join_all(batch.into_iter().map(|t| {
-            let message = prepared.get(&t.message_id).cloned();
-            self.deliver(t, message)
+        let settlements = futures::future::join_all(batch.into_iter().filter_map(|t| {
+            let message = prepared.get(&t.message_id).cloned()?;
+            Some(self.deliver(t, message))
         }))
         .await;
         self.store.settle(&settlements, self.clock.now_ms()).await?;
@@ -313,24 +316,33 @@ impl DeliveryEngine {
     }
 
     /// Each distinct message of a claimed batch, prepared once before its sends start (a
-    /// broadcast's first batch would otherwise load the message once per target).
-    async fn prepare_batch(&self, batch: &[ClaimedTarget]) -> HashMap<String, Arc<Prepared>> {
+    /// broadcast's first batch would otherwise load the message once per target): `None` for
+    /// a message that no longer exists. A message the database could not return is left out,
+    /// so its targets are not sent now and not failed either.
+    async fn prepare_batch(&self, batch: &[ClaimedTarget]) -> HashMap<String, Option<Arc<Prepared>>> {
         let mut prepared = HashMap::new();
         for target in batch {
             if !prepared.contains_key(&target.message_id) {
-                if let Some(p) = self.prepared(&target.message_id).await {
-                    prepared.insert(target.message_id.clone(), p);
+                match self.prepared(&target.message_id).await {
+                    Ok(p) => {
+                        prepared.insert(target.message_id.clone(), p);
+                    }
+                    Err(e) => {
+                        tracing::error!(message = %target.message_id, error = %e, "reading a message to send failed; its targets wait for their lease");
+                    }
                 }
             }
         }
         prepared
     }
 
-    async fn prepared(&self, message_id: &str) -> Option<Arc<Prepared>> {
+    async fn prepared(&self, message_id: &str) -> Result<Option<Arc<Prepared>>, crate::storage::StoreError> {
         if let Some(p) = self.prepared.lock().unwrap_or_else(|p| p.into_inner()).get(message_id) {
-            return Some(p.clone());
+            return Ok(Some(p.clone()));
         }
-        let message = self.store.message(message_id).await.ok()??;
+        let Some(message) = self.store.message(message_id).await? else {
+            return Ok(None);
+        };
         let prepared = Arc::new(Prepared {
             payload: match message.mode {
                 MessageMode::Payload => Some(payload::declarative_json(&payload::Notification {
@@ -353,7 +365,7 @@ impl DeliveryEngine {
             cache.clear();
         }
         cache.insert(message_id.to_owned(), prepared.clone());
-        Some(prepared)
+        Ok(Some(prepared))
     }
 }
 

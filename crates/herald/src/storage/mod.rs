@@ -208,7 +208,8 @@ impl Store {
     /// (which `IN` ignores). Each distinct list length is a statement that every connection
     /// prepares and keeps in its cache; with batches of every size that cache grew by
     /// megabytes during a broadcast, and each new length paid for a prepare. Padded, a query
-    /// has at most ten lengths.
+    /// has one length per power of two. [`Self::placeholders`] counts the padded length, so
+    /// bind through this whenever the list comes from there.
     pub fn padded<T: Clone>(values: &[T]) -> impl Iterator<Item = T> + '_ {
         let padding = values.len().next_power_of_two() - values.len();
         values

@@ -3,9 +3,9 @@
 //!
 //! A claim moves the row's `next_attempt_at` to the end of its lease, like a queue's
 //! visibility timeout: a row whose instance died becomes due again when the lease runs out,
-//! and the claim query walks the `(state, next_attempt_at)` index straight to rows that are
-//! free. (A separate lease column made every claim scan past all rows in flight first, which
-//! cost a third of the database time of a broadcast.) On PostgreSQL and MySQL the claim uses `FOR UPDATE SKIP LOCKED`, so instances
+//! and the claim walks the due index (pending rows only, by `next_attempt_at`) straight to
+//! rows that are free. (A separate lease column made every claim step over all rows in
+//! flight first.) On PostgreSQL and MySQL the claim uses `FOR UPDATE SKIP LOCKED`, so instances
 //! sharing a database never claim the same row; SQLite has a single writer and claims in one
 //! `UPDATE … RETURNING` statement.
 
@@ -251,14 +251,5 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 0")
             .fetch_one(self.pool())
             .await?)
-    }
-
-    /// The earliest `next_attempt_at` of a pending row, so the engine can sleep until then.
-    pub async fn next_attempt_at(&self) -> StoreResult<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 0")
-                .fetch_one(self.pool())
-                .await?,
-        )
     }
 }
