@@ -608,7 +608,8 @@ describe('Herald in Chromium', () => {
     await closeAllNotifications();
   });
 
-  step('admin console: sign in and list messages and subscriptions', async () => {
+  /** A new page with the admin console signed in; its errors and console output are noted. */
+  async function signInToAdminConsole() {
     const admin = await context.newPage();
     admin.on('pageerror', (err) => pageErrors.push(`admin pageerror: ${err.message}`));
     admin.on('console', (msg) => noteConsole('admin', msg));
@@ -616,6 +617,11 @@ describe('Herald in Chromium', () => {
     await admin.fill('#token', adminToken);
     await admin.click('#login-button');
     await admin.locator('#console').waitFor({ state: 'visible' });
+    return admin;
+  }
+
+  step('admin console: sign in and list messages and subscriptions', async () => {
+    const admin = await signInToAdminConsole();
     await until('both messages listed', async () => (await admin.locator('#messages-body tr').count()) >= 2);
     await until('the subscription listed', async () =>
       /uid 42/.test((await admin.locator('#subscriptions-body').textContent()) || ''),
@@ -636,13 +642,7 @@ describe('Herald in Chromium', () => {
     const created = await heraldApi('POST', '/api/v1/messages', { to: { uid: 42 }, title: 'Backup reminder', sendAt });
     assert.equal(created.status, 202, created.text); // accepted for later
     const id = created.json.id;
-    const admin = await context.newPage();
-    admin.on('pageerror', (err) => pageErrors.push(`admin pageerror: ${err.message}`));
-    admin.on('console', (msg) => noteConsole('admin', msg));
-    await admin.goto(`${origin}/admin/`);
-    await admin.fill('#token', adminToken);
-    await admin.click('#login-button');
-    await admin.locator('#console').waitFor({ state: 'visible' });
+    const admin = await signInToAdminConsole();
     await admin.getByRole('button', { name: 'Details of message Backup reminder' }).click();
     const cancel = admin.locator('#detail-cancel');
     await cancel.waitFor({ state: 'visible' });

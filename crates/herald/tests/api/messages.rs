@@ -358,15 +358,20 @@ async fn paging_by_time_and_id_skips_no_message_created_in_the_same_millisecond(
     created.sort();
     created.reverse(); // newest first, then by id: all times are equal, so by id descending
 
-    let mut seen = Vec::new();
-    let mut query = "limit=2".to_owned();
-    loop {
+    let app = &app;
+    let list = |query: String| async move {
         let page: Value = app
             .admin_get(&format!("/api/v1/messages?{query}"))
             .await
             .json()
             .await
             .unwrap();
+        page
+    };
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_owned();
+    loop {
+        let page = list(query.clone()).await;
         let messages = page["messages"].as_array().unwrap();
         if messages.is_empty() {
             break;
@@ -383,12 +388,7 @@ async fn paging_by_time_and_id_skips_no_message_created_in_the_same_millisecond(
 
     // `before` alone still means strictly earlier: nothing here.
     let first_time = app.message(&created[0]).await["createdAt"].as_str().unwrap().to_owned();
-    let page: Value = app
-        .admin_get(&format!("/api/v1/messages?before={first_time}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page = list(format!("before={first_time}")).await;
     assert_eq!(page["messages"].as_array().unwrap().len(), 0, "{page}");
 
     for (query, why) in [
