@@ -8,7 +8,8 @@
 //! Retries back off exponentially with jitter and honour `Retry-After`. Once a 2xx is
 //! recorded the row is never sent again (settling only touches rows still pending); a row
 //! whose instance died between the 2xx and the recording is sent again after its lease, so
-//! duplicates are bounded by what one instance has in flight.
+//! duplicates are bounded by one instance's window: a push holds its slot until its result is
+//! recorded.
 
 mod client;
 mod connection_gate;
@@ -30,7 +31,7 @@ use herald_push::vapid::VapidSigner;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 const MAX_RETRY_AFTER_MS: i64 = 30 * 86_400_000;
@@ -99,7 +100,7 @@ impl DeliveryEngine {
 
     /// Runs until `shutdown`; then lets in-flight pushes finish and records them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let (results_tx, results_rx) = mpsc::channel::<Settlement>(8192);
+        let (results_tx, results_rx) = mpsc::channel::<(Settlement, OwnedSemaphorePermit)>(8192);
         let recorder = tokio::spawn(record(self.store.clone(), self.clock.clone(), results_rx));
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         loop {
@@ -155,12 +156,14 @@ impl DeliveryEngine {
                 let tx = results_tx.clone();
                 tokio::spawn(async move {
                     let settlement = engine.deliver(target, message).await;
-                    let _ = tx.send(settlement).await;
-                    drop(permit);
+                    // The permit goes with the result and is freed once it is recorded: rows
+                    // sent but not yet recorded count against the window, so a crash repeats
+                    // at most `concurrency` pushes.
+                    let _ = tx.send((settlement, permit)).await;
                 });
             }
         }
-        // Drain: wait for every in-flight push, then let the recorder flush.
+        // Drain: wait until every push is sent and recorded, then stop the recorder.
         let _ = permits.acquire_many(self.settings.concurrency as u32).await;
         drop(results_tx);
         let _ = recorder.await;
@@ -375,30 +378,19 @@ fn jitter() -> i64 {
     (u64::from_le_bytes(bytes) >> 1) as i64
 }
 
-/// Settles results in batches: waits for one, lingers briefly while more arrive, then takes
-/// what is ready (up to 1000). Each transaction costs a few statements whatever its size, so
-/// the linger cuts statements per push several times over during a broadcast; the rows stay
-/// leased meanwhile, so nothing is lost by waiting.
+/// Settles results in batches: waits for one, then takes whatever else is ready (up to 1000),
+/// and frees their permits once they are recorded.
 /// A failed write is retried, never dropped: the rows' leases would only re-send them.
-async fn record(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<Settlement>) {
-    const LINGER: Duration = Duration::from_millis(10);
-    let mut batch = Vec::with_capacity(1000);
-    while rx.recv_many(&mut batch, 1000).await > 0 {
-        let linger = tokio::time::sleep(LINGER);
-        tokio::pin!(linger);
-        while batch.len() < 1000 {
-            let room = 1000 - batch.len();
-            tokio::select! {
-                _ = &mut linger => break,
-                received = rx.recv_many(&mut batch, room) => if received == 0 { break },
-            }
-        }
+async fn record(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<(Settlement, OwnedSemaphorePermit)>) {
+    let mut received = Vec::with_capacity(1000);
+    while rx.recv_many(&mut received, 1000).await > 0 {
+        let (batch, permits): (Vec<Settlement>, Vec<OwnedSemaphorePermit>) = received.drain(..).unzip();
         let mut delay = Duration::from_millis(100);
         while let Err(e) = store.settle(&batch, clock.now_ms()).await {
             tracing::error!(error = %e, "recording delivery results failed; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));
         }
-        batch.clear();
+        drop(permits);
     }
 }
