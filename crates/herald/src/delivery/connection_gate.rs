@@ -57,15 +57,12 @@ impl ConnectionGates {
     /// (or `HOLD_AT_MOST`).
     pub async fn pass(&self, client: usize, origin: &str) -> Pass {
         let gate = {
+            let key = (client, origin.to_owned());
             let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(gate) = gates.get(&(client, origin.to_owned())) {
-                gate.clone()
-            } else {
-                if gates.len() >= MAX_ORIGINS {
-                    gates.clear();
-                }
-                gates.entry((client, origin.to_owned())).or_default().clone()
+            if gates.len() >= MAX_ORIGINS && !gates.contains_key(&key) {
+                gates.clear();
             }
+            gates.entry(key).or_default().clone()
         };
         let cold = || gate.warm_until.load(Ordering::Acquire) <= self.now_ms();
         let mut first = None;

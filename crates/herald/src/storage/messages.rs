@@ -241,7 +241,7 @@ impl Store {
                 let sql = self.sql(&sql);
                 let mut query = sqlx::query(&sql).bind(message_id).bind(now_ms).bind(kind.as_db());
                 for id in Store::padded(ids) {
-                    query = query.bind(id.as_str().to_owned());
+                    query = query.bind(id.as_str());
                 }
                 query.execute(&mut *conn).await?
             }

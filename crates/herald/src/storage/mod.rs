@@ -210,12 +210,9 @@ impl Store {
     /// megabytes during a broadcast, and each new length paid for a prepare. Padded, a query
     /// has one length per power of two. [`Self::placeholders`] counts the padded length, so
     /// bind through this whenever the list comes from there.
-    pub fn padded<T: Clone>(values: &[T]) -> impl Iterator<Item = T> + '_ {
+    pub fn padded<T>(values: &[T]) -> impl Iterator<Item = &T> + '_ {
         let padding = values.len().next_power_of_two() - values.len();
-        values
-            .iter()
-            .cloned()
-            .chain(values.last().into_iter().cloned().cycle().take(padding))
+        values.iter().chain(values.last().into_iter().cycle().take(padding))
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -299,8 +296,8 @@ mod tests {
         );
         assert_eq!(Store::placeholders(3, 2), "$3, $4");
         assert_eq!(Store::placeholders(1, 3), "$1, $2, $3, $4");
-        assert_eq!(Store::padded(&[1, 2, 3]).collect::<Vec<_>>(), [1, 2, 3, 3]);
-        assert_eq!(Store::padded(&[7]).collect::<Vec<_>>(), [7]);
+        assert_eq!(Store::padded(&[1, 2, 3]).copied().collect::<Vec<_>>(), [1, 2, 3, 3]);
+        assert_eq!(Store::padded(&[7]).copied().collect::<Vec<_>>(), [7]);
         assert_eq!(Store::padded::<i64>(&[]).count(), 0);
     }
 }

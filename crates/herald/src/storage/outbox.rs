@@ -117,8 +117,8 @@ impl Store {
                     let mut update = sqlx::query(&update_sql).bind(lease_until);
                     let mut select = sqlx::query(&select_sql);
                     for id in Store::padded(chunk) {
-                        update = update.bind(id);
-                        select = select.bind(id);
+                        update = update.bind(*id);
+                        select = select.bind(*id);
                     }
                     update.execute(&mut *tx).await?;
                     rows.extend(select.fetch_all(&mut *tx).await?);
@@ -199,7 +199,7 @@ impl Store {
                 let sql = self.sql(&sql);
                 let mut query = sqlx::query(&sql).bind(final_state).bind(status.map(i64::from));
                 for id in Store::padded(chunk) {
-                    query = query.bind(id);
+                    query = query.bind(*id);
                 }
                 settled += query.execute(&mut *tx).await?.rows_affected() as i64;
             }
@@ -224,7 +224,7 @@ impl Store {
             let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql).bind(now_ms);
             for id in Store::padded(chunk) {
-                query = query.bind(id);
+                query = query.bind(*id);
             }
             query.execute(&mut *tx).await?;
         }
@@ -238,7 +238,7 @@ impl Store {
             let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql);
             for id in Store::padded(chunk) {
-                query = query.bind(id);
+                query = query.bind(*id);
             }
             query.execute(&mut *tx).await?;
         }
