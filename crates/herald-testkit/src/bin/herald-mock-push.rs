@@ -4,8 +4,9 @@
 //! It starts [`MockPushService`] on loopback plus a small control server, prints one JSON line
 //! `{"control": URL, "push": URL}` on stdout, and runs until its stdin closes (so it ends
 //! with the test that started it) or it is killed. Control endpoints:
-//! - `POST /devices` → a new device answering 201: `{"device", "endpoint", "subscription"}`
-//!   where `subscription` is what the browser's `PushSubscription.toJSON()` would give;
+//! - `POST /devices` → a new device answering 201 (or the `status` of an optional JSON body
+//!   `{"status": 410}`): `{"device", "endpoint", "subscription"}` where `subscription` is
+//!   what the browser's `PushSubscription.toJSON()` would give;
 //! - `GET /received` → every push so far, oldest first, decrypted with the device's keys:
 //!   `{"device", "ttl", "urgency", "topic", "encoding", "payload"` (UTF-8 text or null for
 //!   a push without data)`, "error"` (why decryption failed, else null)`, "vapid"` (null when
@@ -14,13 +15,18 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use herald_testkit::MockPushService;
+use herald_testkit::{MockPushService, MockResponse};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-async fn add_device(State(mock): State<Arc<MockPushService>>) -> Json<Value> {
-    let (endpoint, browser) = mock.add_device();
+async fn add_device(State(mock): State<Arc<MockPushService>>, body: String) -> Json<Value> {
+    let status = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["status"].as_u64())
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(201);
+    let (endpoint, browser) = mock.add_device_with(MockResponse::status(status));
     let device = endpoint.rsplit('/').next().unwrap_or_default().to_owned();
     Json(json!({
         "device": device,

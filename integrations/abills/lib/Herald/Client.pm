@@ -36,23 +36,28 @@ sub new {
   my $url = defined $self->{url} ? $self->{url} : '';
   $url =~ s{/+\z}{};
   if ($url !~ m{\Ahttps?://[^/\s]+}i) {
-    return $self->_fail(E_CONFIG, 'Herald URL must start with http:// or https://, e.g. https://herald.example.com');
+    $self->_fail(E_CONFIG, 'Herald URL must start with http:// or https://, e.g. https://herald.example.com');
+    return $self;
   }
   if ($url =~ m{\A[a-z]+://[^/]*@}i) {
-    return $self->_fail(E_CONFIG, 'Herald URL must not contain user credentials; the token goes in HERALD_TOKEN');
+    $self->_fail(E_CONFIG, 'Herald URL must not contain user credentials; the token goes in HERALD_TOKEN');
+    return $self;
   }
   $self->{url} = $url;
   if (!defined $token || $token eq '') {
-    return $self->_fail(E_CONFIG, 'Herald token is not set');
+    $self->_fail(E_CONFIG, 'Herald token is not set');
+    return $self;
   }
   if ($self->{timeout} !~ /\A\d+(?:\.\d+)?\z/ || $self->{timeout} <= 0) {
-    return $self->_fail(E_CONFIG, 'Herald timeout must be a positive number of seconds');
+    $self->_fail(E_CONFIG, 'Herald timeout must be a positive number of seconds');
+    return $self;
   }
   if ($url =~ /\Ahttps:/i) {
     my ($ok, $why) = HTTP::Tiny->can_ssl;
     if (!$ok) {
       $why =~ s/\s+\z//;
-      return $self->_fail(E_CONFIG, "Herald URL is https but this Perl cannot speak TLS ($why); install IO::Socket::SSL");
+      $self->_fail(E_CONFIG, "Herald URL is https but this Perl cannot speak TLS ($why); install IO::Socket::SSL");
+      return $self;
     }
   }
   $self->{http} = HTTP::Tiny->new(

@@ -129,16 +129,18 @@ sub log_tail {
 
 # A new device at the mock: {device, endpoint, subscription} (the browser's toJSON()).
 sub new_device {
-  my ($self) = @_;
-  my $answer = $HTTP->post("$self->{control}/devices");
+  my ($self, %opt) = @_;
+  my $answer = $HTTP->post("$self->{control}/devices",
+    { content => $JSON->encode({ status => $opt{status} // 201 }), headers => { 'Content-Type' => 'application/json' } });
   die "mock: $answer->{status} $answer->{content}\n" if !$answer->{success};
   return $JSON->decode($answer->{content});
 }
 
 # Registers a new mock device for uid/aid with the admin token; returns the device.
+# status => 410: the device's push service answers that (201 by default).
 sub subscribe_device {
-  my ($self, $kind, $id) = @_;
-  my $device = $self->new_device;
+  my ($self, $kind, $id, %opt) = @_;
+  my $device = $self->new_device(%opt);
   my $answer = $self->admin_request(POST => '/api/v1/subscriptions', { subscription => $device->{subscription}, $kind => $id });
   die "register: $answer->{status} $answer->{content}\n" if !$answer->{success};
   $device->{registration} = $JSON->decode($answer->{content});

@@ -97,7 +97,8 @@ sub _send {
     or return $self->_error(E_NO_RECIPIENT, 'no recipient: give UID or AID');
 
   my $body  = _clean_text($attr->{MESSAGE}, $BODY_MAX);
-  my $title = _clean_line(_first_defined($attr->{TITLE}, $attr->{SUBJECT}), $TITLE_MAX);
+  my $given_title = _first_defined($attr->{TITLE}, $attr->{SUBJECT});
+  my $title = _clean_line($given_title, $TITLE_MAX);
   $title = _clean_line($conf->{HERALD_DEFAULT_TITLE}, $TITLE_MAX) if $title eq '';
   if ($title eq '' && $body ne '') {
     ($title) = $body =~ /\A\s*([^\n]*)/;
@@ -182,9 +183,10 @@ sub _audience {
   return;
 }
 
+# The first defined value, or undef (a scalar even in list context).
 sub _first_defined {
   for (@_) { return $_ if defined $_ }
-  return;
+  return undef;    ## no critic (ProhibitExplicitReturnUndef)
 }
 
 # Characters, whatever the caller passed: byte strings that are valid UTF-8 (what the
