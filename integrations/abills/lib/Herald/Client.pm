@@ -296,20 +296,19 @@ sub _escape {
   return $text;
 }
 
-# Text fields as characters: byte strings are read as UTF-8 when they are valid UTF-8
-# (what a database driver without a UTF-8 flag returns), else as Latin-1.
+# Text as characters, whatever the caller passed: a byte string that is valid UTF-8 (what a
+# database driver returns without a UTF-8 flag) is decoded; other bytes are taken as Latin-1.
+sub chars {
+  my ($text) = @_;
+  # Numbers stay numbers (JSON::PP would quote a stringified one).
+  return $text if !defined $text || ref $text || utf8::is_utf8($text) || $text !~ /[\x80-\xff]/;
+  my $decoded = "$text";
+  return utf8::decode($decoded) ? $decoded : $text;
+}
+
 sub _texts {
   my ($hash) = @_;
-  my %copy;
-  for my $key (keys %$hash) {
-    my $value = $hash->{$key};
-    if (defined $value && !ref $value && !utf8::is_utf8($value) && $value =~ /[\x80-\xff]/) {
-      my $decoded = $value;
-      $value = $decoded if utf8::decode($decoded);
-    }
-    $copy{$key} = $value;
-  }
-  return \%copy;
+  return { map { $_ => chars($hash->{$_}) } keys %$hash };
 }
 
 1;
@@ -477,6 +476,14 @@ The VAPID public key (base64url) browsers subscribe with.
 =head2 healthy
 
 1 when C</healthz> answers C<ok>, else 0 (with C<errstr> set).
+
+=head1 FUNCTIONS
+
+=head2 Herald::Client::chars($text)
+
+C<$text> as a character string: a byte string that is valid UTF-8 (what a database driver
+returns without a UTF-8 flag) is decoded, other bytes are read as Latin-1, character strings
+are returned as they are. Every text a method sends goes through it, so both kinds work.
 
 =head1 SEE ALSO
 

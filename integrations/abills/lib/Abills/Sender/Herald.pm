@@ -189,17 +189,9 @@ sub _first_defined {
   return undef;    ## no critic (ProhibitExplicitReturnUndef)
 }
 
-# Characters, whatever the caller passed: byte strings that are valid UTF-8 (what the
-# database returns without a UTF-8 flag) are decoded, others are taken as Latin-1.
 sub _chars {
   my ($text) = @_;
-  return '' if !defined $text;
-  $text = "$text";
-  if (!utf8::is_utf8($text) && $text =~ /[\x80-\xff]/) {
-    my $decoded = $text;
-    $text = $decoded if utf8::decode($decoded);
-  }
-  return $text;
+  return defined $text ? Herald::Client::chars("$text") : '';
 }
 
 # Message text: newlines and tabs kept, other control characters dropped (Herald refuses

@@ -64,8 +64,8 @@ sub save_note {
   return $self->_fail('a note with a reminder needs the aid of the administrator to remind')
     if !defined $note->{aid} || $note->{aid} eq '';
 
-  my $text = defined $note->{text} ? $note->{text} : '';
-  my $title = $note->{subject};
+  my $text = defined $note->{text} ? Herald::Client::chars($note->{text}) : '';
+  my $title = Herald::Client::chars($note->{subject});
   if (!defined $title || $title !~ /\S/) {
     ($title) = $text =~ /\A\s*([^\n]*\S)/;
     $title = 'Reminder' if !defined $title;

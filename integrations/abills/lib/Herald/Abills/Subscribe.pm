@@ -235,7 +235,7 @@ the marker. Returns C<< {id, secret} >> (what C<herald.js> stores), or undef.
 =head2 unregister($kind, $id, $subscription_id)
 
 Deletes that device if it belongs to the person (else fails with "not a device of"), then
-L</sync_marker>.
+C<sync_marker>.
 
 =head2 sync_marker($kind, $id)
 
