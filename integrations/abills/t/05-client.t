@@ -35,6 +35,18 @@ subtest 'settings are checked before any request' => sub {
   ok(!$client->register_subscription(subscription => 'not json', uid => 1), 'a subscription that is not JSON');
 };
 
+subtest 'https needs IO::Socket::SSL' => sub {
+  my ($can) = HTTP::Tiny->can_ssl;
+  is(Herald::Client->new(url => 'https://herald.example.com', token => 'x')->is_ready, $can ? 1 : 0,
+    'ready exactly when this Perl can speak TLS');
+  no warnings 'redefine';
+  local *HTTP::Tiny::can_ssl = sub { (0, "IO::Socket::SSL 1.42 must be installed for https support\n") };
+  my $client = Herald::Client->new(url => 'https://herald.example.com', token => 'x');
+  ok(!$client->is_ready, 'without TLS support: not ready');
+  like($client->errstr, qr/https but this Perl cannot speak TLS .*install IO::Socket::SSL/, $client->errstr);
+  ok(Herald::Client->new(url => 'http://herald.example.com', token => 'x')->is_ready, 'http needs nothing');
+};
+
 my $stack = start_stack();
 my $herald = Herald::Client->new(url => $stack->url . '/', token => ADMIN_TOKEN);
 
