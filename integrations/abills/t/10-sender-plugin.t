@@ -171,6 +171,17 @@ subtest 'Herald down: 0 with errstr, fast, and no die reaches the caller' => sub
   unlike($down->{errstr}, qr/\Q${\ ADMIN_TOKEN}\E/, 'no token in errstr');
   is(scalar @died, 0, "the caller's die handler saw nothing");
 
+  # Even a failure inside the plugin's own code stays inside it.
+  my $plugin = $core->plugin('Push');
+  {
+    no warnings 'redefine';
+    local *Herald::Client::send_message = sub { die "something broke at some/file.pm line 3.\n" };
+    is(eval { $plugin->send_message({ UID => 2, TITLE => 'x' }) }, 0, 'an internal die: 0, not an exception');
+  }
+  is($plugin->{errno}, 99, 'errno 99');
+  like($plugin->{errstr}, qr/\AHerald plugin failed: something broke/, "errstr: $plugin->{errstr}");
+  is(scalar @died, 0, "the caller's die handler saw none of it");
+
   # A Herald that accepts the connection and never answers: the timeout bounds the wait.
   my $silent = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die $!;
   my $hung = SenderCoreStandIn->new($db, {}, { %conf, HERALD_URL => 'http://127.0.0.1:' . $silent->sockport, HERALD_TIMEOUT => 1 },
