@@ -20,6 +20,7 @@ subtest 'settings are checked before any request' => sub {
     [ { url => 'https://user:pw@herald.example.com', token => 'x' }, qr/credentials/ ],
     [ { url => 'http://127.0.0.1:1' }, qr/token is not set/ ],
     [ { url => 'http://127.0.0.1:1', token => 'x', timeout => 'soon' }, qr/timeout/ ],
+    [ { url => 'http://127.0.0.1:1', token => "secret-token\n" }, qr/printable ASCII without spaces/ ],
   ) {
     my $client = Herald::Client->new(%{ $case->[0] });
     ok(!$client->is_ready, 'not ready');

@@ -48,6 +48,11 @@ sub new {
     $self->_fail(E_CONFIG, 'Herald token is not set');
     return $self;
   }
+  if ($token !~ /\A[\x21-\x7e]+\z/) {
+    # It goes into a header; a library refusing it would quote it in its error.
+    $self->_fail(E_CONFIG, 'Herald token must be printable ASCII without spaces (check for a stray newline)');
+    return $self;
+  }
   if ($self->{timeout} !~ /\A\d+(?:\.\d+)?\z/ || $self->{timeout} <= 0) {
     $self->_fail(E_CONFIG, 'Herald timeout must be a positive number of seconds');
     return $self;
