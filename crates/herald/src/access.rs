@@ -69,7 +69,7 @@ impl Scopes {
     pub fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
         let mut scopes = Self::default();
         for item in items {
-            scopes.0 |= Scope::parse(item.trim())?.bit();
+            scopes.0 |= Scope::parse(item)?.bit();
         }
         if scopes.is_empty() {
             return Err("give at least one scope: send, read or admin".into());
@@ -109,12 +109,12 @@ pub fn parse_key(token: &str) -> Option<(&str, &str)> {
 
 /// A key's name: what it is for, one line of 1 to 100 characters.
 pub fn validate_name(name: &str) -> Result<String, String> {
+    if name.chars().any(char::is_control) {
+        return Err("`name` must not contain control characters".into());
+    }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err("`name` must be 1 to 100 characters".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("`name` must not contain control characters".into());
     }
     Ok(name.to_owned())
 }

@@ -36,7 +36,8 @@ impl MessageRequest {
         if title.is_empty() || title.chars().count() > 256 {
             return Err("`title` must be 1 to 256 characters".into());
         }
-        if title.chars().any(char::is_control) {
+        // Checked before trimming too: a trailing newline or vertical tab is a control character.
+        if self.title.chars().any(char::is_control) {
             return Err("`title` must not contain control characters".into());
         }
         // Only the body is multi-line text; every other field is one line.

@@ -44,7 +44,7 @@ fn now_ms() -> i64 {
 
 pub async fn create(config: Config, args: CreateArgs) -> Result<(), String> {
     let name = access::validate_name(&args.name).map_err(|e| e.replace("`name`", "--name"))?;
-    let scopes = Scopes::parse_list(args.scope.iter().map(String::as_str)).map_err(|e| format!("--scope: {e}"))?;
+    let scopes = Scopes::parse_list(args.scope.iter().map(|s| s.trim())).map_err(|e| format!("--scope: {e}"))?;
     let store = open(&config).await?;
     let (id, token, hash) = access::new_key();
     store

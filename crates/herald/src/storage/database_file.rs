@@ -31,7 +31,9 @@ fn file_of(url: &str) -> Option<PathBuf> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
     let path = options.get_filename();
     let text = path.to_string_lossy();
-    (!text.is_empty() && !text.contains(":memory:") && !url.contains("mode=memory")).then(|| path.to_path_buf())
+    // sqlx names in-memory databases `file:sqlx-in-memory-N`.
+    let in_memory = text.contains(":memory:") || text.starts_with("file:") || url.contains("mode=memory");
+    (!text.is_empty() && !in_memory).then(|| path.to_path_buf())
 }
 
 #[cfg(unix)]
@@ -80,5 +82,19 @@ mod tests {
             Some(PathBuf::from("/tmp/x/h.db"))
         );
         assert_eq!(file_of("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn a_new_database_file_is_private_and_an_exposed_one_is_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        prepare(&format!("sqlite://{}", path.display()));
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(exposed_files(&path).is_empty());
+        let wal = dir.path().join("h.db-wal");
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(exposed_files(&path), vec![wal]);
     }
 }
