@@ -5,7 +5,9 @@ use crate::helpers::*;
 use serde_json::{json, Value};
 
 async fn create_key(app: &TestApp, name: &str, scopes: &[&str]) -> (String, String) {
-    let response = app.admin_post("/api/v1/keys", json!({"name": name, "scopes": scopes})).await;
+    let response = app
+        .admin_post("/api/v1/keys", json!({"name": name, "scopes": scopes}))
+        .await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["name"], name);
@@ -37,11 +39,25 @@ async fn a_send_key_sends_and_mints_owner_tokens_but_cannot_list_export_or_make_
     let device = app.register_device(json!({"uid": 42})).await;
     let (_, key) = create_key(&app, "billing sender", &["send"]).await;
 
-    let sent = call(&app, Method::POST, "/api/v1/messages", &key, Some(json!({"to": {"uid": 42}, "title": "Balance low"}))).await;
+    let sent = call(
+        &app,
+        Method::POST,
+        "/api/v1/messages",
+        &key,
+        Some(json!({"to": {"uid": 42}, "title": "Balance low"})),
+    )
+    .await;
     assert_eq!(sent.status(), 202);
     let message: Value = sent.json().await.unwrap();
     app.push.wait_for(1, std::time::Duration::from_secs(10)).await;
-    let token = call(&app, Method::POST, "/api/v1/owner-tokens", &key, Some(json!({"uid": 42}))).await;
+    let token = call(
+        &app,
+        Method::POST,
+        "/api/v1/owner-tokens",
+        &key,
+        Some(json!({"uid": 42})),
+    )
+    .await;
     assert_eq!(token.status(), 201);
     let (endpoint, browser) = app.push.add_device();
     let registered = call(
@@ -63,15 +79,33 @@ async fn a_send_key_sends_and_mints_owner_tokens_but_cannot_list_export_or_make_
     .await;
     assert_eq!(reminder.status(), 201);
 
-    assert_forbidden(call(&app, Method::GET, "/api/v1/subscriptions", &key, None).await, "admin").await;
+    assert_forbidden(
+        call(&app, Method::GET, "/api/v1/subscriptions", &key, None).await,
+        "admin",
+    )
+    .await;
     assert_forbidden(call(&app, Method::GET, "/api/v1/keys", &key, None).await, "admin").await;
     assert_forbidden(
-        call(&app, Method::POST, "/api/v1/keys", &key, Some(json!({"name": "mine", "scopes": ["admin"]}))).await,
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/keys",
+            &key,
+            Some(json!({"name": "mine", "scopes": ["admin"]})),
+        )
+        .await,
         "admin",
     )
     .await;
     assert_forbidden(
-        call(&app, Method::DELETE, &format!("/api/v1/subscriptions/{}", device.id), &key, None).await,
+        call(
+            &app,
+            Method::DELETE,
+            &format!("/api/v1/subscriptions/{}", device.id),
+            &key,
+            None,
+        )
+        .await,
         "admin",
     )
     .await;
@@ -81,17 +115,42 @@ async fn a_send_key_sends_and_mints_owner_tokens_but_cannot_list_export_or_make_
     // A read key reads and cannot send; an admin key does everything.
     let (_, reader) = create_key(&app, "dashboard", &["read"]).await;
     assert_eq!(call(&app, Method::GET, &status, &reader, None).await.status(), 200);
-    assert_eq!(call(&app, Method::GET, "/api/v1/messages", &reader, None).await.status(), 200);
-    assert_eq!(call(&app, Method::GET, "/api/v1/reminders", &reader, None).await.status(), 200);
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/messages", &reader, None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/reminders", &reader, None)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(call(&app, Method::GET, "/metrics", &reader, None).await.status(), 200);
     assert_forbidden(
-        call(&app, Method::POST, "/api/v1/messages", &reader, Some(json!({"to": {"uid": 42}, "title": "x"}))).await,
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/messages",
+            &reader,
+            Some(json!({"to": {"uid": 42}, "title": "x"})),
+        )
+        .await,
         "send",
     )
     .await;
     let (_, admin) = create_key(&app, "operator", &["admin"]).await;
-    assert_eq!(call(&app, Method::GET, "/api/v1/subscriptions", &admin, None).await.status(), 200);
-    assert_eq!(call(&app, Method::GET, "/api/v1/keys", &admin, None).await.status(), 200);
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/subscriptions", &admin, None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/keys", &admin, None).await.status(),
+        200
+    );
 
     // Listing shows names, scopes and last use, never the key.
     let listed: Value = app.admin_get("/api/v1/keys").await.json().await.unwrap();
@@ -113,7 +172,10 @@ async fn a_revoked_key_fails_at_once_on_every_instance() {
     .await;
     let (id, key) = create_key(&first, "sender", &["send", "read"]).await;
     for app in [&first, &second] {
-        assert_eq!(call(app, Method::GET, "/api/v1/messages", &key, None).await.status(), 200);
+        assert_eq!(
+            call(app, Method::GET, "/api/v1/messages", &key, None).await.status(),
+            200
+        );
     }
     let revoked = first
         .http
@@ -130,7 +192,9 @@ async fn a_revoked_key_fails_at_once_on_every_instance() {
             Method::POST,
             "/api/v1/subscriptions",
             &key,
-            Some(json!({"uid": 1, "subscription": app.push.add_device().1.subscription_json("http://127.0.0.1:9/p/x")})),
+            Some(
+                json!({"uid": 1, "subscription": app.push.add_device().1.subscription_json("http://127.0.0.1:9/p/x")}),
+            ),
         )
         .await;
         assert_error(registration, 401).await;
@@ -159,7 +223,10 @@ async fn bad_key_requests_are_refused_with_named_fields() {
     ] {
         let response = app.admin_post("/api/v1/keys", body.clone()).await;
         let error = assert_error(response, 422).await;
-        assert!(error["error"]["message"].as_str().unwrap().contains(field), "{body}: {error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(field),
+            "{body}: {error}"
+        );
     }
     let forged = app
         .http
@@ -186,21 +253,41 @@ async fn the_cli_creates_lists_and_revokes_keys() {
         })
     };
     let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
-    let out = run(words("keys create --name billing --scope send,read --json")).await.unwrap();
+    let out = run(words("keys create --name billing --scope send,read --json"))
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(created["scopes"], json!(["send", "read"]));
     let key = created["key"].as_str().unwrap().to_owned();
     // The running server accepts the key made beside it.
-    let listed = app.http.get(app.url("/api/v1/messages")).bearer_auth(&key).send().await.unwrap();
+    let listed = app
+        .http
+        .get(app.url("/api/v1/messages"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.status(), 200);
     let out = run(words("keys list --json")).await.unwrap();
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["name"], "billing");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
-    let out = run(vec!["keys".into(), "revoke".into(), created["id"].as_str().unwrap().into()]).await.unwrap();
+    let out = run(vec![
+        "keys".into(),
+        "revoke".into(),
+        created["id"].as_str().unwrap().into(),
+    ])
+    .await
+    .unwrap();
     assert!(out.status.success());
-    let refused = app.http.get(app.url("/api/v1/messages")).bearer_auth(&key).send().await.unwrap();
+    let refused = app
+        .http
+        .get(app.url("/api/v1/messages"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 401);
     let out = run(words("keys create --name x --scope root")).await.unwrap();
     assert!(!out.status.success());

@@ -59,7 +59,10 @@ async fn half_open_connections_beyond_the_cap_do_not_lock_out_healthz() {
         .expect("/healthz answered while 2000 half-open connections were open")
         .unwrap();
     assert_eq!(health.status(), 200);
-    eprintln!("/healthz answered in {:?} beside 2000 half-open connections", started.elapsed());
+    eprintln!(
+        "/healthz answered in {:?} beside 2000 half-open connections",
+        started.elapsed()
+    );
     // The server holds at most 200: the oldest half-open connections were closed for room.
     let mut closed = 0;
     for stream in half_open.iter_mut().take(1500) {
@@ -67,7 +70,10 @@ async fn half_open_connections_beyond_the_cap_do_not_lock_out_healthz() {
             closed += 1;
         }
     }
-    assert!(closed >= 1300, "only {closed} of the 1500 oldest half-open connections were closed");
+    assert!(
+        closed >= 1300,
+        "only {closed} of the 1500 oldest half-open connections were closed"
+    );
 }
 
 #[tokio::test]
@@ -101,16 +107,24 @@ async fn slow_silent_and_idle_clients_are_cut_within_their_timeouts() {
     // A client that connects and says nothing.
     let mut silent = TcpStream::connect(&address).await.unwrap();
     let silent_cut = closed_within(&mut silent, Duration::from_secs(4)).await;
-    assert!(silent_cut.is_some(), "a silent connection stayed open past the header timeout");
+    assert!(
+        silent_cut.is_some(),
+        "a silent connection stayed open past the header timeout"
+    );
 
     // A keep-alive client that asks once and then idles.
     let mut idle = TcpStream::connect(&address).await.unwrap();
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = [0u8; 512];
     let n = idle.read(&mut answer).await.unwrap();
     assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
     let idle_cut = closed_within(&mut idle, Duration::from_secs(4)).await;
-    assert!(idle_cut.is_some(), "an idle keep-alive connection stayed open past the idle timeout");
+    assert!(
+        idle_cut.is_some(),
+        "an idle keep-alive connection stayed open past the idle timeout"
+    );
 
     let slow_cut = trickle.await.unwrap();
     assert!(
@@ -157,7 +171,11 @@ async fn an_endpoint_moved_to_another_owner_is_a_new_subscription_without_the_ol
                 .unwrap()
         }
     };
-    let own: Value = inbox(new_id.to_owned(), new_secret.to_owned()).await.json().await.unwrap();
+    let own: Value = inbox(new_id.to_owned(), new_secret.to_owned())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(own["messages"], json!([]), "alice's waiting message reached bob: {own}");
     assert_error(inbox(victim.id.clone(), new_secret.to_owned()).await, 401).await;
     assert_error(inbox(victim.id.clone(), victim.secret.clone()).await, 401).await;
@@ -293,7 +311,8 @@ async fn failed_pushes_log_the_endpoint_as_origin_and_hash_only() {
     );
     let unreachable_endpoint = "http://127.0.0.1:9/push/unreachable-capability-token-0123456789".to_owned();
     let (_, keys) = app.push.add_device();
-    app.register_existing(json!({"uid": 2}), unreachable_endpoint.clone(), keys).await;
+    app.register_existing(json!({"uid": 2}), unreachable_endpoint.clone(), keys)
+        .await;
     let first = app.send(json!({"to": {"uid": 1}, "title": "t"})).await;
     let second = app.send(json!({"to": {"uid": 2}, "title": "t", "ttl": 1})).await;
     app.wait_settled(&first).await;
@@ -307,8 +326,14 @@ async fn failed_pushes_log_the_endpoint_as_origin_and_hash_only() {
     assert!(text.contains("push refused"), "{text}");
     for endpoint in [&refusing, &unreachable_endpoint] {
         let path = url::Url::parse(endpoint).unwrap().path().to_owned();
-        assert!(!text.contains(path.as_str()), "the endpoint {endpoint} was logged in full:\n{text}");
-        assert!(text.contains(&herald::redact::endpoint(endpoint)), "no label for {endpoint}:\n{text}");
+        assert!(
+            !text.contains(path.as_str()),
+            "the endpoint {endpoint} was logged in full:\n{text}"
+        );
+        assert!(
+            text.contains(&herald::redact::endpoint(endpoint)),
+            "no label for {endpoint}:\n{text}"
+        );
     }
     let _ = refusing_device;
 }
@@ -345,7 +370,8 @@ async fn the_back_end_is_not_throttled_by_the_public_limit_but_anonymous_callers
     use futures::StreamExt;
     let statuses: Vec<_> = futures::stream::iter(0..5000)
         .map(|i| {
-            let body = json!({"uid": i, "subscription": keys.subscription_json(&format!("http://127.0.0.1:9/push/{i}"))});
+            let body =
+                json!({"uid": i, "subscription": keys.subscription_json(&format!("http://127.0.0.1:9/push/{i}"))});
             router
                 .clone()
                 .oneshot(request("/api/v1/subscriptions".into(), Some(ADMIN_TOKEN), Some(body)))

@@ -39,7 +39,10 @@ async fn failures(app: &TestApp, cases: &[Case]) -> Vec<String> {
         let shaped = serde_json::from_str::<Value>(&text)
             .is_ok_and(|b| b["error"]["code"].is_string() && b["error"]["message"].is_string());
         if !(400..500).contains(&status) || !shaped {
-            failed.push(format!("{} {} [{}]: {status} {text}", case.method, case.path, case.name));
+            failed.push(format!(
+                "{} {} [{}]: {status} {text}",
+                case.method, case.path, case.name
+            ));
         }
     }
     failed
@@ -88,10 +91,22 @@ async fn control_characters_are_refused_in_every_one_line_field() {
             ("title", format!("t{control}")),
         ] {
             let message = json!({"to": {"uid": 1}, "title": "t", field: value});
-            cases.push(json_case(format!("message {field} with {what}"), Method::POST, "/api/v1/messages", Some(ADMIN_TOKEN), &message));
+            cases.push(json_case(
+                format!("message {field} with {what}"),
+                Method::POST,
+                "/api/v1/messages",
+                Some(ADMIN_TOKEN),
+                &message,
+            ));
             let mut reminder = message.clone();
             reminder["schedule"] = json!({"daily": "09:00"});
-            cases.push(json_case(format!("reminder {field} with {what}"), Method::POST, "/api/v1/reminders", Some(ADMIN_TOKEN), &reminder));
+            cases.push(json_case(
+                format!("reminder {field} with {what}"),
+                Method::POST,
+                "/api/v1/reminders",
+                Some(ADMIN_TOKEN),
+                &reminder,
+            ));
         }
         cases.push(json_case(
             format!("key name with {what}"),
@@ -102,7 +117,13 @@ async fn control_characters_are_refused_in_every_one_line_field() {
         ));
     }
     let failed = failures(&app, &cases).await;
-    assert!(failed.is_empty(), "{} of {} cases:\n{}", failed.len(), cases.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
     assert_eq!(counts(&app).await, before);
 }
 
@@ -152,7 +173,13 @@ async fn ipv6_endpoints_that_are_not_global_unicast_are_refused() {
         ));
     }
     let failed = failures(&app, &cases).await;
-    assert!(failed.is_empty(), "{} of {} cases:\n{}", failed.len(), cases.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
     assert_eq!(counts(&app).await, before);
 }
 
@@ -167,7 +194,10 @@ async fn hostile_key_requests_and_forged_key_tokens_are_refused() {
             .json()
             .await
             .unwrap();
-        (r["id"].as_str().unwrap().to_owned(), r["key"].as_str().unwrap().to_owned())
+        (
+            r["id"].as_str().unwrap().to_owned(),
+            r["key"].as_str().unwrap().to_owned(),
+        )
     };
     let before = counts(&app).await;
     let (id, secret) = send_key.trim_start_matches("hk_").split_once('.').unwrap();
@@ -180,8 +210,14 @@ async fn hostile_key_requests_and_forged_key_tokens_are_refused() {
         ("scope with spaces", json!({"name": "x", "scopes": [" send "]})),
         ("scopes as a string", json!({"name": "x", "scopes": "send,admin"})),
         ("scope not a string", json!({"name": "x", "scopes": [1]})),
-        ("SQL in scope", json!({"name": "x", "scopes": ["send'); DROP TABLE api_keys;--"]})),
-        ("101-character name", json!({"name": "n".repeat(101), "scopes": ["send"]})),
+        (
+            "SQL in scope",
+            json!({"name": "x", "scopes": ["send'); DROP TABLE api_keys;--"]}),
+        ),
+        (
+            "101-character name",
+            json!({"name": "n".repeat(101), "scopes": ["send"]}),
+        ),
         ("blank name", json!({"name": "   ", "scopes": ["send"]})),
         ("name not a string", json!({"name": ["x"], "scopes": ["send"]})),
         ("unknown field", json!({"name": "x", "scopes": ["send"], "expires": 1})),
@@ -228,6 +264,12 @@ async fn hostile_key_requests_and_forged_key_tokens_are_refused() {
         &json!({"name": "mine", "scopes": ["admin"]}),
     ));
     let failed = failures(&app, &cases).await;
-    assert!(failed.is_empty(), "{} of {} cases:\n{}", failed.len(), cases.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
     assert_eq!(counts(&app).await, before);
 }
