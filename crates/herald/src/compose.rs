@@ -36,23 +36,29 @@ impl MessageRequest {
         if title.is_empty() || title.chars().count() > 256 {
             return Err("`title` must be 1 to 256 characters".into());
         }
-        if title.chars().any(char::is_control) {
+        // Checked before trimming too: a trailing newline or vertical tab is a control character.
+        if self.title.chars().any(char::is_control) {
             return Err("`title` must not contain control characters".into());
         }
-        let text = |name: &str, value: &Option<String>, max: usize| -> Result<Option<String>, String> {
-            match value {
-                Some(v) if v.chars().count() > max => Err(format!("`{name}` must be at most {max} characters")),
-                Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
-                    Err(format!("`{name}` must not contain control characters"))
+        // Only the body is multi-line text; every other field is one line.
+        let text =
+            |name: &str, value: &Option<String>, max: usize, multiline: bool| -> Result<Option<String>, String> {
+                match value {
+                    Some(v) if v.chars().count() > max => Err(format!("`{name}` must be at most {max} characters")),
+                    Some(v)
+                        if v.chars()
+                            .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t'))) =>
+                    {
+                        Err(format!("`{name}` must not contain control characters"))
+                    }
+                    Some(v) if !v.is_empty() => Ok(Some(v.clone())),
+                    _ => Ok(None),
                 }
-                Some(v) if !v.is_empty() => Ok(Some(v.clone())),
-                _ => Ok(None),
-            }
-        };
-        let body = text("body", &self.body, 16_000)?;
+            };
+        let body = text("body", &self.body, 16_000, true)?;
         let url = link("url", &self.url)?;
         let icon = link("icon", &self.icon)?;
-        let tag = text("tag", &self.tag, 128)?;
+        let tag = text("tag", &self.tag, 128, false)?;
         let ttl = self.ttl.unwrap_or(DEFAULT_TTL_SECS);
         if ttl > u64::from(MAX_TTL_SECONDS) {
             return Err(format!("`ttl` must be at most {MAX_TTL_SECONDS} seconds (30 days)"));
@@ -140,6 +146,11 @@ fn link(name: &str, value: &Option<String>) -> Result<Option<String>, String> {
     if value.chars().count() > 2048 {
         return Err(format!("`{name}` must be at most 2048 characters"));
     }
+    // The URL parser strips tabs and newlines and keeps other controls percent-encoded or raw;
+    // a link is one line of visible text, so any control character is refused outright.
+    if value.chars().any(char::is_control) {
+        return Err(format!("`{name}` must not contain control characters"));
+    }
     // Browsers read `\` as `/`, so `/\evil.example` would leave the origin like `//evil.example`.
     if value.starts_with('/') && !value.starts_with("//") && !value.contains(['\\', ' ', '\t', '\n', '\r']) {
         return Ok(Some(value.to_owned()));
@@ -198,5 +209,28 @@ mod tests {
             .unwrap_err()
             .contains("colour"));
         assert!(request(json!({"to": {"uid": 1}, "title": "t", "mode": "tickle", "body": "x".repeat(5000)})).is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_one_line_field() {
+        for field in ["url", "icon", "tag"] {
+            for bad in [
+                "/\u{0}x",
+                "/\u{b}/evil",
+                "/a\tb",
+                "/a\nb",
+                "/\u{7f}",
+                "/\u{85}x",
+                "https://a.example/\u{1b}[31m",
+            ] {
+                let err = request(json!({"to": {"uid": 1}, "title": "t", field: bad})).unwrap_err();
+                assert!(err.contains(field) && err.contains("control"), "{field}={bad:?}: {err}");
+            }
+        }
+        let err = request(json!({"to": {"uid": 1}, "title": "t", "topic": "a\u{0}"})).unwrap_err();
+        assert!(err.contains("topic"), "{err}");
+        // The body alone is multi-line.
+        assert!(request(json!({"to": {"uid": 1}, "title": "t", "body": "line 1\n\tline 2"})).is_ok());
+        assert!(request(json!({"to": {"uid": 1}, "title": "t", "body": "bell\u{7}"})).is_err());
     }
 }

@@ -50,6 +50,12 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client (for the rate limit).
     pub trusted_proxies: Vec<IpBlock>,
     pub ssl_cert_file: Option<PathBuf>,
+    /// A connection must finish each request header within this.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once (kept under the open-file limit).
+    pub max_connections: usize,
 }
 
 /// The file's shape: every field optional, unknown keys refused.
@@ -76,6 +82,9 @@ struct FileConfig {
     max_subscriptions_per_owner: Option<u64>,
     public_rate_limit_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    header_read_timeout_seconds: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 impl Config {
@@ -246,6 +255,27 @@ impl Config {
             )? as u32,
             trusted_proxies,
             ssl_cert_file: env("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(PathBuf::from),
+            header_read_timeout: Duration::from_secs(number(
+                "HERALD_HEADER_READ_TIMEOUT_SECONDS",
+                file.header_read_timeout_seconds,
+                10,
+                1,
+                300,
+            )?),
+            idle_timeout: Duration::from_secs(number(
+                "HERALD_IDLE_TIMEOUT_SECONDS",
+                file.idle_timeout_seconds,
+                60,
+                1,
+                3600,
+            )?),
+            max_connections: number(
+                "HERALD_MAX_CONNECTIONS",
+                file.max_connections.map(|v| v as u64),
+                10_000,
+                1,
+                1_000_000,
+            )? as usize,
         })
     }
 }
@@ -295,6 +325,9 @@ mod tests {
             ("HERALD_CLEANUP_INTERVAL_SECONDS", "0"),
             ("HERALD_CORS_ORIGINS", "example.com"),
             ("HERALD_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("HERALD_HEADER_READ_TIMEOUT_SECONDS", "0"),
+            ("HERALD_IDLE_TIMEOUT_SECONDS", "soon"),
+            ("HERALD_MAX_CONNECTIONS", "0"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert!(err.0.starts_with(name), "{name}: {}", err.0);

@@ -90,28 +90,37 @@ fn host_matches(pattern: &str, host: &str) -> bool {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0];
-            if nat64 {
-                return is_public_v4(Ipv4Addr::new(
-                    (s[6] >> 8) as u8,
-                    s[6] as u8,
-                    (s[7] >> 8) as u8,
-                    s[7] as u8,
-                ));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || v6 == Ipv6Addr::UNSPECIFIED)
-        }
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+/// IPv6 is judged by an allow-list: only global unicast (2000::/3) can be public, which
+/// leaves out IPv4-compatible `::a.b.c.d`, site-local `fec0::/10`, unique-local, link-local,
+/// multicast and every reserved block at once. Inside 2000::/3, the blocks that are not
+/// global, or that carry an IPv4 address a relay would reach, are judged by that address.
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let s = v6.segments();
+    let embedded_v4 = |high: u16, low: u16| Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8);
+    // NAT64 well-known prefix 64:ff9b::/96: the gateway connects to the embedded address.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        return is_public_v4(embedded_v4(s[6], s[7]));
+    }
+    if (s[0] & 0xe000) != 0x2000 {
+        return false;
+    }
+    match (s[0], s[1]) {
+        // 6to4: the relay delivers to the IPv4 address in bits 16..48.
+        (0x2002, _) => is_public_v4(embedded_v4(s[1], s[2])),
+        // 2001::/23, IETF protocol assignments: Teredo (2001::/32, whose client address is
+        // obscured), benchmarking, ORCHID, AMT and the like; no push service lives there.
+        (0x2001, b) if b < 0x0200 => false,
+        // Documentation.
+        (0x2001, 0x0db8) => false,
+        (0x3fff, b) if b < 0x1000 => false,
+        _ => true,
     }
 }
 
@@ -177,10 +186,42 @@ mod tests {
             "64:ff9b::a00:1",
             "224.0.0.1",
             "255.255.255.255",
+            // IPv4-compatible, 6to4 of private v4, site-local, Teredo, NAT64 of private v4,
+            // local-use NAT64, documentation, discard-only, ORCHID, multicast.
+            "::127.0.0.1",
+            "::a00:1",
+            "::8.8.8.8",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2002:c0a8:101::",
+            "2002:a9fe:a9fe::",
+            "fec0::1",
+            "feff::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:20::1",
+            "2001:db8::1",
+            "3fff::1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::c0a8:1",
+            "64:ff9b:1::a00:1",
+            "100::1",
+            "ff02::1",
+            "4000::1",
+            "::",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["142.250.74.10", "2a00:1450:4001:80b::200a", "::ffff:8.8.8.8"] {
+        for ip in [
+            "142.250.74.10",
+            "2a00:1450:4001:80b::200a",
+            "::ffff:8.8.8.8",
+            "2002:808:808::1",
+            "64:ff9b::808:808",
+            "2606:4700::1111",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

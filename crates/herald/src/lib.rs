@@ -14,12 +14,16 @@
 //! - [`scheduler`]: scheduled messages and the cleanup job;
 //! - [`endpoint_policy`]: which endpoints may be contacted (SSRF defence);
 //! - [`secrets`]: ids, secrets, hashing and owner tokens;
+//! - [`access`]: API keys and their scopes;
+//! - [`redact`]: how endpoints appear in logs;
+//! - [`http_server`]: connections: header and idle timeouts, the connection cap;
 //! - [`startup`]: wiring it all into an [`startup::Application`];
 //! - [`cli`]: the `herald` command.
 //!
 //! The Web Push protocol itself (VAPID, encryption, request and response rules) lives in
 //! the `herald-push` crate, which has no I/O.
 
+pub mod access;
 pub mod api;
 pub mod cli;
 pub mod clock;
@@ -28,7 +32,9 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod endpoint_policy;
+pub mod http_server;
 pub mod metrics;
+pub mod redact;
 pub mod reminders;
 pub mod scheduler;
 pub mod secrets;

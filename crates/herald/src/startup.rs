@@ -7,6 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::delivery::{push_client, DeliveryEngine, DeliverySettings};
 use crate::endpoint_policy::EndpointPolicy;
+use crate::http_server::{self, ConnectionLimits};
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::secrets::{self, OwnerTokenKey};
@@ -28,6 +29,7 @@ pub struct Application {
     state: Arc<AppState>,
     engine: Arc<DeliveryEngine>,
     scheduler: Arc<Scheduler>,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -40,6 +42,7 @@ impl Application {
             .await
             .map_err(|e| format!("HERALD_DATABASE_URL: cannot open the database: {e}"))?;
         let state = Arc::new(assemble_state(store, config, clock).await?);
+        let open_file_limit = http_server::raise_open_file_limit();
         let listener = TcpListener::bind(state.config.listen)
             .await
             .map_err(|e| format!("HERALD_LISTEN: cannot listen on {}: {e}", state.config.listen))?;
@@ -74,11 +77,24 @@ impl Application {
             state.delivery_wake.clone(),
         ));
         let scheduler = Arc::new(Scheduler::new(state.clone()));
+        let limits = ConnectionLimits {
+            header_read_timeout: state.config.header_read_timeout,
+            idle_timeout: state.config.idle_timeout,
+            max_connections: http_server::effective_cap(state.config.max_connections, open_file_limit),
+        };
+        if limits.max_connections < state.config.max_connections {
+            tracing::warn!(
+                open_file_limit,
+                max_connections = limits.max_connections,
+                "HERALD_MAX_CONNECTIONS is above what the open-file limit allows; lowered"
+            );
+        }
         Ok(Self {
             listener,
             state,
             engine,
             scheduler,
+            limits,
         })
     }
 
@@ -102,20 +118,27 @@ impl Application {
         self.scheduler.clone()
     }
 
+    /// The connection limits in force (the cap may be below the configured one).
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        self.limits
+    }
+
     /// Serves until `shutdown` is cancelled; in-flight requests and pushes finish first.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), String> {
         let engine = tokio::spawn(self.engine.clone().run(shutdown.clone()));
         let scheduler = tokio::spawn(self.scheduler.clone().run(shutdown.clone()));
-        let app = api::router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let stop = shutdown.clone();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
+        http_server::serve(
+            self.listener,
+            api::router(self.state.clone()),
+            self.limits,
+            shutdown.clone(),
+        )
+        .await;
         shutdown.cancel();
         let _ = engine.await;
         let _ = scheduler.await;
         self.state.store.close().await;
-        served.map_err(|e| format!("server error: {e}"))
+        Ok(())
     }
 }
 

@@ -1,7 +1,9 @@
-//! Extractors whose rejections are JSON errors, and the two kinds of bearer authentication.
+//! Extractors whose rejections are JSON errors, and bearer authentication: the admin token or
+//! a scoped API key (see [`crate::access`]), or a subscription's own secret.
 
 use super::error::ApiError;
 use super::AppState;
+use crate::access::{Scope, Scopes};
 use crate::secrets;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -92,22 +94,57 @@ pub fn bearer_header(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Proof that the request carries the admin token.
-pub struct Admin;
-
-impl FromRequestParts<Arc<AppState>> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        match bearer(parts) {
-            Some(token) if state.is_admin_token(token) => Ok(Admin),
-            Some(_) => Err(ApiError::unauthorized("the admin token is not valid")),
-            None => Err(ApiError::unauthorized(
-                "this endpoint needs Authorization: Bearer <admin token>",
-            )),
-        }
+/// Checks that the request's bearer token is the admin token or a live API key holding
+/// `scope`: 401 without a valid token, 403 (naming the scope) with one that lacks it.
+pub async fn require_scope(parts: &Parts, state: &AppState, scope: Scope) -> Result<Scopes, ApiError> {
+    let Some(token) = bearer(parts) else {
+        return Err(ApiError::unauthorized(format!(
+            "this endpoint needs Authorization: Bearer <admin token or an API key with the `{}` scope>",
+            scope.as_str()
+        )));
+    };
+    match state.authenticate(token).await? {
+        Some(scopes) if scopes.allows(scope) => Ok(scopes),
+        Some(_) => Err(ApiError::forbidden(format!(
+            "this API key lacks the `{}` scope this endpoint needs",
+            scope.as_str()
+        ))),
+        None => Err(ApiError::unauthorized(
+            "the token is not valid (not the admin token, or an unknown or revoked API key)",
+        )),
     }
 }
+
+macro_rules! scope_extractor {
+    ($(#[$doc:meta])* $name:ident, $scope:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl FromRequestParts<Arc<AppState>> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+                require_scope(parts, state, $scope).await.map(|_| $name)
+            }
+        }
+    };
+}
+
+scope_extractor!(
+    /// Proof that the request carries the admin token or a key with the `admin` scope.
+    Admin,
+    Scope::Admin
+);
+scope_extractor!(
+    /// Proof that the request may send: the `send` scope (or `admin`).
+    Sender,
+    Scope::Send
+);
+scope_extractor!(
+    /// Proof that the request may read status and lists: the `read` scope (or `admin`).
+    Reader,
+    Scope::Read
+);
 
 /// Checks that `token` is the secret of subscription `id` (or the admin token, when
 /// `admin_may` is set). Unknown ids and wrong secrets get the same answer, so ids cannot be
@@ -120,8 +157,16 @@ pub async fn authorize_subscription(
 ) -> Result<(), ApiError> {
     let token = parts_token
         .ok_or_else(|| ApiError::unauthorized("this endpoint needs Authorization: Bearer <subscription secret>"))?;
-    if admin_may && state.is_admin_token(token) {
-        return Ok(());
+    if admin_may {
+        match state.authenticate(token).await? {
+            Some(scopes) if scopes.allows(Scope::Admin) => return Ok(()),
+            Some(_) => {
+                return Err(ApiError::forbidden(
+                    "this API key lacks the `admin` scope that acting on another's subscription needs",
+                ))
+            }
+            None => {}
+        }
     }
     let refused = || ApiError::unauthorized("the subscription id or secret is not valid");
     if !crate::secrets::is_valid_id(id) {

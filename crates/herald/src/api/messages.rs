@@ -1,7 +1,7 @@
 //! Sending messages and reading their delivery state (admin).
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
 use super::{rfc3339, AppState};
 use crate::compose::MessageRequest;
 use crate::storage::messages::{Cancelled, MessageView};
@@ -24,7 +24,7 @@ pub struct CreateQuery {
 }
 
 pub async fn create(
-    _: Admin,
+    _: Sender,
     State(state): State<Arc<AppState>>,
     ApiQuery(query): ApiQuery<CreateQuery>,
     ApiJson(req): ApiJson<MessageRequest>,
@@ -98,7 +98,7 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
     })
 }
 
-pub async fn get(_: Admin, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
+pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
     let message = state
         .store
         .message(&id)
@@ -117,7 +117,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(
-    _: Admin,
+    _: Reader,
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<impl IntoResponse> {
@@ -154,7 +154,7 @@ pub async fn list(
 
 /// Cancels a scheduled message that has not started sending.
 pub async fn cancel(
-    _: Admin,
+    _: Sender,
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath,
 ) -> ApiResult<impl IntoResponse> {

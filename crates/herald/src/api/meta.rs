@@ -1,8 +1,9 @@
 //! Public key, owner tokens, health, metrics and the OpenAPI document.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{bearer_header, Admin, ApiJson};
+use super::extract::{bearer_header, ApiJson, Sender};
 use super::AppState;
+use crate::access::Scope;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets::verify_secret;
 use axum::extract::State;
@@ -33,12 +34,16 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> ApiResult<impl IntoR
 }
 
 /// Public unless `HERALD_METRICS_TOKEN` is set: then the scraper shows that token (or the
-/// admin token), so the queue depth and push outcomes are not everyone's to read.
+/// admin token, or an API key with the `read` scope), so the queue depth and push outcomes are not everyone's to read.
 pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
     if let Some(hash) = &state.metrics_token_hash {
         match bearer_header(&headers) {
-            Some(token) if verify_secret(token, hash) || state.is_admin_token(token) => {}
-            Some(_) => return Err(ApiError::unauthorized("the metrics token is not valid")),
+            Some(token) if verify_secret(token, hash) => {}
+            Some(token) => match state.authenticate(token).await? {
+                Some(scopes) if scopes.allows(Scope::Read) => {}
+                Some(_) => return Err(ApiError::forbidden("this API key lacks the `read` scope metrics need")),
+                None => return Err(ApiError::unauthorized("the metrics token is not valid")),
+            },
             None => {
                 return Err(ApiError::unauthorized(
                     "this endpoint needs Authorization: Bearer <metrics token>",
@@ -65,7 +70,7 @@ pub struct OwnerTokenRequest {
 
 /// Signs an owner token for a host application that would rather not implement HS256.
 pub async fn owner_token(
-    _: Admin,
+    _: Sender,
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<OwnerTokenRequest>,
 ) -> ApiResult<impl IntoResponse> {

@@ -5,6 +5,7 @@
 //!   replacing a changed subscription);
 //! - [`messages`]: send, inspect, cancel (admin);
 //! - [`reminders`]: messages on a schedule (admin);
+//! - [`keys`]: scoped API keys (admin);
 //! - [`meta`]: public key, owner tokens, health, metrics, OpenAPI;
 //! - [`assets`]: the service worker, page library, demo pages and admin console.
 
@@ -13,6 +14,8 @@ pub mod client_ip;
 mod devices;
 pub mod error;
 mod extract;
+mod keys;
+pub use keys::key_json;
 mod messages;
 mod meta;
 mod rate_limit;
@@ -21,6 +24,7 @@ pub use rate_limit::RateLimiter;
 pub use reminders::reminder_json;
 mod subscriptions;
 
+use crate::access::{self, Scopes};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::endpoint_policy::EndpointPolicy;
@@ -60,9 +64,40 @@ pub struct AppState {
     pub rate_limiter: rate_limit::RateLimiter,
 }
 
+/// A key's last-used time is written at most this often, so that a busy key costs one write
+/// a minute, not one per request.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
 impl AppState {
     pub fn is_admin_token(&self, token: &str) -> bool {
         secrets::verify_secret(token, &self.admin_token_hash)
+    }
+
+    /// The scopes `token` holds: all of them for the admin token, a live API key's own, or
+    /// `None` for anything else. Keys are looked up on every request (by primary key) and
+    /// never cached, so a revocation takes effect at once on every instance.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Scopes>, crate::storage::StoreError> {
+        if self.is_admin_token(token) {
+            return Ok(Some(Scopes::full()));
+        }
+        let Some((id, secret)) = access::parse_key(token) else {
+            return Ok(None);
+        };
+        let Some(key) = self.store.api_key_auth(id).await? else {
+            // Spend the same hashing work as a real check.
+            let _ = secrets::verify_secret(secret, "");
+            return Ok(None);
+        };
+        if !secrets::verify_secret(secret, &key.secret_hash) {
+            return Ok(None);
+        }
+        let now = self.clock.now_ms();
+        if key.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_MS) {
+            if let Err(e) = self.store.touch_api_key(id, now).await {
+                tracing::warn!(key = id, error = %e, "recording an API key's last use failed");
+            }
+        }
+        Ok(Some(key.scopes))
     }
 }
 
@@ -89,6 +124,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/reminders/{id}",
             get(reminders::get).patch(reminders::update).delete(reminders::delete),
         )
+        .route("/api/v1/keys", post(keys::create).get(keys::list))
+        .route("/api/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .merge(public)
@@ -103,6 +140,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state.config.cors_origins))
+        // Answers carry owner tokens, secrets and message texts: no cache may keep them. The
+        // browser assets set their own `no-cache` and keep it.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

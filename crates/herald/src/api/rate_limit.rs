@@ -1,7 +1,8 @@
 //! A per-client-IP limit on the public endpoints: a fixed one-minute window per address,
 //! kept in memory. Behind trusted proxies the address comes from `X-Forwarded-For` (see
 //! `client_ip`). It blunts floods of registrations or secret guesses from one address;
-//! it is not a substitute for a rate limit at the load balancer.
+//! it is not a substitute for a rate limit at the load balancer. Requests that carry the admin
+//! token or a live API key are exempt.
 
 use super::client_ip::client_ip;
 use super::error::ApiError;
@@ -48,6 +49,14 @@ impl RateLimiter {
 }
 
 pub async fn limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    // The host application's back end registers its users' devices with the admin token or
+    // an API key, often from one address: those calls are not the anonymous public and do not
+    // spend its budget. A token that does not authenticate is counted like no token.
+    if let Some(token) = super::extract::bearer_header(request.headers()) {
+        if matches!(state.authenticate(token).await, Ok(Some(_))) {
+            return next.run(request).await;
+        }
+    }
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -1,7 +1,7 @@
-//! Reminders: messages that fire on a schedule (admin).
+//! Reminders: messages that fire on a schedule (`send` scope to change, `read` to look).
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Admin, ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
 use super::{rfc3339, AppState};
 use crate::reminders::{apply_update, new_record, ReminderInput};
 use crate::storage::reminders::ReminderRecord;
@@ -32,7 +32,7 @@ pub fn reminder_json(r: &ReminderRecord) -> Value {
 }
 
 pub async fn create(
-    _: Admin,
+    _: Sender,
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<impl IntoResponse> {
@@ -44,7 +44,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    _: Admin,
+    _: Sender,
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath,
     ApiJson(body): ApiJson<Value>,
@@ -61,7 +61,7 @@ pub async fn update(
     Ok(Json(reminder_json(&record)))
 }
 
-pub async fn get(_: Admin, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
+pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
     let record = state
         .store
         .reminder(&id)
@@ -78,7 +78,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(
-    _: Admin,
+    _: Reader,
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<impl IntoResponse> {
@@ -96,7 +96,7 @@ pub async fn list(
 }
 
 pub async fn delete(
-    _: Admin,
+    _: Sender,
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath,
 ) -> ApiResult<impl IntoResponse> {

@@ -3,6 +3,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{authorize_subscription, bearer, ApiJson, ApiPath, ApiQuery};
 use super::{rfc3339, AppState};
+use crate::access::Scope;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets::OwnerTokenError;
 use crate::storage::subscriptions::NewSubscription;
@@ -71,8 +72,22 @@ pub async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let from_body = owner_from_body(&req)?;
-    let admin = super::extract::bearer_header(&headers).map(|token| state.is_admin_token(token));
-    let owner = match (&req.owner_token, admin) {
+    // A back end registers with the admin token or a key that may send (which could mint an
+    // owner token for the same effect).
+    let bearer = super::extract::bearer_header(&headers).filter(|_| req.owner_token.is_none());
+    let authorized = match bearer {
+        Some(token) => Some(match state.authenticate(token).await? {
+            Some(scopes) if scopes.allows(Scope::Send) => true,
+            Some(_) => {
+                return Err(ApiError::forbidden(
+                    "this API key lacks the `send` scope registering needs",
+                ))
+            }
+            None => false,
+        }),
+        None => None,
+    };
+    let owner = match (&req.owner_token, authorized) {
         (Some(token), _) => {
             let owner = state
                 .owner_tokens
@@ -91,10 +106,14 @@ pub async fn register(
             owner
         }
         (None, Some(true)) => from_body.ok_or_else(|| ApiError::bad_request("give `uid` or `aid`"))?,
-        (None, Some(false)) => return Err(ApiError::unauthorized("the admin token is not valid")),
+        (None, Some(false)) => {
+            return Err(ApiError::unauthorized(
+                "the token is not valid (not the admin token, or an unknown or revoked API key)",
+            ))
+        }
         (None, None) => {
             return Err(ApiError::unauthorized(
-                "send an `ownerToken` or Authorization: Bearer <admin token>",
+                "send an `ownerToken` or Authorization: Bearer <admin token or an API key with the `send` scope>",
             ))
         }
     };

@@ -1,4 +1,5 @@
-//! `herald keys generate`: a new VAPID key pair.
+//! `herald keys generate`: a new VAPID key pair. Its siblings `keys create|list|revoke`
+//! manage scoped API keys (see `api_keys`).
 
 use clap::{Args, Subcommand};
 use herald_push::keys::VapidKeyPair;
@@ -8,6 +9,12 @@ use std::path::PathBuf;
 pub enum KeysCommand {
     /// Generate a VAPID key pair.
     Generate(GenerateArgs),
+    /// Create a scoped API key (shown once).
+    Create(super::api_keys::CreateArgs),
+    /// List API keys: name, scopes, created, last used, revoked.
+    List(super::api_keys::ListArgs),
+    /// Revoke an API key at once.
+    Revoke(super::api_keys::RevokeArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! cron and operators. `keys` and `send-notification` mirror web-push for Node's CLI so its
 //! users can switch without relearning flags.
 
+mod api_keys;
 mod keys;
 mod notify;
 mod reminders;
@@ -74,7 +75,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (API, delivery engine, scheduler).
     Serve,
-    /// VAPID keys.
+    /// VAPID keys (`generate`) and scoped API keys (`create`, `list`, `revoke`).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Generate VAPID keys (web-push's name for `keys generate`).
@@ -98,6 +99,18 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(cli.config).await,
         Command::Keys(keys::KeysCommand::Generate(args)) | Command::GenerateVapidKeys(args) => keys::generate(&args),
+        Command::Keys(keys::KeysCommand::Create(args)) => match load(cli.config) {
+            Ok(config) => api_keys::create(config, args).await,
+            Err(e) => Err(e),
+        },
+        Command::Keys(keys::KeysCommand::List(args)) => match load(cli.config) {
+            Ok(config) => api_keys::list(config, args).await,
+            Err(e) => Err(e),
+        },
+        Command::Keys(keys::KeysCommand::Revoke(args)) => match load(cli.config) {
+            Ok(config) => api_keys::revoke(config, args).await,
+            Err(e) => Err(e),
+        },
         Command::SendNotification(args) => send_notification::run(args).await,
         Command::Notify(args) => match load(cli.config) {
             Ok(config) => notify::run(config, args).await,

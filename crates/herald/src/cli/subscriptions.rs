@@ -29,7 +29,7 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), St
     match command {
         SubscriptionsCommand::Export { file } => {
             let mut out: Box<dyn Write> = match &file {
-                Some(path) => Box::new(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?),
+                Some(path) => Box::new(create_private(path).map_err(|e| format!("{}: {e}", path.display()))?),
                 None => Box::new(std::io::stdout().lock()),
             };
             let mut after = String::new();
@@ -156,4 +156,17 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
         secret_hash,
         created_at,
     })
+}
+
+/// Creates (or truncates) an export file readable by its owner only: it holds every endpoint,
+/// which is a capability, and the secrets' hashes. An existing file keeps its mode.
+fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }

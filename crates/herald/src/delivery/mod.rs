@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::domain::MessageMode;
 use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::Metrics;
+use crate::redact;
 use crate::storage::outbox::{ClaimedTarget, SettledAs, Settlement};
 use crate::storage::Store;
 use connection_gate::ConnectionGates;
@@ -226,12 +227,12 @@ impl DeliveryEngine {
         let subscription = match Subscription::parse(&stored.endpoint, &stored.p256dh, &stored.auth) {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(subscription = %target.subscription_id, error = %e, "stored subscription no longer parses");
+                tracing::warn!(subscription = %target.subscription_id, endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&e.to_string(), &stored.endpoint), "stored subscription no longer parses");
                 return (SettledAs::Failed, None);
             }
         };
         if let Err(why) = self.policy.check(&subscription.endpoint) {
-            tracing::warn!(subscription = %target.subscription_id, %why, "endpoint refused by policy");
+            tracing::warn!(subscription = %target.subscription_id, endpoint = %redact::endpoint(&stored.endpoint), why = %redact::scrub(&why, &stored.endpoint), "endpoint refused by policy");
             return (SettledAs::Failed, None);
         }
         // TTL counts down from the message's creation, so a late retry does not extend it.
@@ -250,7 +251,7 @@ impl DeliveryEngine {
         let request = match message.build_at(&subscription, &self.signer, wall.max(SystemTime::UNIX_EPOCH)) {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(message = %target.message_id, error = %e, "building the push failed");
+                tracing::warn!(message = %target.message_id, endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&e.to_string(), &stored.endpoint), "building the push failed");
                 return (SettledAs::Failed, None);
             }
         };
@@ -268,7 +269,8 @@ impl DeliveryEngine {
             Ok(r) => r,
             Err(e) => {
                 self.metrics.push_request("retry", None);
-                tracing::debug!(error = %e, "push request failed");
+                // reqwest names the URL in its errors; the endpoint is a capability.
+                tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), error = %e.without_url(), "push request failed");
                 return (self.retry(target, &prepared, self.clock.now_ms(), None), None);
             }
         };
@@ -285,7 +287,8 @@ impl DeliveryEngine {
             PushOutcome::Accepted { .. } => SettledAs::Accepted,
             PushOutcome::Gone { .. } => SettledAs::Gone,
             PushOutcome::Failed { reason, .. } => {
-                tracing::warn!(status, ?reason, body = %String::from_utf8_lossy(&body[..body.len().min(300)]), "push refused");
+                let answer = String::from_utf8_lossy(&body[..body.len().min(300)]);
+                tracing::warn!(status, ?reason, endpoint = %redact::endpoint(&stored.endpoint), body = %redact::scrub(&answer, &stored.endpoint), "push refused");
                 SettledAs::Failed
             }
             // Retry-After counts from the answer, not from when the request left.

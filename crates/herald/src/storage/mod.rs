@@ -7,8 +7,10 @@
 //!
 //! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
 //! (messages, audience expansion, the tickle inbox and receipts), [`outbox`] (per-target
-//! delivery state: claiming, recording results, cleanup).
+//! delivery state: claiming, recording results, cleanup), [`api_keys`] (scoped keys).
 
+pub mod api_keys;
+mod database_file;
 pub mod messages;
 pub mod outbox;
 pub mod reminders;
@@ -103,6 +105,9 @@ impl Store {
             Backend::MySql => (url.replacen("mariadb://", "mysql://", 1), 16),
             Backend::Postgres => (url.to_owned(), 16),
         };
+        if backend == Backend::Sqlite {
+            database_file::prepare(&url);
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))

@@ -1,8 +1,10 @@
 //! Subscriptions: one row per browser push endpoint, with its owner.
 //!
 //! The endpoint is unique (through its SHA-256, so that MySQL can index it): registering the
-//! same endpoint again updates the owner and keys and rotates the secret, so a re-registering
-//! service worker always ends up holding the one valid secret.
+//! same endpoint again for the same owner updates the keys and rotates the secret, so a
+//! re-registering service worker always ends up holding the one valid secret. Registering it
+//! for another owner replaces the row with a new one (new id, new secret): what was queued for
+//! the old owner is never handed to the new one.
 
 use super::{col, is_unique_violation, Store, StoreError, StoreResult};
 use crate::domain::{Owner, OwnerId, OwnerKind};
@@ -101,13 +103,22 @@ impl Store {
                 "this owner already has {count} subscriptions, the most allowed; remove one first"
             )));
         }
+        let existing_id = match existing_id {
+            Some(id) if moves_owner => {
+                // Someone else's endpoint changes hands: the old row goes, with its tickle
+                // messages (their outbox rows settle as gone), and the new owner starts afresh.
+                sqlx::query(&self.sql("DELETE FROM subscriptions WHERE id = $1"))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                None
+            }
+            other => other,
+        };
         let registered = if let Some(id) = existing_id {
             sqlx::query(&self.sql(
-                "UPDATE subscriptions SET owner_kind = $1, owner_id = $2, p256dh = $3, auth = $4, secret_hash = $5, \
-                 user_agent = $6 WHERE id = $7",
+                "UPDATE subscriptions SET p256dh = $1, auth = $2, secret_hash = $3, user_agent = $4 WHERE id = $5",
             ))
-            .bind(new.owner.kind.as_db())
-            .bind(new.owner.id.as_str())
             .bind(&new.p256dh)
             .bind(&new.auth)
             .bind(&secret_hash)

@@ -233,6 +233,12 @@ async fn subscriptions_export_and_import_report_bad_lines_and_keep_the_rest() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the export holds every endpoint; it is {mode:o}");
+    }
     let mut text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.lines().count(), 2);
     // Lines from another system, one good, and two bad ones.

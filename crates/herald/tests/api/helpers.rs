@@ -41,6 +41,8 @@ pub struct Options {
     /// Keep the default SSRF policy (no private or http endpoints).
     pub strict_endpoints: bool,
     pub env: Vec<(&'static str, String)>,
+    /// Share this database (a second instance) instead of a fresh one.
+    pub database_url: Option<String>,
 }
 
 /// A fresh database URL for the backend chosen by `HERALD_TEST_DATABASE`.
@@ -82,7 +84,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database(dir.path()).await;
+    let database_url = match &options.database_url {
+        Some(url) => url.clone(),
+        None => fresh_database(dir.path()).await,
+    };
     let mut env: Vec<(&str, String)> = vec![
         ("HERALD_LISTEN", "127.0.0.1:0".into()),
         ("HERALD_DATABASE_URL", database_url.clone()),
@@ -114,16 +119,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let shutdown = CancellationToken::new();
     let address = if options.no_workers {
         // The API alone: tests drive the engine and the scheduler by hand.
-        let router =
-            herald::api::router(app_state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let router = herald::api::router(app_state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-        });
+        tokio::spawn(herald::http_server::serve(
+            listener,
+            router,
+            app.connection_limits(),
+            shutdown.clone(),
+        ));
         address
     } else {
         tokio::spawn(app.run_until_stopped(shutdown.clone()));

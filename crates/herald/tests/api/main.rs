@@ -1,10 +1,13 @@
 //! Integration tests: the real server, a fresh database per test, a mock push service.
 
+mod api_keys;
 mod cli;
 mod delivery;
 mod faults;
+mod hardening;
 mod helpers;
 mod hostile;
+mod hostile_more;
 mod messages;
 mod reminders;
 mod subscriptions;

@@ -20,22 +20,34 @@ async fn public_key_is_served() {
 }
 
 #[tokio::test]
-async fn register_then_reregister_keeps_the_id_and_updates_the_owner() {
+async fn reregistering_keeps_the_id_and_a_new_owner_gets_a_new_one() {
     let app = spawn_app().await;
     let (endpoint, browser) = app.push.add_device();
     let first = app
         .register_existing(json!({"uid": 42}), endpoint.clone(), browser.clone())
         .await;
+    // The same owner again: same id, rotated secret.
+    let response = app
+        .admin_post(
+            "/api/v1/subscriptions",
+            json!({"subscription": browser.subscription_json(&endpoint), "uid": 42}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let same: Value = response.json().await.unwrap();
+    assert_eq!(same["id"], first.id.as_str());
+    assert_ne!(same["secret"], first.secret.as_str(), "the secret rotates");
+    // Another owner: a new subscription (id and secret); the old one is gone.
     let response = app
         .admin_post(
             "/api/v1/subscriptions",
             json!({"subscription": browser.subscription_json(&endpoint), "aid": "7"}),
         )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 201);
     let again: Value = response.json().await.unwrap();
-    assert_eq!(again["id"], first.id.as_str());
-    assert_ne!(again["secret"], first.secret.as_str(), "the secret rotates");
+    assert_ne!(again["id"], first.id.as_str());
+    assert_ne!(again["secret"], same["secret"]);
     assert!(
         herald_push::base64url::decode(again["secret"].as_str().unwrap())
             .unwrap()

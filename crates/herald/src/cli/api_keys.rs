@@ -1,0 +1,109 @@
+//! `herald keys create|list|revoke`: scoped API keys, on the configured database (beside a
+//! running server, which sees a new or revoked key on its next request).
+
+use crate::access::{self, Scopes};
+use crate::config::Config;
+use crate::storage::Store;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// What the key is for, e.g. "billing sender".
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated scopes: send, read, admin.
+    #[arg(long, value_name = "SCOPES", value_delimiter = ',', required = true)]
+    pub scope: Vec<String>,
+    /// Print {"id", "name", "scopes", "key"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The key's id (as `keys list` shows it).
+    pub id: String,
+}
+
+async fn open(config: &Config) -> Result<Store, String> {
+    Store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub async fn create(config: Config, args: CreateArgs) -> Result<(), String> {
+    let name = access::validate_name(&args.name).map_err(|e| e.replace("`name`", "--name"))?;
+    let scopes = Scopes::parse_list(args.scope.iter().map(|s| s.trim())).map_err(|e| format!("--scope: {e}"))?;
+    let store = open(&config).await?;
+    let (id, token, hash) = access::new_key();
+    store
+        .insert_api_key(&id, &name, scopes, &hash, now_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "id": id, "name": name, "scopes": scopes.names(), "key": token })
+        );
+    } else {
+        println!("API key {id} ({name}; scopes: {})", scopes.to_text());
+        println!("{token}");
+        eprintln!("Shown once: only its hash is kept. Send it as Authorization: Bearer <key>.");
+    }
+    Ok(())
+}
+
+pub async fn list(config: Config, args: ListArgs) -> Result<(), String> {
+    let store = open(&config).await?;
+    let keys = store.list_api_keys().await.map_err(|e| e.to_string())?;
+    for key in &keys {
+        if args.json {
+            println!("{}", crate::api::key_json(key));
+        } else {
+            let when = |ms: Option<i64>| ms.map(crate::api::rfc3339).unwrap_or_else(|| "-".into());
+            println!(
+                "{}  {:<20}  {:<16}  created {}  last used {}{}",
+                key.id,
+                key.name,
+                key.scopes.to_text(),
+                crate::api::rfc3339(key.created_at),
+                when(key.last_used_at),
+                key.revoked_at
+                    .map(|at| format!("  REVOKED {}", crate::api::rfc3339(at)))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !args.json && keys.is_empty() {
+        eprintln!("no API keys");
+    }
+    Ok(())
+}
+
+pub async fn revoke(config: Config, args: RevokeArgs) -> Result<(), String> {
+    if !crate::secrets::is_valid_id(&args.id) {
+        return Err(format!("{:?} is not a key id", args.id));
+    }
+    let store = open(&config).await?;
+    if store
+        .revoke_api_key(&args.id, now_ms())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        println!("revoked {}", args.id);
+        Ok(())
+    } else {
+        Err(format!("no live API key {}", args.id))
+    }
+}
