@@ -15,6 +15,7 @@
 //! - [`endpoint_policy`]: which endpoints may be contacted (SSRF defence);
 //! - [`secrets`]: ids, secrets, hashing and owner tokens;
 //! - [`startup`]: wiring it all into an [`startup::Application`];
+//! - [`logging`]: log format and colours on stderr;
 //! - [`cli`]: the `herald` command.
 //!
 //! The Web Push protocol itself (VAPID, encryption, request and response rules) lives in
@@ -28,6 +29,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod endpoint_policy;
+pub mod logging;
 pub mod metrics;
 pub mod reminders;
 pub mod scheduler;

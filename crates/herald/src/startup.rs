@@ -10,6 +10,7 @@ use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::secrets::{self, OwnerTokenKey};
+use crate::storage::sqlite_file::{self, ServerLock};
 use crate::storage::{settings, Store};
 use herald_push::keys::VapidKeyPair;
 use herald_push::vapid::{VapidSigner, VapidSubject};
@@ -28,6 +29,8 @@ pub struct Application {
     state: Arc<AppState>,
     engine: Arc<DeliveryEngine>,
     scheduler: Arc<Scheduler>,
+    /// Held while this server uses a SQLite file, so a second server on it refuses to start.
+    sqlite_lock: Option<ServerLock>,
 }
 
 impl Application {
@@ -36,6 +39,10 @@ impl Application {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        // Before the database is opened (or created, or migrated): one server per SQLite file.
+        let sqlite_lock = sqlite_file::database_path(&config.database_url)
+            .map(|path| ServerLock::acquire(&path))
+            .transpose()?;
         let store = Store::connect(&config.database_url)
             .await
             .map_err(|e| format!("HERALD_DATABASE_URL: cannot open the database: {e}"))?;
@@ -79,6 +86,7 @@ impl Application {
             state,
             engine,
             scheduler,
+            sqlite_lock,
         })
     }
 
@@ -104,6 +112,8 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled; in-flight requests and pushes finish first.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), String> {
+        // Released only after the store is closed below.
+        let _sqlite_lock = self.sqlite_lock;
         let engine = tokio::spawn(self.engine.clone().run(shutdown.clone()));
         let scheduler = tokio::spawn(self.scheduler.clone().run(shutdown.clone()));
         let app = api::router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -160,7 +170,12 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
                 .map_err(db)?;
             if created {
                 // Shown once: only the hash is kept.
-                eprintln!("\nHerald admin token (shown once, store it now): {token}\n");
+                // `eprintln!` would panic when stderr is closed; the token is lost either way.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nHerald admin token (shown once, store it now): {token}\n"
+                );
             }
             stored
         }

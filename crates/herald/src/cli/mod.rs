@@ -1,7 +1,12 @@
 //! The `herald` command line. `serve` runs the server; the other commands are for scripts,
 //! cron and operators. `keys` and `send-notification` mirror web-push for Node's CLI so its
 //! users can switch without relearning flags.
+//!
+//! Only `serve` and `init` create a database; every other command opens the one the
+//! configuration names and refuses to run when it is missing ([`open_store`]), so a command
+//! run from the wrong directory fails loudly instead of queuing into a new, empty file.
 
+mod doctor;
 mod keys;
 mod notify;
 mod reminders;
@@ -9,6 +14,7 @@ mod send_notification;
 mod subscriptions;
 
 use crate::config::Config;
+use crate::storage::{Store, StoreError};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,8 +78,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (API, delivery engine, scheduler).
+    /// Run the server (API, delivery engine, scheduler). Creates the database on first start.
     Serve,
+    /// Create the database (tables, VAPID key pair, admin token) without serving.
+    Init,
+    /// Check what this installation lacks: VAPID subject, database permissions, push
+    /// services reachable from here, clock skew, TLS in front. Exits 1 on a critical problem.
+    Doctor(doctor::DoctorArgs),
     /// VAPID keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -97,6 +108,14 @@ pub enum Command {
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(cli.config).await,
+        Command::Init => match load(cli.config) {
+            Ok(config) => init(config).await,
+            Err(e) => Err(e),
+        },
+        Command::Doctor(args) => match load(cli.config) {
+            Ok(config) => doctor::run(config, args).await,
+            Err(e) => Err(e),
+        },
         Command::Keys(keys::KeysCommand::Generate(args)) | Command::GenerateVapidKeys(args) => keys::generate(&args),
         Command::SendNotification(args) => send_notification::run(args).await,
         Command::Notify(args) => match load(cli.config) {
@@ -119,7 +138,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("herald: {message}");
+            // Not `eprintln!`: it panics when stderr is closed.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "herald: {message}");
             ExitCode::FAILURE
         }
     }
@@ -127,6 +148,42 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 fn load(path: Option<PathBuf>) -> Result<Config, String> {
     Config::load(path.as_deref()).map_err(|e| e.to_string())
+}
+
+/// Opens the configured database for a command other than `serve`/`init`: it must exist.
+pub(crate) async fn open_store(config: &Config) -> Result<Store, String> {
+    Store::open_existing(&config.database_url).await.map_err(|e| match e {
+        StoreError::Missing(what) => format!(
+            "{what}.\nPoint this command at the server's database: --config FILE (its database_url) or \
+             HERALD_DATABASE_URL=… (e.g. sqlite:///var/lib/herald/herald.db). `herald serve` or \
+             `herald init` create a new database."
+        ),
+        other => format!("HERALD_DATABASE_URL: {other}"),
+    })
+}
+
+/// `herald init`: sets up the database as the first `serve` would, then exits.
+async fn init(config: Config) -> Result<(), String> {
+    let shown = crate::storage::redacted(&config.database_url);
+    let where_ = crate::storage::sqlite_file::database_path(&config.database_url)
+        .map(|p| p.display().to_string())
+        .unwrap_or(shown);
+    match Store::open_existing(&config.database_url).await {
+        Ok(store) => {
+            store.close().await;
+            println!("{where_} is already a Herald database (pending migrations, if any, applied)");
+            return Ok(());
+        }
+        Err(StoreError::Missing(_)) => {}
+        Err(other) => return Err(format!("HERALD_DATABASE_URL: {other}")),
+    }
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("HERALD_DATABASE_URL: cannot create the database: {e}"))?;
+    let state = crate::startup::assemble_state(store, config, std::sync::Arc::new(crate::clock::SystemClock)).await?;
+    state.store.close().await;
+    println!("created the Herald database at {where_}");
+    Ok(())
 }
 
 async fn serve(path: Option<PathBuf>) -> Result<(), String> {
@@ -137,8 +194,9 @@ async fn serve(path: Option<PathBuf>) -> Result<(), String> {
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests and pushes");
+        // Cancel first: nothing the log line meets (a closed stderr) may delay the stop.
         trigger.cancel();
+        tracing::info!("shutting down: finishing in-flight requests and pushes");
     });
     app.run_until_stopped(shutdown).await
 }
@@ -165,9 +223,7 @@ async fn shutdown_signal() {
 }
 
 async fn cleanup(config: Config) -> Result<(), String> {
-    let store = crate::storage::Store::connect(&config.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = open_store(&config).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let removed = store.delete_expired_messages(now).await.map_err(|e| e.to_string())?;
     println!("removed {removed} expired message(s) and their delivery rows");
