@@ -9,8 +9,12 @@
 //! the line is dropped. tracing-subscriber's builder would otherwise report the failure with
 //! `eprintln!`, which panics on the same closed pipe, inside whatever task was logging.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
+
+/// The format [`init`] chose, for [`notice`].
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,7 @@ pub fn colours_on_stderr() -> bool {
 /// to report; an invalid `HERALD_LOG` falls back to the default filter.
 pub fn init() -> Result<(), String> {
     let format = LogFormat::from_env()?;
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| "herald=info,warn".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -50,4 +55,21 @@ pub fn init() -> Result<(), String> {
         LogFormat::Json => builder.json().with_ansi(false).init(),
     }
     Ok(())
+}
+
+/// Writes a line for the operator to stderr whatever `HERALD_LOG` filters (the generated admin
+/// token, shown once), in the log format so a JSON pipeline still gets JSON. Errors (a closed
+/// stderr) are ignored.
+pub fn notice(message: &str) {
+    let line = match FORMAT.get() {
+        Some(LogFormat::Json) => serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": "WARN",
+            "fields": { "message": message },
+            "target": "herald",
+        })
+        .to_string(),
+        _ => format!("\n{message}\n"),
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

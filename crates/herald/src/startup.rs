@@ -170,12 +170,7 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
                 .map_err(db)?;
             if created {
                 // Shown once: only the hash is kept.
-                // `eprintln!` would panic when stderr is closed; the token is lost either way.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nHerald admin token (shown once, store it now): {token}\n"
-                );
+                crate::logging::notice(&format!("Herald admin token (shown once, store it now): {token}"));
             }
             stored
         }

@@ -381,6 +381,11 @@ async fn probe(client: &reqwest::Client, host: &str, timeout: Duration) -> Resul
             timeout.as_secs(),
             addresses[0]
         )),
+        Ok(Err(e)) if e.is_timeout() => Err(format!(
+            "TLS: no handshake within {}s (connecting to {})",
+            timeout.as_secs(),
+            addresses[0]
+        )),
         Ok(Err(e)) => Err(format!("TLS: {}", error_chain(&e))),
         Ok(Ok(response)) => Ok(response
             .headers()
