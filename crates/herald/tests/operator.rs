@@ -69,6 +69,7 @@ fn wait_at_most(child: &mut Child, limit: Duration, what: &str) -> std::process:
 
 /// Starts `herald serve` on `database` (port 0) with stderr piped, and reads stderr until the
 /// server says it listens. Returns the child, the reader and the lines read so far.
+#[allow(clippy::zombie_processes)] // the caller signals and waits for the returned child
 fn serve(
     dir: &Path,
     database: &Path,
@@ -93,6 +94,7 @@ fn serve(
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap() == 0 || start.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("the server did not start:\n{seen}");
         }
         seen.push_str(&line);

@@ -189,37 +189,40 @@ async fn init(config: Config) -> Result<(), String> {
 async fn serve(path: Option<PathBuf>) -> Result<(), String> {
     let config = load(path)?;
     let app = crate::startup::Application::build(config).await?;
-    tracing::info!(address = %app.local_addr(), "herald is listening; admin console at /admin/, demo at /demo/");
+    // Handlers first: a SIGTERM right after the "listening" line must stop the server, not
+    // meet the default action.
+    let stop = shutdown_signal()?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop.await;
         // Cancel first: nothing the log line meets (a closed stderr) may delay the stop.
         trigger.cancel();
         tracing::info!("shutting down: finishing in-flight requests and pushes");
     });
+    tracing::info!(address = %app.local_addr(), "herald is listening; admin console at /admin/, demo at /demo/");
     app.run_until_stopped(shutdown).await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the SIGTERM and SIGINT (Ctrl-C) handlers now; the future ends at the first one.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let handler = |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        let mut terminate = handler(SignalKind::terminate())?;
+        let mut interrupt = handler(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        })
     }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 async fn cleanup(config: Config) -> Result<(), String> {
