@@ -2,7 +2,8 @@
 //! from the wrong directory, a second server on one SQLite file, signals with stderr gone, log
 //! formats, `herald doctor` on a machine without a route out, and docs that match the code.
 //!
-//! Every network target here is on loopback.
+//! Every network target here is on loopback. Unix only (signals, file modes, `script`).
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -362,6 +363,7 @@ fn doctor_offline_reports_quickly_and_fails_on_what_is_critical() {
 
     assert!(herald(dir.path()).arg("init").output().unwrap().status.success());
     let database = dir.path().join("herald.db");
+    assert_eq!(mode(&database), 0o600, "Herald creates its database for its user only");
     set_mode(&database, 0o644);
     let (out, elapsed) = doctor(&[]);
     let stdout = text(&out.stdout);
@@ -416,7 +418,11 @@ fn doctor_offline_reports_quickly_and_fails_on_what_is_critical() {
     drop(silent);
 }
 
-#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -116,6 +116,15 @@ impl Store {
     async fn open(url: &str, create: bool) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let given = url;
+        if create {
+            if let Some(path) = sqlite_file::database_path(url) {
+                sqlite_file::create_private(&path).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Configuration(
+                        format!("cannot create {}: {e}", path.display()).into(),
+                    ))
+                })?;
+            }
+        }
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres") {

@@ -23,6 +23,21 @@ pub fn database_path(url: &str) -> Option<PathBuf> {
     Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
+/// Creates an empty database file that only its owner can read: it will hold the VAPID private
+/// key and every subscription, and SQLite gives the `-wal` and `-shm` files the same mode. An
+/// existing file is left as it is.
+pub fn create_private(database: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(database) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The lock file beside `database`: `herald.db` → `herald.db.lock`.
 pub fn lock_path(database: &Path) -> PathBuf {
     let mut name = database.as_os_str().to_owned();
