@@ -394,8 +394,18 @@ fn doctor_offline_reports_quickly_and_fails_on_what_is_critical() {
 
     // Fixed subject and permissions: those lines turn ok; an http public URL is critical.
     set_mode(&database, 0o600);
-    let (out, _) = doctor(&[("HERALD_VAPID_SUBJECT", "mailto:ops@example.com")]);
+    let (out, _) = doctor(&[
+        ("HERALD_VAPID_SUBJECT", "mailto:ops@example.com"),
+        (
+            "HERALD_PUSH_HOST_ALLOWLIST",
+            "fcm.googleapis.com,*.push.services.mozilla.com",
+        ),
+    ]);
     let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("warning  push host allow-list: HERALD_PUSH_HOST_ALLOWLIST refuses subscriptions of Safari (Apple) (web.push.apple.com), legacy Edge (WNS)"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("ok       VAPID subject: mailto:ops@example.com"),
         "{stdout}"

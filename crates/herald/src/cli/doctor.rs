@@ -82,6 +82,7 @@ pub async fn run(config: Config, args: DoctorArgs) -> Result<(), String> {
     check_database(&config, &mut report).await;
     check_database_files(&config, &mut report);
     check_vapid_subject(&config, &mut report);
+    check_allowlist(&config, &mut report);
     check_push_services(&config, &args, timeout, &mut report).await;
     check_tls_in_front(&config, args.public_url.as_deref(), timeout, &mut report).await;
     check_server_answers(&config, &mut report).await;
@@ -270,6 +271,39 @@ fn check_vapid_subject(config: &Config, report: &mut Report) {
                 report.add(Level::Ok, "VAPID subject", subject.clone());
             }
         }
+    }
+}
+
+/// An allow-list that leaves out a browser's push service refuses its subscriptions.
+fn check_allowlist(config: &Config, report: &mut Report) {
+    if config.push_host_allowlist.is_empty() {
+        return;
+    }
+    let policy = crate::endpoint_policy::EndpointPolicy {
+        allow_private: config.allow_private_endpoints,
+        allow_http: config.allow_http_endpoints,
+        host_allowlist: config.push_host_allowlist.clone(),
+    };
+    let refused: Vec<String> = PUSH_SERVICES
+        .iter()
+        .filter(|(_, host)| {
+            herald_push::subscription::Endpoint::parse(&format!("https://{host}/x"))
+                .map(|endpoint| policy.check(&endpoint).is_err())
+                .unwrap_or(false)
+        })
+        .map(|(label, host)| format!("{label} ({host})"))
+        .collect();
+    if refused.is_empty() {
+        report.add(Level::Ok, "push host allow-list", "admits every browser's push service");
+    } else {
+        report.add(
+            Level::Warning,
+            "push host allow-list",
+            format!(
+                "HERALD_PUSH_HOST_ALLOWLIST refuses subscriptions of {}; add the host patterns if those browsers matter",
+                refused.join(", ")
+            ),
+        );
     }
 }
 
