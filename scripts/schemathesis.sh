@@ -14,8 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
-# Build (a no-op when target/debug/herald is current), so the run never tests a stale binary.
-cargo build -q -p herald --bin herald
+# Build (a no-op after `cargo test --workspace`: the same selection, so the same features and
+# binary), so the run never tests a stale binary.
+cargo test -q --workspace --locked --no-run
 venv="$root/target/schemathesis-venv"
 if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"

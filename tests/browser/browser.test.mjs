@@ -26,7 +26,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
 const heraldBin = process.env.HERALD_BIN || path.resolve(here, '../../target/debug/herald');
 const chromiumBin = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const screenshotDir = path.join(repoRoot, 'docs', 'screenshots');
+// Screenshots go to an ignored directory so a test run leaves the clone clean; the ones in
+// docs/screenshots/ are documentation, refreshed by copying from here on purpose.
+const screenshotDir = path.join(repoRoot, 'target', 'screenshots');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

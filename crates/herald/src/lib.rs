@@ -18,6 +18,7 @@
 //! - [`redact`]: how endpoints appear in logs;
 //! - [`http_server`]: connections: header and idle timeouts, the connection cap;
 //! - [`startup`]: wiring it all into an [`startup::Application`];
+//! - [`logging`]: log format and colours on stderr;
 //! - [`cli`]: the `herald` command.
 //!
 //! The Web Push protocol itself (VAPID, encryption, request and response rules) lives in
@@ -33,6 +34,7 @@ pub mod delivery;
 pub mod domain;
 pub mod endpoint_policy;
 pub mod http_server;
+pub mod logging;
 pub mod metrics;
 pub mod redact;
 pub mod reminders;

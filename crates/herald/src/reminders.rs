@@ -29,7 +29,8 @@ const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 impl Schedule {
     /// Parses `{"at": time}`, `{"daily": "HH:MM"}`, `{"weekly": {"days": [...], "time": "HH:MM"}}`
-    /// or `{"cron": "m h dom mon dow"}` in time zone `zone` (default UTC).
+    /// or `{"cron": pattern}` (five fields `m h dom mon dow`, six with seconds first, seven
+    /// with a year last, or a nickname like `@daily`) in time zone `zone` (default UTC).
     pub fn parse(value: &Value, zone: Option<&str>) -> Result<Self, String> {
         let zone: Tz = match zone {
             Some(z) => z

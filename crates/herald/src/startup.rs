@@ -11,6 +11,7 @@ use crate::http_server::{self, ConnectionLimits};
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::secrets::{self, OwnerTokenKey};
+use crate::storage::sqlite_file::{self, ServerLock};
 use crate::storage::{settings, Store};
 use herald_push::keys::VapidKeyPair;
 use herald_push::vapid::{VapidSigner, VapidSubject};
@@ -30,6 +31,8 @@ pub struct Application {
     engine: Arc<DeliveryEngine>,
     scheduler: Arc<Scheduler>,
     limits: ConnectionLimits,
+    /// Held while this server uses a SQLite file, so a second server on it refuses to start.
+    sqlite_lock: Option<ServerLock>,
 }
 
 impl Application {
@@ -38,6 +41,10 @@ impl Application {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, String> {
+        // Before the database is opened (or created, or migrated): one server per SQLite file.
+        let sqlite_lock = sqlite_file::database_path(&config.database_url)
+            .map(|path| ServerLock::acquire(&path))
+            .transpose()?;
         let store = Store::connect(&config.database_url)
             .await
             .map_err(|e| format!("HERALD_DATABASE_URL: cannot open the database: {e}"))?;
@@ -95,6 +102,7 @@ impl Application {
             engine,
             scheduler,
             limits,
+            sqlite_lock,
         })
     }
 
@@ -125,6 +133,8 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled; in-flight requests and pushes finish first.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), String> {
+        // Released only after the store is closed below.
+        let _sqlite_lock = self.sqlite_lock;
         let engine = tokio::spawn(self.engine.clone().run(shutdown.clone()));
         let scheduler = tokio::spawn(self.scheduler.clone().run(shutdown.clone()));
         http_server::serve(
@@ -183,7 +193,7 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
                 .map_err(db)?;
             if created {
                 // Shown once: only the hash is kept.
-                eprintln!("\nHerald admin token (shown once, store it now): {token}\n");
+                crate::logging::notice(&format!("Herald admin token (shown once, store it now): {token}"));
             }
             stored
         }

@@ -32,12 +32,6 @@ pub struct RevokeArgs {
     pub id: String,
 }
 
-async fn open(config: &Config) -> Result<Store, String> {
-    Store::connect(&config.database_url)
-        .await
-        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))
-}
-
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -45,7 +39,7 @@ fn now_ms() -> i64 {
 pub async fn create(config: Config, args: CreateArgs) -> Result<(), String> {
     let name = access::validate_name(&args.name).map_err(|e| e.replace("`name`", "--name"))?;
     let scopes = Scopes::parse_list(args.scope.iter().map(|s| s.trim())).map_err(|e| format!("--scope: {e}"))?;
-    let store = open(&config).await?;
+    let store = super::open_store(&config).await?;
     let (id, token, hash) = access::new_key();
     store
         .insert_api_key(&id, &name, scopes, &hash, now_ms())
@@ -65,7 +59,7 @@ pub async fn create(config: Config, args: CreateArgs) -> Result<(), String> {
 }
 
 pub async fn list(config: Config, args: ListArgs) -> Result<(), String> {
-    let store = open(&config).await?;
+    let store = super::open_store(&config).await?;
     let keys = store.list_api_keys().await.map_err(|e| e.to_string())?;
     for key in &keys {
         if args.json {
@@ -95,7 +89,7 @@ pub async fn revoke(config: Config, args: RevokeArgs) -> Result<(), String> {
     if !crate::secrets::is_valid_id(&args.id) {
         return Err(format!("{:?} is not a key id", args.id));
     }
-    let store = open(&config).await?;
+    let store = super::open_store(&config).await?;
     if store
         .revoke_api_key(&args.id, now_ms())
         .await

@@ -1,8 +1,13 @@
 //! The `herald` command line. `serve` runs the server; the other commands are for scripts,
 //! cron and operators. `keys` and `send-notification` mirror web-push for Node's CLI so its
 //! users can switch without relearning flags.
+//!
+//! Only `serve` and `init` create a database; every other command opens the one the
+//! configuration names and refuses to run when it is missing ([`open_store`]), so a command
+//! run from the wrong directory fails loudly instead of queuing into a new, empty file.
 
 mod api_keys;
+mod doctor;
 mod keys;
 mod notify;
 mod reminders;
@@ -10,6 +15,7 @@ mod send_notification;
 mod subscriptions;
 
 use crate::config::Config;
+use crate::storage::{Store, StoreError};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,8 +79,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (API, delivery engine, scheduler).
+    /// Run the server (API, delivery engine, scheduler). Creates the database on first start.
     Serve,
+    /// Create the database (tables, VAPID key pair, admin token) without serving.
+    Init,
+    /// Check what this installation lacks: VAPID subject, database permissions, push
+    /// services reachable from here, clock skew, TLS in front. Exits 1 on a critical problem.
+    Doctor(doctor::DoctorArgs),
     /// VAPID keys (`generate`) and scoped API keys (`create`, `list`, `revoke`).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -98,6 +109,14 @@ pub enum Command {
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(cli.config).await,
+        Command::Init => match load(cli.config) {
+            Ok(config) => init(config).await,
+            Err(e) => Err(e),
+        },
+        Command::Doctor(args) => match load(cli.config) {
+            Ok(config) => doctor::run(config, args).await,
+            Err(e) => Err(e),
+        },
         Command::Keys(keys::KeysCommand::Generate(args)) | Command::GenerateVapidKeys(args) => keys::generate(&args),
         Command::Keys(keys::KeysCommand::Create(args)) => match load(cli.config) {
             Ok(config) => api_keys::create(config, args).await,
@@ -132,7 +151,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("herald: {message}");
+            // Not `eprintln!`: it panics when stderr is closed.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "herald: {message}");
             ExitCode::FAILURE
         }
     }
@@ -142,45 +163,83 @@ fn load(path: Option<PathBuf>) -> Result<Config, String> {
     Config::load(path.as_deref()).map_err(|e| e.to_string())
 }
 
+/// Opens the configured database for a command other than `serve`/`init`: it must exist.
+pub(crate) async fn open_store(config: &Config) -> Result<Store, String> {
+    Store::open_existing(&config.database_url).await.map_err(|e| match e {
+        StoreError::Missing(what) => format!(
+            "{what}.\nPoint this command at the server's database: --config FILE (its database_url) or \
+             HERALD_DATABASE_URL=… (e.g. sqlite:///var/lib/herald/herald.db). `herald serve` or \
+             `herald init` create a new database."
+        ),
+        other => format!("HERALD_DATABASE_URL: {other}"),
+    })
+}
+
+/// `herald init`: sets up the database as the first `serve` would, then exits.
+async fn init(config: Config) -> Result<(), String> {
+    let shown = crate::storage::redacted(&config.database_url);
+    let where_ = crate::storage::sqlite_file::database_path(&config.database_url)
+        .map(|p| p.display().to_string())
+        .unwrap_or(shown);
+    match Store::open_existing(&config.database_url).await {
+        Ok(store) => {
+            store.close().await;
+            println!("{where_} is already a Herald database (pending migrations, if any, applied)");
+            return Ok(());
+        }
+        Err(StoreError::Missing(_)) => {}
+        Err(other) => return Err(format!("HERALD_DATABASE_URL: {other}")),
+    }
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("HERALD_DATABASE_URL: cannot create the database: {e}"))?;
+    let state = crate::startup::assemble_state(store, config, std::sync::Arc::new(crate::clock::SystemClock)).await?;
+    state.store.close().await;
+    println!("created the Herald database at {where_}");
+    Ok(())
+}
+
 async fn serve(path: Option<PathBuf>) -> Result<(), String> {
     let config = load(path)?;
     let app = crate::startup::Application::build(config).await?;
-    tracing::info!(address = %app.local_addr(), "herald is listening; admin console at /admin/, demo at /demo/");
+    // Handlers first: a SIGTERM right after the "listening" line must stop the server, not
+    // meet the default action.
+    let stop = shutdown_signal()?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests and pushes");
+        stop.await;
+        // Cancel first: nothing the log line meets (a closed stderr) may delay the stop.
         trigger.cancel();
+        tracing::info!("shutting down: finishing in-flight requests and pushes");
     });
+    tracing::info!(address = %app.local_addr(), "herald is listening; admin console at /admin/, demo at /demo/");
     app.run_until_stopped(shutdown).await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the SIGTERM and SIGINT (Ctrl-C) handlers now; the future ends at the first one.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let handler = |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        let mut terminate = handler(SignalKind::terminate())?;
+        let mut interrupt = handler(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        })
     }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 async fn cleanup(config: Config) -> Result<(), String> {
-    let store = crate::storage::Store::connect(&config.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = open_store(&config).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let removed = store.delete_expired_messages(now).await.map_err(|e| e.to_string())?;
     println!("removed {removed} expired message(s) and their delivery rows");

@@ -3,7 +3,6 @@
 
 use crate::compose::MessageRequest;
 use crate::config::Config;
-use crate::storage::Store;
 use clap::Args;
 use std::time::Duration;
 
@@ -22,9 +21,7 @@ pub async fn run(config: Config, args: NotifyArgs) -> Result<(), String> {
     let message = request
         .validate(now)
         .map_err(|e| e.replace('`', "").replace("sendAt", "--send-at"))?;
-    let store = Store::connect(&config.database_url)
-        .await
-        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))?;
+    let store = super::open_store(&config).await?;
     let targets = store
         .create_message(&message, now)
         .await

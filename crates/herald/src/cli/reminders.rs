@@ -2,7 +2,6 @@
 
 use crate::config::Config;
 use crate::reminders::{new_record, ReminderInput};
-use crate::storage::Store;
 use clap::{ArgGroup, Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -34,8 +33,10 @@ pub struct AddArgs {
     /// Weekly: days and time, e.g. mon,fri@09:00.
     #[arg(long, value_name = "DAYS@HH:MM")]
     pub weekly: Option<String>,
-    /// A five-field cron expression.
-    #[arg(long)]
+    /// A cron pattern in --timezone: five fields `min hour day-of-month month day-of-week`
+    /// ("0 9 * * mon-fri"), six with seconds first, seven with a year last, or @hourly,
+    /// @daily, @weekly, @monthly, @yearly.
+    #[arg(long, value_name = "PATTERN")]
     pub cron: Option<String>,
     /// IANA time zone of the schedule (default UTC).
     #[arg(long)]
@@ -43,9 +44,7 @@ pub struct AddArgs {
 }
 
 pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String> {
-    let store = Store::connect(&config.database_url)
-        .await
-        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))?;
+    let store = super::open_store(&config).await?;
     let now = chrono::Utc::now().timestamp_millis();
     match command {
         RemindersCommand::Add(args) => {

@@ -7,7 +7,6 @@ use crate::config::Config;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::endpoint_policy::EndpointPolicy;
 use crate::storage::subscriptions::ExportedSubscription;
-use crate::storage::Store;
 use clap::Subcommand;
 use herald_push::subscription::Subscription;
 use serde_json::{json, Value};
@@ -23,9 +22,7 @@ pub enum SubscriptionsCommand {
 }
 
 pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), String> {
-    let store = Store::connect(&config.database_url)
-        .await
-        .map_err(|e| format!("HERALD_DATABASE_URL: {e}"))?;
+    let store = super::open_store(&config).await?;
     match command {
         SubscriptionsCommand::Export { file } => {
             let mut out: Box<dyn Write> = match &file {

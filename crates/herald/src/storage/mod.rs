@@ -7,7 +7,12 @@
 //!
 //! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
 //! (messages, audience expansion, the tickle inbox and receipts), [`outbox`] (per-target
-//! delivery state: claiming, recording results, cleanup), [`api_keys`] (scoped keys).
+//! delivery state: claiming, recording results, cleanup), [`api_keys`] (scoped keys), [`sqlite_file`] (where a SQLite
+//! database lives, and the one-server lock on it).
+//!
+//! Only the server (and `herald init`) create a database: [`Store::connect`]. Every other
+//! command uses [`Store::open_existing`], which refuses a missing SQLite file or a database
+//! without Herald's tables instead of creating an empty one beside the real one.
 
 pub mod api_keys;
 mod database_file;
@@ -15,6 +20,7 @@ pub mod messages;
 pub mod outbox;
 pub mod reminders;
 pub mod settings;
+pub mod sqlite_file;
 pub mod subscriptions;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -45,6 +51,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Conflict(String),
+    /// The database to open does not exist, or holds no Herald tables; the text says which.
+    #[error("{0}")]
+    Missing(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -88,7 +97,36 @@ impl std::ops::DerefMut for WriteTx {
 impl Store {
     /// Connects, creating a SQLite file when needed, and applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::open(url, true).await
+    }
+
+    /// Connects to a database Herald already set up (a `herald serve` or `herald init` ran
+    /// on it), and applies pending migrations. A missing SQLite file, or a database without
+    /// Herald's tables, is [`StoreError::Missing`]; nothing is created.
+    pub async fn open_existing(url: &str) -> StoreResult<Self> {
+        if let Some(path) = sqlite_file::database_path(url) {
+            if !path.is_file() {
+                return Err(StoreError::Missing(format!(
+                    "no Herald database at {} (database URL {url}; a relative path is resolved from the current directory)",
+                    path.display()
+                )));
+            }
+        }
+        Self::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
+        let given = url;
+        if create {
+            if let Some(path) = sqlite_file::database_path(url) {
+                sqlite_file::create_private(&path).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Configuration(
+                        format!("cannot create {}: {e}", path.display()).into(),
+                    ))
+                })?;
+            }
+        }
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres") {
@@ -99,14 +137,15 @@ impl Store {
         let (url, max_connections) = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
-                (format!("{url}{sep}mode=rwc"), 8)
+                let mode = if create { "rwc" } else { "rw" };
+                (format!("{url}{sep}mode={mode}"), 8)
             }
             Backend::Sqlite => (url.to_owned(), 8),
             Backend::MySql => (url.replacen("mariadb://", "mysql://", 1), 16),
             Backend::Postgres => (url.to_owned(), 16),
         };
         if backend == Backend::Sqlite {
-            database_file::prepare(&url);
+            database_file::warn_if_exposed(&url);
         }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -131,8 +170,34 @@ impl Store {
             backend,
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
         };
+        if !create && !store.has_herald_tables().await? {
+            store.close().await;
+            return Err(StoreError::Missing(format!(
+                "the database {} has no Herald tables: it is not the one a Herald server uses",
+                redacted(given)
+            )));
+        }
         store.migrator().run(&store.pool).await?;
         Ok(store)
+    }
+
+    /// Whether a server ever set this database up: sqlx's migration table exists.
+    async fn has_herald_tables(&self) -> StoreResult<bool> {
+        let query = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+            Backend::MySql => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let row = sqlx::query(query).fetch_one(&self.pool).await?;
+        Ok(col::<i64>(&row, "n")? > 0)
     }
 
     fn migrator(&self) -> &'static Migrator {
@@ -223,6 +288,17 @@ impl Store {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 

@@ -56,7 +56,7 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
                 .await
-                .expect("postgres is running");
+                .unwrap_or_else(|e| panic!("HERALD_TEST_DATABASE=postgres needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; scripts/services.sh sets it up): {e}"));
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
                 .await
@@ -67,7 +67,7 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
             use sqlx::Connection;
             let mut conn = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/mysql")
                 .await
-                .expect("mariadb is running");
+                .unwrap_or_else(|e| panic!("HERALD_TEST_DATABASE=mysql needs MariaDB on 127.0.0.1:3306 (user root, no password; scripts/services.sh sets it up): {e}"));
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
                 .await
