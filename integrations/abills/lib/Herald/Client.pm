@@ -10,6 +10,7 @@ use warnings;
 use HTTP::Tiny;
 use JSON::PP ();
 use Scalar::Util qw(blessed);
+use Time::HiRes ();
 
 our $VERSION = '0.1.0';
 
@@ -70,6 +71,8 @@ sub new {
     timeout    => $self->{timeout},
     verify_SSL => exists $args{verify_SSL} ? $args{verify_SSL} : 1,
     keep_alive => 1,
+    # Herald's API never redirects; following one would carry the token to another host.
+    max_redirect => 0,
   );
   $self->{ok} = 1;
   return $self;
@@ -220,7 +223,7 @@ sub _call {
     $request{content} = $encoded;
   }
 
-  my $response = eval { $self->{http}->request($method, $self->{url} . $path, \%request) };
+  my $response = eval { $self->_request_in_time($method, $self->{url} . $path, \%request) };
   if (!$response) {
     return $self->_fail(E_TRANSPORT, "Herald request failed: " . _first_line($@), 599);
   }
@@ -252,6 +255,35 @@ sub _call {
   return $decoded;
 }
 
+# HTTP::Tiny's timeout bounds each connect, read and write, not the whole request: a server
+# (or proxy) trickling its answer would hold the caller far longer. An alarm bounds the
+# whole request, unless the caller has an alarm of its own pending (that one is left alone).
+sub _request_in_time {
+  my ($self, @request) = @_;
+  # HTTP::Tiny dies inside its own eval for every network failure; a caller's die handler
+  # (a CGI error page) must not take those for its own.
+  local $SIG{__DIE__};
+  my $pending = Time::HiRes::alarm(0);
+  if ($pending) {
+    Time::HiRes::alarm($pending);
+    return $self->{http}->request(@request);
+  }
+  my $response = eval {
+    # HTTP::Tiny turns this die into a 599 answer with the text as its content.
+    local $SIG{ALRM} = sub { die "timed out after $self->{timeout} s\n" };
+    Time::HiRes::alarm($self->{timeout});
+    my $answer = $self->{http}->request(@request);
+    Time::HiRes::alarm(0);
+    $answer;
+  };
+  my $error = $@;
+  Time::HiRes::alarm(0);
+  # The alarm came between HTTP::Tiny's return and ours (HTTP::Tiny never reuses a
+  # connection whose answer was cut).
+  die $error || "timed out after $self->{timeout} s\n" if !$response;
+  return $response;
+}
+
 sub _fail {
   my ($self, $errno, $errstr, $status) = @_;
   $self->{errno} = $errno;
@@ -259,6 +291,8 @@ sub _fail {
   # Never echo the token, even if a server or a library repeated it.
   my $token = $self->{_token} ? $self->{_token}->() : undef;
   $errstr =~ s/\Q$token\E/[token]/g if defined $token && length $token >= 4;
+  # One line, whatever a server put in its message: errstr goes into logs.
+  $errstr =~ s/[\x00-\x1f\x7f]+/ /g;
   $self->{errstr} = $errstr;
   return;
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/perl
+# What a real Herald never does, but a proxy, a broken network or a hostile server might:
+# slow answers, redirects, answers that are not Herald's, multi-line error texts. And odd
+# calls of the plugin. A scripted HTTP server stands in for Herald; no Herald needed.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+
+use JSON::PP ();
+use Test::More;
+use Time::HiRes qw(time);
+
+use Abills::Sender::Herald;
+use Herald::Client;
+use ScriptedServer;
+
+my $TOKEN = 'odd-answers-test-token-0123456789';
+my $ACCEPTED = ScriptedServer->answer('202 Accepted', '{"id":"m1","targets":1}');
+
+sub plugin_for {
+  my ($server, %conf) = @_;
+  return Abills::Sender::Herald->new({ HERALD_URL => $server->url, HERALD_TOKEN => $TOKEN, HERALD_TIMEOUT => 2, %conf });
+}
+
+subtest 'a trickled answer fails after HERALD_TIMEOUT, not after each byte' => sub {
+  # Every byte comes well within the per-read timeout; the whole answer would take ~40 s.
+  my $server = ScriptedServer->new(answers => [ { raw => $ACCEPTED . (' ' x 100), trickle => 0.3 } ]);
+  my $client = Herald::Client->new(url => $server->url, token => $TOKEN, timeout => 1);
+  my $started = time;
+  ok(!$client->send_message({ to => { uid => 1 }, title => 'x' }), 'it fails');
+  cmp_ok(time - $started, '<', 3, 'within about the timeout');
+  is($client->errno, 599, 'as unreachable');
+  like($client->errstr, qr/timed out after 1 s/, 'errstr says it timed out');
+};
+
+subtest "a caller's alarm is left alone" => sub {
+  my $server = ScriptedServer->new(answers => [$ACCEPTED]);
+  my $client = Herald::Client->new(url => $server->url, token => $TOKEN, timeout => 1);
+  my $fired = 0;
+  local $SIG{ALRM} = sub { $fired++ };
+  alarm 30;
+  ok($client->send_message({ to => { uid => 1 }, title => 'x' }), 'sent');
+  my $left = alarm 0;
+  cmp_ok($left, '>', 25, "the caller's alarm is still set");
+  is($fired, 0, 'and did not fire');
+};
+
+subtest "a caller's die handler does not see the client's network failures" => sub {
+  my $port = do { my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0); my $p = $s->sockport; close $s; $p };
+  my $client = Herald::Client->new(url => "http://127.0.0.1:$port", token => $TOKEN, timeout => 1);
+  my $seen = 0;
+  local $SIG{__DIE__} = sub { $seen++ };
+  ok(!$client->healthy, 'Herald down: not healthy');
+  is($seen, 0, 'the die handler was not called');
+};
+
+subtest 'a redirect is not followed: the token stays with Herald' => sub {
+  my $elsewhere = ScriptedServer->new(answers => [ ScriptedServer->answer('200 OK', '{"id":"m1"}') ]);
+  my $server = ScriptedServer->new(answers => [
+    ScriptedServer->answer('302 Found', '', Location => $elsewhere->url . '/api/v1/messages/m1') ]);
+  my $client = Herald::Client->new(url => $server->url, token => $TOKEN, timeout => 2);
+  ok(!$client->message('m1'), 'the status request fails');
+  is($client->errno, 302, 'with the redirect status');
+  is(scalar @{ $elsewhere->requests }, 0, 'the other host got no request (and no token)');
+};
+
+subtest "Herald's error text comes back on one line, without the token" => sub {
+  my $server = ScriptedServer->new(answers => [ ScriptedServer->answer('422 Unprocessable Entity',
+    JSON::PP->new->encode({ error => { code => 'invalid_field', message => "line one\r\nInjected: $TOKEN" } })) ]);
+  my $plugin = plugin_for($server);
+  is($plugin->send_message({ UID => 1, TITLE => 't' }), 0, '0');
+  is($plugin->{errno}, 422, 'errno is the status');
+  unlike($plugin->{errstr}, qr/[\r\n]/, 'one line');
+  unlike($plugin->{errstr}, qr/\Q$TOKEN\E/, 'no token');
+  like($plugin->{errstr}, qr/invalid_field: line one Injected: \[token\]/, "Herald's code and message");
+};
+
+done_testing;
