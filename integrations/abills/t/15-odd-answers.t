@@ -66,6 +66,26 @@ subtest 'a redirect is not followed: the token stays with Herald' => sub {
   is(scalar @{ $elsewhere->requests }, 0, 'the other host got no request (and no token)');
 };
 
+subtest "answers that are not Herald's: errno 12, never the plugin's own codes" => sub {
+  for my $case (
+    [ 'an empty 200', ScriptedServer->answer('200 OK', '') ],
+    [ 'a 204', "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n" ],
+    [ 'an HTML page', ScriptedServer->answer('202 Accepted', '<h1>proxy</h1>', 'Content-Type' => 'text/html') ],
+    [ 'a JSON array', ScriptedServer->answer('202 Accepted', '[]') ],
+    [ 'a count that is not a number', ScriptedServer->answer('202 Accepted', '{"id":"m1","targets":"many"}') ],
+  ) {
+    my ($what, $raw) = @$case;
+    my $server = ScriptedServer->new(answers => [$raw]);
+    my $plugin = plugin_for($server);
+    my @warnings;
+    local $SIG{__WARN__} = sub { push @warnings, @_ };
+    is($plugin->send_message({ UID => 1, TITLE => 't' }), 0, "$what: 0");
+    is($plugin->{errno}, 12, "$what: errno 12") or diag $plugin->{errstr};
+    like($plugin->{errstr}, qr/Herald's answer/, "$what: errstr says so");
+    is_deeply(\@warnings, [], "$what: no warnings");
+  }
+};
+
 subtest "Herald's error text comes back on one line, without the token" => sub {
   my $server = ScriptedServer->new(answers => [ ScriptedServer->answer('422 Unprocessable Entity',
     JSON::PP->new->encode({ error => { code => 'invalid_field', message => "line one\r\nInjected: $TOKEN" } })) ]);
@@ -75,6 +95,20 @@ subtest "Herald's error text comes back on one line, without the token" => sub {
   unlike($plugin->{errstr}, qr/[\r\n]/, 'one line');
   unlike($plugin->{errstr}, qr/\Q$TOKEN\E/, 'no token');
   like($plugin->{errstr}, qr/invalid_field: line one Injected: \[token\]/, "Herald's code and message");
+};
+
+subtest 'odd calls of the plugin' => sub {
+  my $server = ScriptedServer->new(answers => [ ($ACCEPTED) x 2 ]);
+  my $plugin = plugin_for($server);
+  is($plugin->send_message({ UID => 1, AID => 2, TITLE => 'both' }), 0, 'UID and AID both: 0');
+  is($plugin->{errno}, 2, 'errno 2');
+  like($plugin->{errstr}, qr/UID or AID, not both/, 'errstr says which');
+  is(scalar @{ $server->requests }, 0, 'nothing was sent');
+
+  is($plugin->send_message({ UID => 1, TITLE => '  ', SUBJECT => 'Ticket #5' }), 1, 'a blank TITLE and a SUBJECT: sent');
+  is($plugin->send_message({ UID => 1, TITLE => '', SUBJECT => 'Ticket #6', MESSAGE => 'body' }), 1, 'an empty TITLE: sent');
+  my @titles = map { JSON::PP->new->decode($_->{body})->{title} } @{ $server->requests };
+  is_deeply(\@titles, [ 'Ticket #5', 'Ticket #6' ], 'the SUBJECT became the title');
 };
 
 done_testing;
