@@ -14,6 +14,7 @@ use Time::HiRes qw(time);
 
 use Abills::Sender::Herald;
 use Herald::Client;
+use Herald::Abills::Subscribe;
 use ScriptedServer;
 
 my $TOKEN = 'odd-answers-test-token-0123456789';
@@ -109,6 +110,25 @@ subtest 'odd calls of the plugin' => sub {
   is($plugin->send_message({ UID => 1, TITLE => '', SUBJECT => 'Ticket #6', MESSAGE => 'body' }), 1, 'an empty TITLE: sent');
   my @titles = map { JSON::PP->new->decode($_->{body})->{title} } @{ $server->requests };
   is_deeply(\@titles, [ 'Ticket #5', 'Ticket #6' ], 'the SUBJECT became the title');
+};
+
+subtest "the subscribe handler's body reader: a huge CONTENT_LENGTH costs no memory" => sub {
+  my $small = '{}';
+  open my $fh, '<', \$small or die;
+  local $ENV{CONTENT_LENGTH} = '10000000000000';    # 10 TB claimed: a plain read() dies "Out of memory!"
+  is(Herald::Abills::Subscribe->read_body($fh), '{}', 'reads what is there');
+
+  my $big = '{"x":"' . ('a' x 100_000) . '"}';
+  open $fh, '<', \$big or die;
+  my $body = Herald::Abills::Subscribe->read_body($fh, length $big);
+  is(length $body, 16 * 1024 + 1, 'at most one byte over the limit');
+  my $handler = Herald::Abills::Subscribe->new(herald => Herald::Client->new(url => 'http://127.0.0.1:9', token => $TOKEN));
+  my ($status) = $handler->handle(uid => 1, action => 'token', method => 'POST',
+    content_type => 'application/json', body => $body);
+  is($status, 413, 'which the handler answers with 413');
+
+  open $fh, '<', \$small or die;
+  is(Herald::Abills::Subscribe->read_body($fh, 'abc'), '', 'a CONTENT_LENGTH that is not a number: nothing');
 };
 
 done_testing;
