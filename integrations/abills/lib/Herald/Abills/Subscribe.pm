@@ -72,8 +72,11 @@ sub unregister {
   return $self->_fail('unregister needs uid or aid, an id and a subscription id')
     if !_person($kind, $id) || !defined $subscription_id || $subscription_id eq '';
   my $mine = $self->_devices($kind, $id) or return;
-  return $self->_fail("subscription $subscription_id is not a device of $kind $id", undef, 404)
-    if !grep { $_->{id} eq $subscription_id } @$mine;
+  if (!grep { $_->{id} eq $subscription_id } @$mine) {
+    $self->_fail("subscription $subscription_id is not a device of $kind $id", undef, 404);
+    $self->{error_code} = 'not_found';
+    return;
+  }
   $self->{herald}->unregister_subscription($subscription_id)
     or return $self->_fail($self->{herald}->errstr, $self->{herald});
   return $self->sync_marker($kind, $id);
