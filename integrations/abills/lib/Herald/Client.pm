@@ -340,7 +340,15 @@ sub _escape {
 sub chars {
   my ($text) = @_;
   # Numbers stay numbers (JSON::PP would quote a stringified one).
-  return $text if !defined $text || ref $text || utf8::is_utf8($text) || $text !~ /[\x80-\xff]/;
+  return $text if !defined $text || ref $text;
+  if (utf8::is_utf8($text)) {
+    # Perl strings may hold what no UTF-8 text can (a lone surrogate from a lax decoder, a
+    # code point above U+10FFFF); Herald would refuse the whole request as invalid JSON.
+    return $text if $text !~ /[\x{D800}-\x{DFFF}\x{110000}-\x{7FFFFFFF}]/;
+    (my $clean = $text) =~ s/[\x{D800}-\x{DFFF}\x{110000}-\x{7FFFFFFF}]/\x{FFFD}/g;
+    return $clean;
+  }
+  return $text if $text !~ /[\x80-\xff]/;
   my $decoded = "$text";
   return utf8::decode($decoded) ? $decoded : $text;
 }
@@ -522,7 +530,8 @@ The VAPID public key (base64url) browsers subscribe with.
 
 C<$text> as a character string: a byte string that is valid UTF-8 (what a database driver
 returns without a UTF-8 flag) is decoded, other bytes are read as Latin-1, character strings
-are returned as they are. Every text a method sends goes through it, so both kinds work.
+are returned as they are, except that a character no UTF-8 text can hold (a lone surrogate,
+a code point above U+10FFFF) becomes U+FFFD. Every text a method sends goes through it, so both kinds work.
 
 =head1 SEE ALSO
 

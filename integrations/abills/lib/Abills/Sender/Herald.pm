@@ -129,8 +129,13 @@ sub _send {
 
   my $wait = $attr->{WAIT} // $conf->{HERALD_WAIT};
   my $herald = $self->{herald};
-  my $answer = $herald->send_message(\%message, wait => $wait ? 1 : 0)
-    or return $self->_error(_errno_of_client($herald->errno), $herald->errstr);
+  my $answer = $herald->send_message(\%message, wait => $wait ? 1 : 0);
+  if (!$answer && !$tickle && _too_big_for_a_push($herald)) {
+    # A push carries about 4 KB; a longer text waits at Herald and the device fetches it.
+    $message{mode} = 'tickle';
+    $answer = $herald->send_message(\%message, wait => $wait ? 1 : 0);
+  }
+  return $self->_error(_errno_of_client($herald->errno), $herald->errstr) if !$answer;
   # An empty 2xx or a JSON without counts is not Herald's answer (a proxy's, perhaps).
   return $self->_error(E_BAD_ANSWER, "Herald's answer to the message has no device count (HTTP "
       . ($herald->status // '?') . ')')
@@ -199,6 +204,14 @@ sub _errno_of_client {
   my ($errno) = @_;
   return $errno if $errno >= 100;
   return $errno == Herald::Client::E_ANSWER ? E_BAD_ANSWER : E_INTERNAL;
+}
+
+# Herald refused the message because its text does not fit into a push (and said to use
+# tickle mode). Nothing was stored then, so sending it again in tickle mode sends it once.
+sub _too_big_for_a_push {
+  my ($herald) = @_;
+  return ($herald->errno // 0) == 422 && ($herald->error_code // '') eq 'invalid_field'
+    && $herald->errstr =~ /\bpush carries at most\b.*\btickle\b/;
 }
 
 sub _given { return defined $_[0] && !ref $_[0] && $_[0] =~ /\S/ }
@@ -337,7 +350,9 @@ several contacts of one person (a batch), that is still one message: Herald reac
 device of the person itself.
 
 Text: C<TITLE>, else C<SUBJECT> when C<TITLE> is blank (one line, at most 256 characters), C<MESSAGE> (at most 16000;
-carriage returns and control characters other than newline and tab are dropped). Character
+carriage returns and control characters other than newline and tab are dropped). A text too
+long for a push (about 3,900 bytes of JSON in all) is sent in tickle mode: the push carries
+no text and the device fetches it from Herald. Character
 strings and UTF-8 byte strings are both accepted. Optional: C<URL> (absolute, or a path on
 the portal's origin), C<ICON>, C<TAG>, C<TTL> (seconds), C<URGENCY> (C<very-low>, C<low>,
 C<normal>, C<high>; by default C<PRIORITY_ID> 3 or more is C<high>, 0 is C<low>), C<TOPIC>,
