@@ -36,6 +36,14 @@ subtest 'a trickled answer fails after HERALD_TIMEOUT, not after each byte' => s
   like($client->errstr, qr/timed out after 1 s/, 'errstr says it timed out');
 };
 
+subtest 'a URL with a line break or space is refused (it would go into the request line)' => sub {
+  for my $url ("http://127.0.0.1:9/x\r\nX-Injected: 1", 'http://127.0.0.1:9/a b') {
+    my $client = Herald::Client->new(url => $url, token => $TOKEN);
+    ok(!$client->is_ready, 'not ready');
+    is($client->errno, 1, 'a setting error');
+  }
+};
+
 subtest "a caller's alarm is left alone" => sub {
   my $server = ScriptedServer->new(answers => [$ACCEPTED]);
   my $client = Herald::Client->new(url => $server->url, token => $TOKEN, timeout => 1);

@@ -36,7 +36,7 @@ sub new {
 
   my $url = defined $self->{url} ? $self->{url} : '';
   $url =~ s{/+\z}{};
-  if ($url !~ m{\Ahttps?://[^/\s]+}i) {
+  if ($url !~ m{\Ahttps?://[^/\s]+}i || $url =~ /[\s\x00-\x1f\x7f]/) {
     $self->_fail(E_CONFIG, 'Herald URL must start with http:// or https://, e.g. https://herald.example.com');
     return $self;
   }
