@@ -139,4 +139,11 @@ subtest "the subscribe handler's body reader: a huge CONTENT_LENGTH costs no mem
   is(Herald::Abills::Subscribe->read_body($fh, 'abc'), '', 'a CONTENT_LENGTH that is not a number: nothing');
 };
 
+subtest 'text bytes: UTF-8 cut inside a character stays UTF-8; Latin-1 stays Latin-1' => sub {
+  my $cut = "\xd0\x9f\xd1\x80\xd0\xb8\xd0";    # "При" and the first byte of another letter
+  is(Herald::Client::chars($cut), "\x{41f}\x{440}\x{438}\x{FFFD}", 'a cut UTF-8 text: the broken byte is U+FFFD');
+  is(Herald::Client::chars("caf\xe9"), "caf\x{e9}", 'Latin-1 bytes: read as Latin-1');
+  is(Herald::Client::chars("\xd0\x9f\xd1\x80"), "\x{41f}\x{440}", 'whole UTF-8: decoded');
+};
+
 done_testing;

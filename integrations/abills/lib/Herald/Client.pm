@@ -11,6 +11,7 @@ use HTTP::Tiny;
 use JSON::PP ();
 use Scalar::Util qw(blessed);
 use Time::HiRes ();
+use Encode ();
 
 our $VERSION = '0.1.0';
 
@@ -350,7 +351,11 @@ sub chars {
   }
   return $text if $text !~ /[\x80-\xff]/;
   my $decoded = "$text";
-  return utf8::decode($decoded) ? $decoded : $text;
+  return $decoded if utf8::decode($decoded);
+  # UTF-8 with a broken sequence (a text cut inside a character): read as UTF-8, the broken
+  # bytes as U+FFFD; as Latin-1 the whole Cyrillic text would turn into mojibake.
+  return Encode::decode('UTF-8', "$text") if $text =~ /[\xc2-\xf4][\x80-\xbf]/;
+  return $text;
 }
 
 sub _texts {
@@ -529,7 +534,8 @@ The VAPID public key (base64url) browsers subscribe with.
 =head2 Herald::Client::chars($text)
 
 C<$text> as a character string: a byte string that is valid UTF-8 (what a database driver
-returns without a UTF-8 flag) is decoded, other bytes are read as Latin-1, character strings
+returns without a UTF-8 flag) is decoded (when a sequence in it is broken, that one becomes
+U+FFFD), other bytes are read as Latin-1, character strings
 are returned as they are, except that a character no UTF-8 text can hold (a lone surrogate,
 a code point above U+10FFFF) becomes U+FFFD. Every text a method sends goes through it, so both kinds work.
 
