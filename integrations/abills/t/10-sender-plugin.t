@@ -95,6 +95,26 @@ subtest 'tickle: an empty push, the text waits at Herald for the device' => sub 
   is($messages->[0]{body}, 'From 01:00 to 03:00', 'and the body');
 };
 
+subtest 'a text too long for a push goes in tickle mode; an impossible character becomes U+FFFD' => sub {
+  my $device = $stack->subscribe_device(uid => 31);
+  my $plugin = Abills::Sender::Herald->new(\%conf);
+  my $long = join "\n", map { "Строка $_ новостей провайдера" } 1 .. 300;    # ~ 14 KB of UTF-8
+  is($plugin->send_message({ UID => 31, TITLE => 'News', MESSAGE => $long }), 1, 'a 14 KB message: sent')
+    or diag "$plugin->{errno} $plugin->{errstr}";
+  my $pushes = $stack->wait_pushes([$device], 1);
+  is($pushes->[0]{payload}, undef, 'as a tickle');
+  my $inbox = HTTP::Tiny->new->get($stack->url . "/api/v1/subscriptions/$device->{registration}{id}/messages",
+    { headers => { Authorization => "Bearer $device->{registration}{secret}" } });
+  my $messages = JSON::PP->new->utf8->decode($inbox->{content})->{messages};
+  is($messages->[0]{body}, $long, 'the device fetches the whole text');
+
+  is($plugin->send_message({ UID => 31, TITLE => "bad \x{D800} char", MESSAGE => "beyond \x{110000} Unicode" }), 1,
+    'a lone surrogate and a code point above U+10FFFF: sent') or diag "$plugin->{errno} $plugin->{errstr}";
+  $pushes = $stack->wait_pushes([$device], 2);
+  is($pushes->[1]{json}{notification}{title}, "bad \x{FFFD} char", 'replaced in the title');
+  is($pushes->[1]{json}{notification}{body}, "beyond \x{FFFD} Unicode", 'and in the body');
+};
+
 subtest 'wait: accepted means a push service accepted it; status by message id' => sub {
   my @devices = map { $stack->subscribe_device(uid => 40) } 1 .. 2;
   marker(0, 40, 'uid');

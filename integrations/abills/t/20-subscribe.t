@@ -94,6 +94,10 @@ subtest 'server-side registration (herald.js registerUrl) and unregistration' =>
   ($status, $json) = $subscribe->handle(uid => 201, action => 'unregister', method => 'POST',
     content_type => 'application/json', body => $JSON->encode({ id => $registered->{id} }));
   is($status, 404, "someone else's device: 404");
+  is($JSON->decode($json)->{error}{code}, 'not_found', 'with the code not_found');
+  ($status, $json) = $subscribe->handle(uid => 201, action => 'unregister', method => 'POST',
+    content_type => 'application/json', body => $JSON->encode({ id => "$registered->{id}' OR '1'='1" }));
+  is($status, 404, 'an id with SQL in it: 404');
   is($herald->subscriptions(uid => 200)->{total}, 1, 'still there');
 
   ($status, $json) = $subscribe->handle(uid => 200, action => 'unregister', method => 'POST',

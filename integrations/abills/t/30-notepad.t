@@ -21,6 +21,16 @@ my %conf = (HERALD_URL => $stack->url, HERALD_TOKEN => ADMIN_TOKEN, HERALD_TIMEZ
 my $herald = Herald::Client->new(url => $stack->url, token => ADMIN_TOKEN);
 my $notepad = Herald::Abills::Notepad->new(conf => \%conf);
 
+subtest 'a note typed in a textarea (CRLF, a stray control character) is taken' => sub {
+  my $id = $notepad->save_note({ id => 90, aid => 4, subject => "Call\r\nthe bank", text => "Line one\r\nLine two\x07\r\n",
+    remind_at => '2027-02-01 09:00' });
+  ok($id, 'reminder created') or diag $notepad->errstr;
+  my $reminder = $herald->reminder($id);
+  is($reminder->{title}, 'Call the bank', 'the title is one line');
+  is($reminder->{body}, "Line one\nLine two\n", 'the body has plain newlines');
+  $notepad->delete_note(90);
+};
+
 subtest 'a note with a reminder: created in the time zone, updated, taken off' => sub {
   my $id = $notepad->save_note({ id => 17, aid => 4, subject => 'Backup', text => 'Check the tapes',
     remind_at => '2027-01-15 09:00:00' });

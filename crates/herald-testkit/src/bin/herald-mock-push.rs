@@ -5,7 +5,7 @@
 //! `{"control": URL, "push": URL}` on stdout, and runs until its stdin closes (so it ends
 //! with the test that started it) or it is killed. Control endpoints:
 //! - `POST /devices` → a new device answering 201 (or the `status` of an optional JSON body
-//!   `{"status": 410}`): `{"device", "endpoint", "subscription"}` where `subscription` is
+//!   `{"status": 410}`; a body that is not JSON or a status outside 100..=599 is a 400): `{"device", "endpoint", "subscription"}` where `subscription` is
 //!   what the browser's `PushSubscription.toJSON()` would give;
 //! - `GET /received` → every push so far, oldest first, decrypted with the device's keys:
 //!   `{"device", "ttl", "urgency", "topic", "encoding", "payload"` (UTF-8 text or null for
@@ -13,6 +13,7 @@
 //!   the signature verified, else why not)`, "answered"}`.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use herald_testkit::{MockPushService, MockResponse};
@@ -20,19 +21,43 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-async fn add_device(State(mock): State<Arc<MockPushService>>, body: String) -> Json<Value> {
-    let status = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["status"].as_u64())
-        .and_then(|s| u16::try_from(s).ok())
-        .unwrap_or(201);
+async fn add_device(
+    State(mock): State<Arc<MockPushService>>,
+    body: String,
+) -> Result<Json<Value>, (StatusCode, String)> {
+    let status = device_status(&body).map_err(|why| (StatusCode::BAD_REQUEST, why))?;
     let (endpoint, browser) = mock.add_device_with(MockResponse::status(status));
     let device = endpoint.rsplit('/').next().unwrap_or_default().to_owned();
-    Json(json!({
+    Ok(Json(json!({
         "device": device,
         "endpoint": endpoint,
         "subscription": browser.subscription_json(&endpoint),
-    }))
+    })))
+}
+
+/// The status a new device answers: 201 for an empty body or no `status`; a number (or a
+/// numeric string, as Perl may encode one) from 100 to 599. Anything else is the caller's
+/// mistake and refused, rather than quietly becoming 201 or the mock's 500.
+fn device_status(body: &str) -> Result<u16, String> {
+    if body.trim().is_empty() {
+        return Ok(201);
+    }
+    let value: Value = serde_json::from_str(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let status = match &value["status"] {
+        Value::Null => return Ok(201),
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse::<u64>().ok(),
+        _ => None,
+    };
+    status
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (100..=599).contains(s))
+        .ok_or_else(|| {
+            format!(
+                "`status` must be an HTTP status from 100 to 599, not {}",
+                value["status"]
+            )
+        })
 }
 
 async fn received(State(mock): State<Arc<MockPushService>>) -> Json<Value> {
@@ -99,4 +124,21 @@ async fn main() {
         .with_graceful_shutdown(stdin_closed)
         .await
         .expect("control server");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_status;
+
+    #[test]
+    fn device_status_takes_numbers_and_numeric_strings_and_refuses_the_rest() {
+        assert_eq!(device_status(""), Ok(201));
+        assert_eq!(device_status("{}"), Ok(201));
+        assert_eq!(device_status(r#"{"status": 410}"#), Ok(410));
+        assert_eq!(device_status(r#"{"status": "429"}"#), Ok(429));
+        assert!(device_status(r#"{"status": 1000}"#).is_err());
+        assert!(device_status(r#"{"status": 0}"#).is_err());
+        assert!(device_status(r#"{"status": "gone"}"#).is_err());
+        assert!(device_status("status=410").is_err());
+    }
 }

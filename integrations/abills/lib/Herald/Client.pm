@@ -10,6 +10,8 @@ use warnings;
 use HTTP::Tiny;
 use JSON::PP ();
 use Scalar::Util qw(blessed);
+use Time::HiRes ();
+use Encode ();
 
 our $VERSION = '0.1.0';
 
@@ -35,7 +37,7 @@ sub new {
 
   my $url = defined $self->{url} ? $self->{url} : '';
   $url =~ s{/+\z}{};
-  if ($url !~ m{\Ahttps?://[^/\s]+}i) {
+  if ($url !~ m{\Ahttps?://[^/\s]+}i || $url =~ /[\s\x00-\x1f\x7f]/) {
     $self->_fail(E_CONFIG, 'Herald URL must start with http:// or https://, e.g. https://herald.example.com');
     return $self;
   }
@@ -70,6 +72,8 @@ sub new {
     timeout    => $self->{timeout},
     verify_SSL => exists $args{verify_SSL} ? $args{verify_SSL} : 1,
     keep_alive => 1,
+    # Herald's API never redirects; following one would carry the token to another host.
+    max_redirect => 0,
   );
   $self->{ok} = 1;
   return $self;
@@ -220,7 +224,7 @@ sub _call {
     $request{content} = $encoded;
   }
 
-  my $response = eval { $self->{http}->request($method, $self->{url} . $path, \%request) };
+  my $response = eval { $self->_request_in_time($method, $self->{url} . $path, \%request) };
   if (!$response) {
     return $self->_fail(E_TRANSPORT, "Herald request failed: " . _first_line($@), 599);
   }
@@ -252,6 +256,35 @@ sub _call {
   return $decoded;
 }
 
+# HTTP::Tiny's timeout bounds each connect, read and write, not the whole request: a server
+# (or proxy) trickling its answer would hold the caller far longer. An alarm bounds the
+# whole request, unless the caller has an alarm of its own pending (that one is left alone).
+sub _request_in_time {
+  my ($self, @request) = @_;
+  # HTTP::Tiny dies inside its own eval for every network failure; a caller's die handler
+  # (a CGI error page) must not take those for its own.
+  local $SIG{__DIE__};
+  my $pending = Time::HiRes::alarm(0);
+  if ($pending) {
+    Time::HiRes::alarm($pending);
+    return $self->{http}->request(@request);
+  }
+  my $response = eval {
+    # HTTP::Tiny turns this die into a 599 answer with the text as its content.
+    local $SIG{ALRM} = sub { die "timed out after $self->{timeout} s\n" };
+    Time::HiRes::alarm($self->{timeout});
+    my $answer = $self->{http}->request(@request);
+    Time::HiRes::alarm(0);
+    $answer;
+  };
+  my $error = $@;
+  Time::HiRes::alarm(0);
+  # The alarm came between HTTP::Tiny's return and ours (HTTP::Tiny never reuses a
+  # connection whose answer was cut).
+  die $error || "timed out after $self->{timeout} s\n" if !$response;
+  return $response;
+}
+
 sub _fail {
   my ($self, $errno, $errstr, $status) = @_;
   $self->{errno} = $errno;
@@ -259,6 +292,8 @@ sub _fail {
   # Never echo the token, even if a server or a library repeated it.
   my $token = $self->{_token} ? $self->{_token}->() : undef;
   $errstr =~ s/\Q$token\E/[token]/g if defined $token && length $token >= 4;
+  # One line, whatever a server put in its message: errstr goes into logs.
+  $errstr =~ s/[\x00-\x1f\x7f]+/ /g;
   $self->{errstr} = $errstr;
   return;
 }
@@ -306,9 +341,21 @@ sub _escape {
 sub chars {
   my ($text) = @_;
   # Numbers stay numbers (JSON::PP would quote a stringified one).
-  return $text if !defined $text || ref $text || utf8::is_utf8($text) || $text !~ /[\x80-\xff]/;
+  return $text if !defined $text || ref $text;
+  if (utf8::is_utf8($text)) {
+    # Perl strings may hold what no UTF-8 text can (a lone surrogate from a lax decoder, a
+    # code point above U+10FFFF); Herald would refuse the whole request as invalid JSON.
+    return $text if $text !~ /[\x{D800}-\x{DFFF}\x{110000}-\x{7FFFFFFF}]/;
+    (my $clean = $text) =~ s/[\x{D800}-\x{DFFF}\x{110000}-\x{7FFFFFFF}]/\x{FFFD}/g;
+    return $clean;
+  }
+  return $text if $text !~ /[\x80-\xff]/;
   my $decoded = "$text";
-  return utf8::decode($decoded) ? $decoded : $text;
+  return $decoded if utf8::decode($decoded);
+  # UTF-8 with a broken sequence (a text cut inside a character): read as UTF-8, the broken
+  # bytes as U+FFFD; as Latin-1 the whole Cyrillic text would turn into mojibake.
+  return Encode::decode('UTF-8', "$text") if $text =~ /[\xc2-\xf4][\x80-\xbf]/;
+  return $text;
 }
 
 sub _texts {
@@ -487,8 +534,10 @@ The VAPID public key (base64url) browsers subscribe with.
 =head2 Herald::Client::chars($text)
 
 C<$text> as a character string: a byte string that is valid UTF-8 (what a database driver
-returns without a UTF-8 flag) is decoded, other bytes are read as Latin-1, character strings
-are returned as they are. Every text a method sends goes through it, so both kinds work.
+returns without a UTF-8 flag) is decoded (when a sequence in it is broken, that one becomes
+U+FFFD), other bytes are read as Latin-1, character strings
+are returned as they are, except that a character no UTF-8 text can hold (a lone surrogate,
+a code point above U+10FFFF) becomes U+FFFD. Every text a method sends goes through it, so both kinds work.
 
 =head1 SEE ALSO
 

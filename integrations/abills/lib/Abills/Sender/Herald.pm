@@ -23,6 +23,7 @@ use constant {
   E_NO_TEXT      => 3,   # neither TITLE/SUBJECT nor MESSAGE
   E_NO_DEVICE    => 10,  # Herald knows no device of this person
   E_NOT_ACCEPTED => 11,  # (wait mode) no push service accepted it
+  E_BAD_ANSWER   => 12,  # Herald's answer was not what it documents (a proxy's page?)
   E_INTERNAL     => 99,  # the plugin itself failed; errstr says how
 };
 
@@ -93,12 +94,15 @@ sub _send {
   my ($self, $attr) = @_;
   my $conf = $self->{conf} || {};
 
+  return $self->_error(E_NO_RECIPIENT, 'give UID or AID, not both')
+    if _given($attr->{UID}) && _given($attr->{AID});
   my $to = _audience($attr)
     or return $self->_error(E_NO_RECIPIENT, 'no recipient: give UID or AID');
 
   my $body  = _clean_text($attr->{MESSAGE}, $BODY_MAX);
-  my $given_title = _first_defined($attr->{TITLE}, $attr->{SUBJECT});
-  my $title = _clean_line($given_title, $TITLE_MAX);
+  # A blank TITLE does not hide a SUBJECT.
+  my ($title) = grep { $_ ne '' } map { _clean_line($_, $TITLE_MAX) } $attr->{TITLE}, $attr->{SUBJECT};
+  $title //= '';
   $title = _clean_line($conf->{HERALD_DEFAULT_TITLE}, $TITLE_MAX) if $title eq '';
   if ($title eq '' && $body ne '') {
     ($title) = $body =~ /\A\s*([^\n]*)/;
@@ -124,17 +128,28 @@ sub _send {
   $message{mode} = 'tickle' if $tickle;
 
   my $wait = $attr->{WAIT} // $conf->{HERALD_WAIT};
-  my $answer = $self->{herald}->send_message(\%message, wait => $wait ? 1 : 0)
-    or return $self->_error($self->{herald}->errno, $self->{herald}->errstr);
+  my $herald = $self->{herald};
+  my $answer = $herald->send_message(\%message, wait => $wait ? 1 : 0);
+  if (!$answer && !$tickle && _too_big_for_a_push($herald)) {
+    # A push carries about 4 KB; a longer text waits at Herald and the device fetches it.
+    $message{mode} = 'tickle';
+    $answer = $herald->send_message(\%message, wait => $wait ? 1 : 0);
+  }
+  return $self->_error(_errno_of_client($herald->errno), $herald->errstr) if !$answer;
+  # An empty 2xx or a JSON without counts is not Herald's answer (a proxy's, perhaps).
+  return $self->_error(E_BAD_ANSWER, "Herald's answer to the message has no device count (HTTP "
+      . ($herald->status // '?') . ')')
+    if ref $answer ne 'HASH' || ($answer->{targets} // '') !~ /\A\d+\z/
+    || ($wait && ($answer->{accepted} // '') !~ /\A\d+\z/);
 
   $self->{message_id} = $answer->{id};
-  $self->{targets} = $answer->{targets} // 0;
+  $self->{targets} = $answer->{targets};
   my $who = join ' ', map { "$_ " . (ref $to->{$_} ? join(',', @{ $to->{$_} }) : $to->{$_}) } keys %$to;
   if ($self->{targets} < 1) {
     return $self->_error(E_NO_DEVICE, "$who has no device subscribed with Herald");
   }
   if ($wait) {
-    $self->{accepted} = $answer->{accepted} // 0;
+    $self->{accepted} = $answer->{accepted};
     if ($self->{accepted} < 1) {
       return $self->_error(E_NOT_ACCEPTED, sprintf(
         'no push service accepted the message for %s (devices %d: failed %d, gone %d, pending %d)',
@@ -182,6 +197,24 @@ sub _audience {
   }
   return;
 }
+
+# The client's errno as the plugin's: Herald's HTTP status and 599 stay; the client's own
+# codes (a bad setting or argument, an unreadable answer) would read as the plugin's 2 and 3.
+sub _errno_of_client {
+  my ($errno) = @_;
+  return $errno if $errno >= 100;
+  return $errno == Herald::Client::E_ANSWER ? E_BAD_ANSWER : E_INTERNAL;
+}
+
+# Herald refused the message because its text does not fit into a push (and said to use
+# tickle mode). Nothing was stored then, so sending it again in tickle mode sends it once.
+sub _too_big_for_a_push {
+  my ($herald) = @_;
+  return ($herald->errno // 0) == 422 && ($herald->error_code // '') eq 'invalid_field'
+    && $herald->errstr =~ /\bpush carries at most\b.*\btickle\b/;
+}
+
+sub _given { return defined $_[0] && !ref $_[0] && $_[0] =~ /\S/ }
 
 # The first defined value, or undef (a scalar even in list context).
 sub _first_defined {
@@ -310,14 +343,16 @@ production).
 Sends one Herald message and returns 1 when Herald accepted it for at least one device, else
 0 with C<< $plugin->{errno} >> and C<< $plugin->{errstr} >> set. It never dies.
 
-Recipient: C<UID> (a client) or C<AID> (an administrator); a comma-separated list sends to
-each. Without them, the owners named by C<CONTACT> (C<type> 0 client, 1 administrator,
+Recipient: C<UID> (a client) or C<AID> (an administrator), not both (errno 2); a
+comma-separated list sends to each. Without them, the owners named by C<CONTACT> (C<type> 0 client, 1 administrator,
 C<client_id>) or by marker addresses C<herald:uid:N> in C<TO_ADDRESS>. When the core passes
 several contacts of one person (a batch), that is still one message: Herald reaches every
 device of the person itself.
 
-Text: C<TITLE> or C<SUBJECT> (one line, at most 256 characters), C<MESSAGE> (at most 16000;
-carriage returns and control characters other than newline and tab are dropped). Character
+Text: C<TITLE>, else C<SUBJECT> when C<TITLE> is blank (one line, at most 256 characters), C<MESSAGE> (at most 16000;
+carriage returns and control characters other than newline and tab are dropped). A text too
+long for a push (about 3,900 bytes of JSON in all) is sent in tickle mode: the push carries
+no text and the device fetches it from Herald. Character
 strings and UTF-8 byte strings are both accepted. Optional: C<URL> (absolute, or a path on
 the portal's origin), C<ICON>, C<TAG>, C<TTL> (seconds), C<URGENCY> (C<very-low>, C<low>,
 C<normal>, C<high>; by default C<PRIORITY_ID> 3 or more is C<high>, 0 is C<low>), C<TOPIC>,
@@ -341,6 +376,7 @@ the request").
   3    no text (no TITLE, SUBJECT or MESSAGE)
   10   the person has no device subscribed with Herald
   11   (wait) no push service accepted it; errstr gives the counts
+  12   Herald's answer could not be read (not JSON, no device count: a proxy between?)
   99   the plugin itself failed (errstr says how)
   599  Herald is unreachable (refused, timed out, TLS failed)
   4xx  Herald refused the request: 401 a wrong token, 422 a field it does not take, ...

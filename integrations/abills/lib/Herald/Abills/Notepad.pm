@@ -64,12 +64,17 @@ sub save_note {
   return $self->_fail('a note with a reminder needs the aid of the administrator to remind')
     if !defined $note->{aid} || $note->{aid} eq '';
 
+  # A textarea sends CRLF, and Herald refuses control characters other than newline and tab.
   my $text = defined $note->{text} ? Herald::Client::chars($note->{text}) : '';
+  $text =~ s/\r\n?/\n/g;
+  $text =~ s/[\x00-\x08\x0b-\x1f\x7f-\x9f]//g;
   my $title = Herald::Client::chars($note->{subject});
   if (!defined $title || $title !~ /\S/) {
     ($title) = $text =~ /\A\s*([^\n]*\S)/;
     $title = 'Reminder' if !defined $title;
   }
+  $title =~ s/[\s\x00-\x1f\x7f-\x9f]+/ /g;
+  $title =~ s/\A | \z//g;
   $title = substr($title, 0, 256);
   my %fields = (
     to       => { aid => "$note->{aid}" },

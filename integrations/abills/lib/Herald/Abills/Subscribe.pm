@@ -72,8 +72,11 @@ sub unregister {
   return $self->_fail('unregister needs uid or aid, an id and a subscription id')
     if !_person($kind, $id) || !defined $subscription_id || $subscription_id eq '';
   my $mine = $self->_devices($kind, $id) or return;
-  return $self->_fail("subscription $subscription_id is not a device of $kind $id", undef, 404)
-    if !grep { $_->{id} eq $subscription_id } @$mine;
+  if (!grep { $_->{id} eq $subscription_id } @$mine) {
+    $self->_fail("subscription $subscription_id is not a device of $kind $id", undef, 404);
+    $self->{error_code} = 'not_found';
+    return;
+  }
   $self->{herald}->unregister_subscription($subscription_id)
     or return $self->_fail($self->{herald}->errstr, $self->{herald});
   return $self->sync_marker($kind, $id);
@@ -135,6 +138,23 @@ sub handle {
   return _answer(502, error => 'unavailable', 'notifications are not available right now');
 }
 
+# The request body of a CGI request, read from STDIN (or $fh) as CONTENT_LENGTH (or $length)
+# says, but never more than one byte over what handle() takes: a huge CONTENT_LENGTH then
+# costs no memory (Perl's read() would allocate all of it first) and still gets its 413.
+sub read_body {
+  my ($class, $fh, $length) = @_;
+  $fh //= \*STDIN;
+  $length = $ENV{CONTENT_LENGTH} if @_ < 3;
+  $length = 0 if !defined $length || $length !~ /\A\d+\z/;
+  $length = $MAX_BODY + 1 if $length > $MAX_BODY + 1;
+  my $body = '';
+  while (length $body < $length) {
+    my $read = read($fh, $body, $length - length $body, length $body);
+    last if !$read;
+  }
+  return $body;
+}
+
 # ------------------------------------------------------------------ internals
 
 sub _answer {
@@ -191,7 +211,7 @@ Herald::Abills::Subscribe - the portal's and admin interface's subscribe handler
 
   # in the CGI script, once the person is logged in (uid for a client, aid for an admin)
   if (my $action = $FORM{herald}) {
-    read(STDIN, my $body, $ENV{CONTENT_LENGTH} || 0);
+    my $body = Herald::Abills::Subscribe->read_body;   # STDIN, at most what handle() takes
     my ($status, $json) = $subscribe->handle(
       uid => $user->{UID}, action => $action,
       method => $ENV{REQUEST_METHOD}, content_type => $ENV{CONTENT_TYPE}, body => $body);
@@ -240,6 +260,13 @@ C<sync_marker>.
 =head2 sync_marker($kind, $id)
 
 Adds or removes the marker according to whether Herald lists a device of the person.
+
+=head2 read_body($fh, $length)
+
+The CGI request body: C<$length> (default C<$ENV{CONTENT_LENGTH}>) bytes from C<$fh>
+(default C<STDIN>), but at most one byte more than C<handle> takes, so an oversized request
+costs no memory and C<handle> answers it with 413. (A plain C<read(STDIN, $body,
+$ENV{CONTENT_LENGTH})> makes Perl allocate whatever length the request claims first.)
 
 =head2 handle(uid => ID | aid => ID, action => ACTION, method => M, content_type => T, body => RAW)
 
