@@ -7,11 +7,12 @@
 //!
 //! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
 //! (messages, audience expansion, the tickle inbox and receipts), [`outbox`] (per-target
-//! delivery state: claiming, recording results, cleanup).
+//! delivery state: claiming, recording results, cleanup), [`rollups`] (the overview's counters).
 
 pub mod messages;
 pub mod outbox;
 pub mod reminders;
+pub mod rollups;
 pub mod settings;
 pub mod subscriptions;
 

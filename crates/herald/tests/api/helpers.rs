@@ -41,6 +41,8 @@ pub struct Options {
     /// Keep the default SSRF policy (no private or http endpoints).
     pub strict_endpoints: bool,
     pub env: Vec<(&'static str, String)>,
+    /// Start on this database instead of a fresh one (a restart of another test app).
+    pub database_url: Option<String>,
 }
 
 /// A fresh database URL for the backend chosen by `HERALD_TEST_DATABASE`.
@@ -82,7 +84,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database(dir.path()).await;
+    let database_url = match &options.database_url {
+        Some(url) => url.clone(),
+        None => fresh_database(dir.path()).await,
+    };
     let mut env: Vec<(&str, String)> = vec![
         ("HERALD_LISTEN", "127.0.0.1:0".into()),
         ("HERALD_DATABASE_URL", database_url.clone()),
@@ -144,6 +149,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the server and its workers, as a shutdown would; the database stays.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

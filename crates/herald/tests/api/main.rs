@@ -6,6 +6,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod messages;
+mod overview;
 mod reminders;
 mod subscriptions;
 mod tickle;
