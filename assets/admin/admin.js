@@ -180,6 +180,8 @@ function showPage(focus = false) {
     else link.removeAttribute('aria-current');
   }
   document.title = `Herald admin: ${name}`;
+  // Charts are drawn at their container's width, which a hidden page does not have.
+  if (name === 'overview' && lastOverview) renderOverview(lastOverview);
   if (focus) {
     const heading = document.querySelector(`#page-${name} h1`);
     if (heading) heading.focus();
@@ -692,7 +694,7 @@ function pushBuckets(series, format, by) {
     const d = new Date(b.at);
     return {
       label: format.format(d),
-      short: format === hourFormat ? hourFormat.format(d).replace(/\s.*$/, '') : minuteFormat.format(d),
+      short: format.format(d),
       values: by === 'service' ? b.services : b,
     };
   });
@@ -757,6 +759,13 @@ async function loadOverview(quiet = false) {
 }
 
 $('pushes-by').addEventListener('change', renderPushCharts);
+let resizeTimer = null;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (lastOverview && !$('page-overview').hidden) renderOverview(lastOverview);
+  }, 150);
+});
 $('overview-refresh').addEventListener('click', () => loadOverview());
 
 // ---------------------------------------------------------------- reminders
@@ -975,7 +984,9 @@ async function loadReminders(quiet = false) {
               button('Edit', 'Edit', () => editReminder(r)),
               r.paused
                 ? button('Resume', 'Resume', () => reminderAction(r, { paused: false }, `Resumed "${r.title}".`))
-                : button('Pause', 'Pause', () => reminderAction(r, { paused: true }, `Paused "${r.title}".`)),
+                : r.nextFireAt
+                  ? button('Pause', 'Pause', () => reminderAction(r, { paused: true }, `Paused "${r.title}".`))
+                  : null,
               button('Delete', 'Delete', () => reminderAction(r, 'delete', `Deleted "${r.title}".`), 'danger small'),
             ),
           ),

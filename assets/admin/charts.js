@@ -81,7 +81,9 @@ export const fmt = (n) => numberFormat.format(n || 0);
  */
 export function stackedBars(container, { title, buckets, series, below = [], unit = '' }) {
   const prefix = `c${++chartCount}`;
-  const width = 720;
+  // Drawn at the container's width, so text keeps its size (a hidden container draws at 720
+  // and the console redraws when its page is shown).
+  const width = Math.max(280, Math.round(container.clientWidth || 720));
   const height = 220;
   const pad = { left: 44, right: 8, top: 10, bottom: 26 };
   const above = series.filter((s) => !below.includes(s.key));
@@ -103,17 +105,16 @@ export function stackedBars(container, { title, buckets, series, below = [], uni
     tabindex: 0,
     'aria-label': `${title}. ${fmt(total)} in all. Use the arrow keys to read each bar.`,
     'aria-describedby': `${prefix}-readout`,
-    preserveAspectRatio: 'none',
   });
   root.append(patternDefs(prefix, series));
   // Grid: the axis and the top value.
   root.append(svg('line', { x1: pad.left, x2: width - pad.right, y1: zeroY, y2: zeroY, class: 'axis' }));
   root.append(svg('text', { x: pad.left - 4, y: pad.top + 8, class: 'tick', 'text-anchor': 'end' }, document.createTextNode(fmt(maxAbove))));
   root.append(svg('text', { x: pad.left - 4, y: zeroY + 4, class: 'tick', 'text-anchor': 'end' }, document.createTextNode('0')));
-  if (maxBelow) {
+  if (maxBelow && height - pad.bottom - zeroY > 14) {
     root.append(svg('text', { x: pad.left - 4, y: height - pad.bottom, class: 'tick', 'text-anchor': 'end' }, document.createTextNode(`−${fmt(maxBelow)}`)));
   }
-  const labelEvery = Math.max(1, Math.ceil(buckets.length / 6));
+  const labelEvery = Math.max(1, Math.ceil(buckets.length / Math.max(2, Math.floor(width / 95))));
   const groups = buckets.map((b, i) => {
     const x = pad.left + i * step + (step - barW) / 2;
     const g = svg('g', { class: 'bucket', 'data-index': i });
@@ -192,37 +193,50 @@ function describe(bucket, series, unit) {
  */
 export function horizontalBars(container, { title, rows, series }) {
   const prefix = `c${++chartCount}`;
-  const rowH = 30;
-  const width = 720;
-  const labelW = 110;
-  const numberW = 200;
+  const width = Math.max(260, Math.round(container.clientWidth || 720));
+  // Narrow: the label and numbers on a line of their own above the bar.
+  const narrow = width < 520;
+  const rowH = narrow ? 42 : 30;
+  const labelW = narrow ? 0 : 110;
+  const numberW = narrow ? 0 : Math.min(250, width * 0.45);
   const height = rows.length * rowH + 6;
   const max = niceMax(Math.max(0, ...rows.map((r) => series.reduce((t, s) => t + (r.values[s.key] || 0), 0))));
-  const scale = (width - labelW - numberW) / max;
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg hbars', role: 'img', 'aria-label': title });
+  const scale = (width - labelW - numberW - 4) / max;
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg hbars', role: 'list', 'aria-label': title });
   root.append(patternDefs(prefix, series));
   rows.forEach((r, i) => {
     const y = i * rowH + 4;
+    const barY = narrow ? y + 18 : y + 4;
+    const barH = narrow ? rowH - 24 : rowH - 10;
     const g = svg('g', { class: 'row', tabindex: 0, role: 'listitem', 'aria-label': describe(r, series, '') });
-    g.append(svg('text', { x: labelW - 8, y: y + rowH / 2 + 1, class: 'row-label', 'text-anchor': 'end' }, document.createTextNode(r.label)));
+    const total = series.reduce((t, s) => t + (r.values[s.key] || 0), 0);
+    const detail = series.map((s) => `${fmt(r.values[s.key])} ${s.label.toLowerCase()}`).join(', ');
+    if (narrow) {
+      g.append(svg('text', { x: 0, y: y + 8, class: 'row-label' }, document.createTextNode(`${r.label}: ${fmt(total)}`)));
+      if (series.length > 1) {
+        g.append(svg('text', { x: width, y: y + 8, class: 'row-detail', 'text-anchor': 'end' }, document.createTextNode(detail)));
+      }
+    } else {
+      g.append(svg('text', { x: labelW - 8, y: y + rowH / 2 + 1, class: 'row-label', 'text-anchor': 'end' }, document.createTextNode(r.label)));
+    }
     let x = labelW;
     series.forEach((s, k) => {
       const v = r.values[s.key] || 0;
       if (!v) return;
       const w = Math.max(1, v * scale);
-      g.append(svg('rect', { x, y: y + 4, width: w, height: rowH - 10, fill: `url(#${prefix}-p${k})`, class: 'bar' }));
+      g.append(svg('rect', { x, y: barY, width: w, height: barH, fill: `url(#${prefix}-p${k})`, class: 'bar' }));
       x += w;
     });
-    const total = series.reduce((t, s) => t + (r.values[s.key] || 0), 0);
-    const detail = series.map((s) => `${fmt(r.values[s.key])} ${s.label.toLowerCase()}`).join(', ');
-    g.append(svg('text', { x: x + 6, y: y + rowH / 2 + 1, class: 'row-value' }, document.createTextNode(`${fmt(total)} (${detail})`)));
+    if (!narrow) {
+      const text = series.length > 1 ? `${fmt(total)} (${detail})` : fmt(total);
+      g.append(svg('text', { x: x + 6, y: y + rowH / 2 + 1, class: 'row-value' }, document.createTextNode(text)));
+    }
     g.append(svg('title', null, document.createTextNode(describe(r, series, ''))));
     root.append(g);
   });
-  root.setAttribute('role', 'list');
-  root.setAttribute('aria-label', title);
   const figure = html('figure', { class: 'chart-figure' });
-  figure.append(legend(prefix, series), root);
+  if (series.length > 1) figure.append(legend(prefix, series));
+  figure.append(root);
   container.replaceChildren(figure);
   return figure;
 }
