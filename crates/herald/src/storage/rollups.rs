@@ -322,8 +322,30 @@ impl Store {
         tx.commit().await
     }
 
-    /// Everything the overview shows, as of `now_ms`.
+    /// Everything the overview shows, as of `now_ms`. The five reads run side by side on
+    /// separate connections, so the answer takes as long as the slowest (counting the
+    /// subscriptions by service over their index), not their sum.
     pub async fn overview(&self, now_ms: i64) -> StoreResult<Overview> {
+        let today = now_ms.div_euclid(DAY_MS);
+        let first_day = today - 29;
+        let (subscriptions, days, minutes, hours, queue_depth) = futures::try_join!(
+            self.subscriptions_by_service(),
+            self.subscription_days(first_day),
+            self.push_series("push_minutes", "minute", now_ms.div_euclid(MINUTE_MS), 120),
+            self.push_series("push_hours", "hour", now_ms.div_euclid(HOUR_MS), 168),
+            self.queue_depth(),
+        )?;
+        Ok(Overview {
+            subscriptions,
+            first_day,
+            days,
+            minutes,
+            hours,
+            queue_depth,
+        })
+    }
+
+    async fn subscriptions_by_service(&self) -> StoreResult<BTreeMap<(PushService, bool), i64>> {
         let mut subscriptions = BTreeMap::new();
         for row in sqlx::query(
             "SELECT owner_kind, push_service, COUNT(*) AS n FROM subscriptions GROUP BY owner_kind, push_service",
@@ -337,9 +359,11 @@ impl Store {
                 .entry((service, kind == crate::domain::OwnerKind::Admin))
                 .or_insert(0) += col::<i64>(&row, "n")?;
         }
+        Ok(subscriptions)
+    }
 
-        let today = now_ms.div_euclid(DAY_MS);
-        let first_day = today - 29;
+    /// (created, pruned) for each of the 30 days from `first_day`.
+    async fn subscription_days(&self, first_day: i64) -> StoreResult<Vec<(i64, i64)>> {
         let mut days = vec![(0i64, 0i64); 30];
         for row in sqlx::query(&self.sql("SELECT day, created, pruned FROM subscription_days WHERE day >= $1"))
             .bind(first_day)
@@ -352,21 +376,7 @@ impl Store {
                 slot.1 += col::<i64>(&row, "pruned")?;
             }
         }
-
-        let minutes = self
-            .push_series("push_minutes", "minute", now_ms.div_euclid(MINUTE_MS), 120)
-            .await?;
-        let hours = self
-            .push_series("push_hours", "hour", now_ms.div_euclid(HOUR_MS), 168)
-            .await?;
-        Ok(Overview {
-            subscriptions,
-            first_day,
-            days,
-            minutes,
-            hours,
-            queue_depth: self.queue_depth().await?,
-        })
+        Ok(days)
     }
 
     /// The last `count` buckets up to and including `current`.
