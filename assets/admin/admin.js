@@ -1,5 +1,11 @@
 // Herald admin console. Plain module, no dependencies; runs under
 // Content-Security-Policy default-src 'self' (no inline code or styles).
+//
+// Four pages, chosen by the URL's hash: #overview (charts from GET /overview), #messages
+// (compose, filter and page through messages, a message's funnel and breakdown), #reminders
+// (create, edit, pause, delete, with a preview of the next firings) and #subscriptions.
+
+import { stackedBars, horizontalBars, fmt } from './charts.js';
 
 const TOKEN_KEY = 'herald-admin-token';
 const REFRESH_MS = 15000;
@@ -42,7 +48,21 @@ const els = {
   subsFilter: $('subscriptions-filter'),
   filterKind: $('filter-kind'),
   filterId: $('filter-id'),
+  messagesFilter: $('messages-filter'),
+  messagesPrev: $('messages-prev'),
+  messagesNext: $('messages-next'),
+  messagesRange: $('messages-range'),
+  detailFunnel: $('detail-funnel'),
+  detailServices: $('detail-services'),
+  detailFailures: $('detail-failures'),
+  subsPrev: $('subscriptions-prev'),
+  subsNext: $('subscriptions-next'),
+  subsRange: $('subscriptions-range'),
+  overviewTiles: $('overview-tiles'),
+  overviewStatus: $('overview-status'),
 };
+
+const PAGES = ['overview', 'messages', 'reminders', 'subscriptions'];
 
 let refreshTimer = null;
 let openMessageId = null;
@@ -146,10 +166,36 @@ async function api(path, { method = 'GET', body, authToken } = {}) {
 
 // ---------------------------------------------------------------- session
 
+function currentPage() {
+  const name = location.hash.replace(/^#/, '');
+  return PAGES.includes(name) ? name : 'overview';
+}
+
+/** Shows one page; `focus` moves the focus to its heading (after a navigation). */
+function showPage(focus = false) {
+  const name = currentPage();
+  for (const page of document.querySelectorAll('.page')) page.hidden = page.dataset.page !== name;
+  for (const link of els.nav.querySelectorAll('a[data-page]')) {
+    if (link.dataset.page === name) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  document.title = `Herald admin: ${name}`;
+  // Charts are drawn at their container's width, which a hidden page does not have.
+  if (name === 'overview' && lastOverview) renderOverview(lastOverview);
+  if (focus) {
+    const heading = document.querySelector(`#page-${name} h1`);
+    if (heading) heading.focus();
+  }
+}
+window.addEventListener('hashchange', () => {
+  if (!els.console.hidden) showPage(true);
+});
+
 function showConsole(on) {
   els.login.hidden = on;
   els.console.hidden = !on;
   els.nav.hidden = !on;
+  if (on) showPage();
   clearInterval(refreshTimer);
   refreshTimer = null;
   if (on) {
@@ -182,7 +228,8 @@ els.loginForm.addEventListener('submit', async (event) => {
     sessionStorage.setItem(TOKEN_KEY, value);
     setResult(els.loginResult, '');
     showConsole(true);
-    els.composeTitle.focus();
+    showPage(true);
+    schedulePreview();
     await refreshAll();
   } catch (err) {
     setResult(
@@ -262,6 +309,7 @@ els.composeForm.addEventListener('submit', async (event) => {
     els.body.value = '';
     els.url.value = '';
     els.sendAt.value = '';
+    messageCursors = [null];
     await loadMessages();
     // Delivery happens in the background: pick up the counts shortly.
     setTimeout(() => loadMessages(true), 2000);
@@ -286,16 +334,69 @@ const COUNT_LABELS = {
   clicked: 'Clicked',
 };
 
+const PAGE_SIZE = 20;
+// Keyset paging: the cursor (createdAt and id of the last message) that starts each page
+// seen so far; going back pops it.
+let messageCursors = [null];
+let messageFilter = {};
+
+function messagesQuery() {
+  const q = new URLSearchParams({ limit: String(PAGE_SIZE + 1) });
+  const cursor = messageCursors[messageCursors.length - 1];
+  if (cursor) {
+    q.set('before', cursor.createdAt);
+    q.set('beforeId', cursor.id);
+  }
+  for (const [k, v] of Object.entries(messageFilter)) if (v) q.set(k, v);
+  return q.toString();
+}
+
+/** A date input's day, as the start of that day (or of the next one) in the browser's zone. */
+function dayStart(value, nextDay = false) {
+  if (!value) return '';
+  const d = new Date(`${value}T00:00:00`);
+  if (Number.isNaN(d.getTime())) return '';
+  if (nextDay) d.setDate(d.getDate() + 1);
+  return d.toISOString();
+}
+
+els.messagesFilter.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const f = els.messagesFilter.elements;
+  messageFilter = {
+    title: f.title.value.trim(),
+    status: f.status.value,
+    since: dayStart(f.since.value),
+    until: dayStart(f.until.value, true),
+  };
+  messageCursors = [null];
+  loadMessages();
+});
+els.messagesNext.addEventListener('click', () => {
+  const cursor = els.messagesNext.dataset;
+  if (!cursor.id) return;
+  messageCursors.push({ createdAt: cursor.createdAt, id: cursor.id });
+  loadMessages().then(() => els.messagesRange.focus());
+});
+els.messagesPrev.addEventListener('click', () => {
+  if (messageCursors.length > 1) messageCursors.pop();
+  loadMessages().then(() => els.messagesRange.focus());
+});
+
 async function loadMessages(quiet = false) {
   if (!quiet) setResult(els.messagesStatus, 'Loading messages…');
   try {
-    const data = await api('/messages?limit=20');
-    const list = (data && data.messages) || [];
+    const data = await api(`/messages?${messagesQuery()}`);
+    const all = (data && data.messages) || [];
+    const more = all.length > PAGE_SIZE;
+    const list = all.slice(0, PAGE_SIZE);
+    const first = (messageCursors.length - 1) * PAGE_SIZE;
     els.messagesBody.replaceChildren(
-      ...list.map((m) =>
+      ...list.map((m, i) =>
         h(
           'tr',
           null,
+          h('td', { class: 'num', 'data-label': '#', text: String(first + i + 1) }),
           h(
             'th',
             { scope: 'row', 'data-label': 'Title' },
@@ -314,9 +415,17 @@ async function loadMessages(quiet = false) {
       ),
     );
     if (list.length === 0) {
-      els.messagesBody.append(h('tr', null, h('td', { colspan: 10, class: 'empty', text: 'No messages yet.' })));
+      els.messagesBody.append(h('tr', null, h('td', { colspan: 11, class: 'empty', text: 'No messages.' })));
     }
-    if (!quiet) setResult(els.messagesStatus, `${list.length} most recent message${list.length === 1 ? '' : 's'}.`);
+    const last = list[list.length - 1];
+    els.messagesNext.disabled = !more;
+    els.messagesNext.dataset.createdAt = more ? last.createdAt : '';
+    els.messagesNext.dataset.id = more ? last.id : '';
+    els.messagesPrev.disabled = messageCursors.length <= 1;
+    const range = list.length ? `Messages ${first + 1}–${first + list.length}` : 'No messages';
+    els.messagesRange.textContent = more ? `${range}; older ones follow` : `${range}; end of list`;
+    els.messagesRange.setAttribute('tabindex', '-1');
+    if (!quiet) setResult(els.messagesStatus, '');
     if (openMessageId && quiet) await loadDetail(true);
   } catch (err) {
     setResult(els.messagesStatus, `Could not load messages: ${err.message}`, 'error');
@@ -356,11 +465,54 @@ function renderDetail(m) {
   els.detailCancel.hidden = m.status !== 'scheduled';
 }
 
+function renderDelivery(m, d) {
+  horizontalBars(els.detailFunnel, {
+    title: `Funnel of ${m.title || m.id}`,
+    series: [{ key: 'n', label: 'Devices', tone: 'accepted' }],
+    rows: [
+      { label: 'Targets', values: { n: m.targets } },
+      { label: 'Accepted', values: { n: m.accepted } },
+      { label: 'Displayed', values: { n: m.displayed } },
+      { label: 'Clicked', values: { n: m.clicked } },
+    ],
+  });
+  const services = (d && d.services) || [];
+  els.detailServices.replaceChildren(
+    ...services.map((s) =>
+      h(
+        'tr',
+        null,
+        h('th', { scope: 'row', 'data-label': 'Service', text: SERVICE_LABELS[s.service] || s.service }),
+        h('td', { class: 'num', 'data-label': 'Accepted', text: fmt(s.accepted) }),
+        h('td', { class: 'num', 'data-label': 'Failed', text: fmt(s.failed) }),
+        h('td', { class: 'num', 'data-label': 'Gone', text: fmt(s.gone) }),
+      ),
+    ),
+  );
+  if (!services.length) els.detailServices.append(h('tr', null, h('td', { colspan: 4, class: 'empty', text: 'Nothing settled yet.' })));
+  const failures = (d && d.failures) || [];
+  els.detailFailures.replaceChildren(
+    ...failures.map((f) =>
+      h(
+        'tr',
+        null,
+        h('th', { scope: 'row', 'data-label': 'Service', text: SERVICE_LABELS[f.service] || f.service }),
+        h('td', { 'data-label': 'Outcome', text: f.outcome }),
+        h('td', { 'data-label': 'Last HTTP status', text: f.lastStatus == null ? 'none (not sent)' : String(f.lastStatus) }),
+        h('td', { class: 'num', 'data-label': 'Targets', text: fmt(f.targets) }),
+      ),
+    ),
+  );
+  if (!failures.length) els.detailFailures.append(h('tr', null, h('td', { colspan: 4, class: 'empty', text: 'No failures.' })));
+}
+
 async function loadDetail(quiet = false) {
   if (!openMessageId) return;
   try {
-    const m = await api(`/messages/${encodeURIComponent(openMessageId)}`);
+    const id = encodeURIComponent(openMessageId);
+    const [m, d] = await Promise.all([api(`/messages/${id}`), api(`/messages/${id}/delivery`)]);
     renderDetail(m || {});
+    renderDelivery(m || {}, d);
   } catch (err) {
     if (!quiet) {
       els.detailFields.replaceChildren(h('div', null, h('dt', { text: 'Error' }), h('dd', { text: err.message })));
@@ -415,38 +567,79 @@ function syncFilter() {
 }
 els.filterKind.addEventListener('change', syncFilter);
 
+const SUBS_PAGE = 50;
+// Keyset paging by id: the `after` cursor that starts each page seen so far.
+let subsCursors = [''];
+
 function subscriptionsQuery() {
-  const q = new URLSearchParams({ limit: '50' });
+  const q = new URLSearchParams({ limit: String(SUBS_PAGE + 1) });
   const kind = els.filterKind.value;
   const id = els.filterId.value.trim();
   if (kind && id) q.set(kind, id);
+  const after = subsCursors[subsCursors.length - 1];
+  if (after) q.set('after', after);
   return q.toString();
+}
+
+const SERVICE_LABELS = { fcm: 'FCM (Google)', mozilla: 'Mozilla', apple: 'Apple', windows: 'Windows (WNS)', other: 'Other' };
+
+async function deleteSubscription(s, button) {
+  const owner = s.uid != null ? `uid ${s.uid}` : `aid ${s.aid}`;
+  if (!window.confirm(`Delete this subscription of ${owner}? That device gets no more notifications until it subscribes again.`)) return;
+  button.disabled = true;
+  try {
+    await api(`/subscriptions/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
+    setResult(els.subsStatus, `Deleted the subscription of ${owner}.`, 'ok');
+    await loadSubscriptions(true);
+    els.subsRange.focus();
+  } catch (err) {
+    setResult(els.subsStatus, `Could not delete: ${err.message}`, 'error');
+    button.disabled = false;
+  }
 }
 
 async function loadSubscriptions(quiet = false) {
   if (!quiet) setResult(els.subsStatus, 'Loading subscriptions…');
   try {
     const data = await api(`/subscriptions?${subscriptionsQuery()}`);
-    const list = (data && data.subscriptions) || [];
+    const all = (data && data.subscriptions) || [];
+    const more = all.length > SUBS_PAGE;
+    const list = all.slice(0, SUBS_PAGE);
     els.subsBody.replaceChildren(
       ...list.map((s) => {
         const owner = s.uid != null ? `uid ${s.uid}` : s.aid != null ? `aid ${s.aid}` : '—';
+        const remove = h('button', {
+          type: 'button',
+          class: 'danger small',
+          text: 'Delete',
+          'aria-label': `Delete subscription ${s.id} of ${owner}`,
+        });
+        remove.addEventListener('click', () => deleteSubscription(s, remove));
         return h(
           'tr',
           null,
           h('th', { scope: 'row', 'data-label': 'ID' }, h('code', { text: String(s.id) })),
           h('td', { 'data-label': 'Owner', text: owner }),
-          h('td', { 'data-label': 'Push service', title: s.endpoint || '', text: endpointLabel(s.endpoint) }),
+          h('td', { 'data-label': 'Push service', title: endpointLabel(s.endpoint), text: SERVICE_LABELS[s.pushService] || endpointLabel(s.endpoint) }),
           h('td', { 'data-label': 'Created' }, timeCell(s.createdAt)),
           h('td', { 'data-label': 'Last delivery' }, timeCell(s.lastSuccessAt)),
+          h('td', { 'data-label': 'Actions' }, remove),
         );
       }),
     );
     if (list.length === 0) {
-      els.subsBody.append(h('tr', null, h('td', { colspan: 5, class: 'empty', text: 'No subscriptions.' })));
+      els.subsBody.append(h('tr', null, h('td', { colspan: 6, class: 'empty', text: 'No subscriptions.' })));
     }
     const total = data && typeof data.total === 'number' ? data.total : list.length;
-    if (!quiet) setResult(els.subsStatus, `Showing ${list.length} of ${total} subscription${total === 1 ? '' : 's'}.`);
+    const first = (subsCursors.length - 1) * SUBS_PAGE;
+    els.subsNext.disabled = !more;
+    els.subsNext.dataset.after = more ? list[list.length - 1].id : '';
+    els.subsPrev.disabled = subsCursors.length <= 1;
+    els.subsRange.textContent = list.length
+      ? `${fmt(first + 1)}–${fmt(first + list.length)} of ${fmt(total)}`
+      : `0 of ${fmt(total)}`;
+    els.subsRange.setAttribute('tabindex', '-1');
+    if (!quiet) setResult(els.subsStatus, '');
   } catch (err) {
     setResult(els.subsStatus, `Could not load subscriptions: ${err.message}`, 'error');
   }
@@ -454,21 +647,433 @@ async function loadSubscriptions(quiet = false) {
 
 els.subsFilter.addEventListener('submit', (event) => {
   event.preventDefault();
+  subsCursors = [''];
   loadSubscriptions();
 });
 els.subsRefresh.addEventListener('click', () => loadSubscriptions());
+els.subsNext.addEventListener('click', () => {
+  if (!els.subsNext.dataset.after) return;
+  subsCursors.push(els.subsNext.dataset.after);
+  loadSubscriptions().then(() => els.subsRange.focus());
+});
+els.subsPrev.addEventListener('click', () => {
+  if (subsCursors.length > 1) subsCursors.pop();
+  loadSubscriptions().then(() => els.subsRange.focus());
+});
+
+// ---------------------------------------------------------------- overview
+
+const OUTCOME_SERIES = [
+  { key: 'accepted', label: 'Accepted', tone: 'accepted' },
+  { key: 'retried', label: 'Retried', tone: 'retried' },
+  { key: 'failed', label: 'Failed', tone: 'failed' },
+  { key: 'gone', label: 'Gone', tone: 'gone' },
+];
+const SERVICE_KEYS = ['fcm', 'mozilla', 'apple', 'windows', 'other'];
+const SERVICE_SERIES = SERVICE_KEYS.map((k) => ({ key: k, label: SERVICE_LABELS[k], tone: k }));
+const minuteFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const hourFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+let lastOverview = null;
+
+function tile(key, label, value, detail) {
+  return h(
+    'div',
+    { class: 'tile', 'data-key': key },
+    h('dt', { text: label }),
+    h('dd', null, h('span', { class: 'tile-value', text: value }), detail ? h('span', { class: 'tile-detail', text: detail }) : null),
+  );
+}
+
+function outcomeDetail(counts) {
+  return OUTCOME_SERIES.map((s) => `${fmt(counts[s.key])} ${s.label.toLowerCase()}`).join(' · ');
+}
+
+function pushBuckets(series, format, by) {
+  return series.buckets.map((b) => {
+    const d = new Date(b.at);
+    return {
+      label: format.format(d),
+      short: format.format(d),
+      values: by === 'service' ? b.services : b,
+    };
+  });
+}
+
+function renderOverview(o) {
+  lastOverview = o;
+  const subs = o.subscriptions;
+  const sumCounts = (c) => OUTCOME_SERIES.reduce((t, s) => t + (c[s.key] || 0), 0);
+  els.overviewTiles.replaceChildren(
+    tile('subscriptions', 'Subscriptions', fmt(subs.total), `${fmt(subs.clients)} clients · ${fmt(subs.admins)} administrators`),
+    tile('queue', 'Queue now', fmt(o.queueDepth), 'pushes waiting to be sent'),
+    tile('last-hour', 'Pushes, last hour', fmt(sumCounts(o.lastHour)), outcomeDetail(o.lastHour)),
+    tile('last-day', 'Pushes, last 24 hours', fmt(sumCounts(o.lastDay)), outcomeDetail(o.lastDay)),
+  );
+  horizontalBars($('chart-services'), {
+    title: 'Subscriptions by push service',
+    series: [
+      { key: 'clients', label: 'Clients', tone: 'accepted' },
+      { key: 'admins', label: 'Administrators', tone: 'retried' },
+    ],
+    rows: subs.byService.map((s) => ({ label: SERVICE_LABELS[s.service] || s.service, values: s })),
+  });
+  stackedBars($('chart-days'), {
+    title: 'New and pruned subscriptions per day, last 30 days',
+    series: [
+      { key: 'created', label: 'New', tone: 'accepted' },
+      { key: 'pruned', label: 'Pruned (below the line)', tone: 'gone' },
+    ],
+    below: ['pruned'],
+    buckets: o.days.map((d) => ({ label: d.day, short: dayFormat.format(new Date(`${d.day}T00:00:00Z`)), values: d })),
+  });
+  renderPushCharts();
+}
+
+function renderPushCharts() {
+  if (!lastOverview) return;
+  const by = $('pushes-by').value;
+  const series = by === 'service' ? SERVICE_SERIES : OUTCOME_SERIES;
+  stackedBars($('chart-minutes'), {
+    title: `Pushes per minute by ${by === 'service' ? 'push service' : 'outcome'}, last 2 hours`,
+    series,
+    buckets: pushBuckets(lastOverview.minutes, minuteFormat, by),
+    unit: 'pushes',
+  });
+  stackedBars($('chart-hours'), {
+    title: `Pushes per hour by ${by === 'service' ? 'push service' : 'outcome'}, last 7 days`,
+    series,
+    buckets: pushBuckets(lastOverview.hours, hourFormat, by),
+    unit: 'pushes',
+  });
+}
+
+async function loadOverview(quiet = false) {
+  if (!quiet) setResult(els.overviewStatus, 'Loading the overview…');
+  try {
+    renderOverview(await api('/overview'));
+    setResult(els.overviewStatus, `As of ${dateFormat.format(new Date(lastOverview.now))}.`);
+  } catch (err) {
+    setResult(els.overviewStatus, `Could not load the overview: ${err.message}`, 'error');
+  }
+}
+
+$('pushes-by').addEventListener('change', renderPushCharts);
+let resizeTimer = null;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (lastOverview && !$('page-overview').hidden) renderOverview(lastOverview);
+  }, 150);
+});
+$('overview-refresh').addEventListener('click', () => loadOverview());
+
+// ---------------------------------------------------------------- reminders
+
+const WEEKDAYS = [
+  ['mon', 'Mon'],
+  ['tue', 'Tue'],
+  ['wed', 'Wed'],
+  ['thu', 'Thu'],
+  ['fri', 'Fri'],
+  ['sat', 'Sat'],
+  ['sun', 'Sun'],
+];
+const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+let editingReminder = null;
+let previewTimer = null;
+
+function setupReminderForm() {
+  $('r-days').append(
+    ...WEEKDAYS.map(([key, label]) =>
+      h('span', { class: 'choice' }, h('input', { type: 'checkbox', id: `r-day-${key}`, value: key, checked: key === 'mon' }), h('label', { for: `r-day-${key}`, text: label })),
+    ),
+  );
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : ['UTC'];
+  $('r-zones').append(...zones.map((z) => h('option', { value: z })));
+  $('r-zone').value = browserZone;
+  syncReminderKind();
+  syncReminderRecipient();
+}
+
+function syncReminderKind() {
+  const kind = $('r-kind').value;
+  $('r-at-field').hidden = kind !== 'at';
+  $('r-time-field').hidden = kind !== 'daily' && kind !== 'weekly';
+  $('r-cron-field').hidden = kind !== 'cron';
+  $('r-days').hidden = kind !== 'weekly';
+}
+
+function syncReminderRecipient() {
+  const all = $('r-to-kind').value === 'all';
+  $('r-to-id-field').hidden = all;
+  $('r-to-id').disabled = all;
+}
+
+/** The schedule the form describes, or a string saying what is missing. */
+function reminderSchedule() {
+  const kind = $('r-kind').value;
+  if (kind === 'at') {
+    const at = $('r-at').value;
+    return at ? { at } : 'Choose the date and time.';
+  }
+  if (kind === 'cron') {
+    const cron = $('r-cron').value.trim();
+    return cron ? { cron } : 'Enter a cron pattern.';
+  }
+  const time = $('r-time').value.slice(0, 5);
+  if (!time) return 'Choose the time.';
+  if (kind === 'daily') return { daily: time };
+  const days = WEEKDAYS.map(([k]) => k).filter((k) => $(`r-day-${k}`).checked);
+  return days.length ? { weekly: { days, time } } : 'Choose at least one day.';
+}
+
+/** "2026-12-01T09:00:00+02:00" → "Tue, 1 Dec 2026, 09:00 (+02:00)", read as written. */
+function localLabel(local, zone) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2})?([+-]\d{2}:\d{2}|Z)$/.exec(local || '');
+  if (!m) return local || '—';
+  const [, y, mo, d, hh, mm, off] = m;
+  const date = new Date(Date.UTC(+y, +mo - 1, +d));
+  const day = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(date);
+  return `${day}, ${hh}:${mm} ${zone ? `${zone} ` : ''}(UTC${off === 'Z' ? '' : off})`;
+}
+
+async function updatePreview() {
+  const list = $('r-preview');
+  const schedule = reminderSchedule();
+  if (typeof schedule === 'string') {
+    list.replaceChildren(h('li', { class: 'muted', text: schedule }));
+    return;
+  }
+  try {
+    const zone = $('r-zone').value.trim() || 'UTC';
+    const res = await api('/reminders/preview', { method: 'POST', body: { schedule, timezone: zone, count: 5 } });
+    const firings = (res && res.firings) || [];
+    list.replaceChildren(
+      ...firings.map((f) => h('li', null, h('time', { datetime: f.at, text: localLabel(f.local, res.timezone) }))),
+    );
+    if (!firings.length) list.append(h('li', { class: 'muted', text: 'It would never fire: that time has passed.' }));
+  } catch (err) {
+    list.replaceChildren(h('li', { class: 'error', text: err.message }));
+  }
+}
+
+function schedulePreview() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(updatePreview, 250);
+}
+
+function resetReminderForm() {
+  editingReminder = null;
+  $('reminder-form').reset();
+  $('r-zone').value = browserZone;
+  $('r-save').textContent = 'Create reminder';
+  $('reminder-form-title').textContent = 'New reminder';
+  $('r-reset').textContent = 'Clear';
+  syncReminderKind();
+  syncReminderRecipient();
+  schedulePreview();
+}
+
+/** An RFC 3339 instant as a datetime-local value in `zone`. */
+function zoneLocalInput(iso, zone) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
+      .formatToParts(new Date(iso))
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
+function editReminder(r) {
+  editingReminder = r.id;
+  const to = r.to || {};
+  const kind = to.all != null ? 'all' : to.aid != null ? 'aid' : 'uid';
+  $('r-to-kind').value = kind;
+  $('r-to-id').value = kind === 'all' ? '' : String(to[kind]);
+  $('r-title').value = r.title || '';
+  $('r-body').value = r.body || '';
+  $('r-zone').value = r.timezone || 'UTC';
+  $('r-paused').checked = !!r.paused;
+  const s = r.schedule || {};
+  if (s.at) {
+    $('r-kind').value = 'at';
+    $('r-at').value = zoneLocalInput(s.at, r.timezone || 'UTC');
+  } else if (s.daily) {
+    $('r-kind').value = 'daily';
+    $('r-time').value = s.daily;
+  } else if (s.weekly) {
+    $('r-kind').value = 'weekly';
+    $('r-time').value = s.weekly.time;
+    const days = (s.weekly.days || []).map((d) => String(d).slice(0, 3).toLowerCase());
+    for (const [k] of WEEKDAYS) $(`r-day-${k}`).checked = days.includes(k);
+  } else if (s.cron) {
+    $('r-kind').value = 'cron';
+    $('r-cron').value = s.cron;
+  }
+  syncReminderKind();
+  syncReminderRecipient();
+  $('r-save').textContent = 'Save changes';
+  $('reminder-form-title').textContent = `Edit reminder: ${r.title}`;
+  $('r-reset').textContent = 'Stop editing';
+  setResult($('r-result'), '');
+  $('reminder-form-title').focus();
+  schedulePreview();
+}
+
+function scheduleSummary(s) {
+  if (!s) return '—';
+  if (s.at) return `once`;
+  if (s.daily) return `daily at ${s.daily}`;
+  if (s.weekly) return `weekly on ${(s.weekly.days || []).join(', ')} at ${s.weekly.time}`;
+  if (s.cron) return `cron ${s.cron}`;
+  return JSON.stringify(s);
+}
+
+async function reminderAction(r, change, done) {
+  try {
+    if (change === 'delete') {
+      if (!window.confirm(`Delete the reminder "${r.title}"? It will not fire again.`)) return;
+      await api(`/reminders/${encodeURIComponent(r.id)}`, { method: 'DELETE' });
+      if (editingReminder === r.id) resetReminderForm();
+    } else {
+      await api(`/reminders/${encodeURIComponent(r.id)}`, { method: 'PATCH', body: change });
+    }
+    setResult($('reminders-status'), done, 'ok');
+    await loadReminders(true);
+    $('reminders-title').focus();
+  } catch (err) {
+    setResult($('reminders-status'), `Could not change the reminder: ${err.message}`, 'error');
+  }
+}
+
+async function loadReminders(quiet = false) {
+  const status = $('reminders-status');
+  if (!quiet) setResult(status, 'Loading reminders…');
+  try {
+    const data = await api('/reminders?limit=1000');
+    const list = (data && data.reminders) || [];
+    $('reminders-body').replaceChildren(
+      ...list.map((r) => {
+        const state = r.paused ? 'paused' : r.nextFireAt ? 'active' : 'done';
+        const button = (text, label, onclick, cls = 'secondary small') =>
+          h('button', { type: 'button', class: cls, text, 'aria-label': `${label} ${r.title}`, onclick });
+        return h(
+          'tr',
+          { 'data-id': r.id },
+          h('th', { scope: 'row', 'data-label': 'Title', text: r.title }),
+          h('td', { 'data-label': 'Schedule', text: scheduleSummary(r.schedule) }),
+          h('td', { 'data-label': 'Next firing' }, r.nextFireAt ? h('time', { datetime: r.nextFireAt, text: localLabel(r.nextFireAtLocal, r.timezone) }) : h('span', { class: 'muted', text: '—' })),
+          h('td', { 'data-label': 'State' }, statusBadge(state)),
+          h('td', { class: 'num', 'data-label': 'Fired', text: fmt(r.fired) }),
+          h(
+            'td',
+            { 'data-label': 'Actions' },
+            h(
+              'span',
+              { class: 'actions' },
+              button('Edit', 'Edit', () => editReminder(r)),
+              r.paused
+                ? button('Resume', 'Resume', () => reminderAction(r, { paused: false }, `Resumed "${r.title}".`))
+                : r.nextFireAt
+                  ? button('Pause', 'Pause', () => reminderAction(r, { paused: true }, `Paused "${r.title}".`))
+                  : null,
+              button('Delete', 'Delete', () => reminderAction(r, 'delete', `Deleted "${r.title}".`), 'danger small'),
+            ),
+          ),
+        );
+      }),
+    );
+    if (!list.length) $('reminders-body').append(h('tr', null, h('td', { colspan: 6, class: 'empty', text: 'No reminders yet.' })));
+    if (!quiet) setResult(status, '');
+  } catch (err) {
+    setResult(status, `Could not load reminders: ${err.message}`, 'error');
+  }
+}
+
+$('reminder-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const result = $('r-result');
+  const kind = $('r-to-kind').value;
+  const id = $('r-to-id').value.trim();
+  const title = $('r-title').value.trim();
+  const schedule = reminderSchedule();
+  if (kind !== 'all' && !id) {
+    setResult(result, `Enter the recipient's ${kind}.`, 'error');
+    $('r-to-id').focus();
+    return;
+  }
+  if (!title) {
+    setResult(result, 'A title is required.', 'error');
+    $('r-title').focus();
+    return;
+  }
+  if (typeof schedule === 'string') {
+    setResult(result, schedule, 'error');
+    return;
+  }
+  const body = {
+    to: kind === 'all' ? { all: 'everyone' } : { [kind]: id },
+    title,
+    schedule,
+    timezone: $('r-zone').value.trim() || 'UTC',
+    paused: $('r-paused').checked,
+  };
+  const text = $('r-body').value.trim();
+  if (text) body.body = text;
+  else if (editingReminder) body.body = null;
+  $('r-save').disabled = true;
+  try {
+    const saved = editingReminder
+      ? await api(`/reminders/${encodeURIComponent(editingReminder)}`, { method: 'PATCH', body })
+      : await api('/reminders', { method: 'POST', body });
+    const next = saved.nextFireAt ? `; next firing ${localLabel(saved.nextFireAtLocal, saved.timezone)}` : '';
+    resetReminderForm();
+    setResult(result, `Saved "${saved.title}"${next}.`, 'ok');
+    await loadReminders(true);
+  } catch (err) {
+    setResult(result, `Not saved: ${err.message}`, 'error');
+  } finally {
+    $('r-save').disabled = false;
+  }
+});
+$('r-reset').addEventListener('click', () => {
+  resetReminderForm();
+  setResult($('r-result'), '');
+});
+$('r-kind').addEventListener('change', () => {
+  syncReminderKind();
+  schedulePreview();
+});
+$('r-to-kind').addEventListener('change', syncReminderRecipient);
+for (const id of ['r-at', 'r-time', 'r-cron', 'r-zone', 'r-days']) {
+  $(id).addEventListener('input', schedulePreview);
+  $(id).addEventListener('change', schedulePreview);
+}
+$('reminders-refresh').addEventListener('click', () => loadReminders());
 
 // ---------------------------------------------------------------- start
 
 async function refreshAll(quiet = false) {
-  await Promise.all([loadMessages(quiet), loadSubscriptions(quiet)]);
+  await Promise.all([loadOverview(quiet), loadMessages(quiet), loadReminders(quiet), loadSubscriptions(quiet)]);
 }
 
 syncRecipient();
 syncFilter();
+setupReminderForm();
 if (token()) {
   showConsole(true);
   refreshAll();
+  schedulePreview();
 } else {
   showConsole(false);
 }

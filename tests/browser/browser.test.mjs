@@ -615,7 +615,7 @@ describe('Herald in Chromium', () => {
     const admin = await context.newPage();
     admin.on('pageerror', (err) => pageErrors.push(`admin pageerror: ${err.message}`));
     admin.on('console', (msg) => noteConsole('admin', msg));
-    await admin.goto(`${origin}/admin/`);
+    await admin.goto(`${origin}/admin/#messages`);
     await admin.fill('#token', adminToken);
     await admin.click('#login-button');
     await admin.locator('#console').waitFor({ state: 'visible' });

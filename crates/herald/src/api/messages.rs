@@ -4,7 +4,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
 use super::{rfc3339, AppState};
 use crate::compose::MessageRequest;
-use crate::storage::messages::{Cancelled, MessageView};
+use crate::storage::messages::{Cancelled, MessageFilter, MessageView, StatusFilter};
+use crate::storage::outbox::state;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -114,6 +115,16 @@ pub struct ListQuery {
     before: Option<String>,
     #[serde(rename = "beforeId")]
     before_id: Option<String>,
+    status: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    title: Option<String>,
+}
+
+fn parse_time(name: &str, value: &str) -> ApiResult<i64> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| ApiError::bad_request(format!("`{name}` must be an RFC 3339 time")))
 }
 
 pub async fn list(
@@ -143,9 +154,27 @@ pub async fn list(
         (Some(id), Some(_)) if crate::secrets::is_valid_id(id) => Some(id.as_str()),
         (Some(_), Some(_)) => return Err(ApiError::bad_request("`beforeId` is not a message id")),
     };
+    let filter = MessageFilter {
+        status: match q.status.as_deref() {
+            None => None,
+            Some(text) => Some(
+                StatusFilter::parse(text)
+                    .ok_or_else(|| ApiError::bad_request("`status` must be scheduled, sending, done or cancelled"))?,
+            ),
+        },
+        since: q.since.as_deref().map(|t| parse_time("since", t)).transpose()?,
+        until: q.until.as_deref().map(|t| parse_time("until", t)).transpose()?,
+        title: match q.title.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) if text.chars().count() > 200 => {
+                return Err(ApiError::bad_request("`title` must be at most 200 characters"))
+            }
+            Some(text) => Some(text.to_owned()),
+        },
+    };
     let messages = state
         .store
-        .list_messages(limit, before.map(|created_at| (created_at, before_id)))
+        .list_messages(limit, before.map(|created_at| (created_at, before_id)), &filter)
         .await?;
     Ok(Json(
         json!({ "messages": messages.iter().map(message_json).collect::<Vec<_>>() }),
@@ -165,4 +194,52 @@ pub async fn cancel(
             "the message is already being sent; it can no longer be cancelled",
         )),
     }
+}
+
+/// A message's settled targets by push service, and its failures by last HTTP status.
+pub async fn delivery(
+    _: Reader,
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath,
+) -> ApiResult<impl IntoResponse> {
+    let message = state
+        .store
+        .message(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such message"))?;
+    let rows = state.store.message_outcomes(&id).await?;
+    let mut services: Vec<serde_json::Value> = Vec::new();
+    for service in crate::storage::rollups::PushService::ALL {
+        let of = |wanted: i64| -> i64 {
+            rows.iter()
+                .filter(|r| r.service == service && r.state == wanted)
+                .map(|r| r.targets)
+                .sum()
+        };
+        let (accepted, failed, gone) = (of(state::ACCEPTED), of(state::FAILED), of(state::GONE));
+        if accepted + failed + gone > 0 {
+            services.push(json!({
+                "service": service.label(), "accepted": accepted, "failed": failed, "gone": gone,
+            }));
+        }
+    }
+    let failures: Vec<_> = rows
+        .iter()
+        .filter(|r| r.state != state::ACCEPTED)
+        .map(|r| {
+            json!({
+                "service": r.service.label(),
+                "outcome": if r.state == state::GONE { "gone" } else { "failed" },
+                "lastStatus": r.last_status,
+                "targets": r.targets,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "id": message.id,
+        "targets": message.targets,
+        "pending": if message.status == crate::storage::messages::status::SCHEDULED { 0 } else { message.pending() },
+        "services": services,
+        "failures": failures,
+    })))
 }

@@ -6,6 +6,7 @@
 //! - [`messages`]: send, inspect, cancel (admin);
 //! - [`reminders`]: messages on a schedule (admin);
 //! - [`keys`]: scoped API keys (admin);
+//! - [`overview`]: the admin console's overview (subscriptions and pushes over time);
 //! - [`meta`]: public key, owner tokens, health, metrics, OpenAPI;
 //! - [`assets`]: the service worker, page library, demo pages and admin console.
 
@@ -18,6 +19,7 @@ mod keys;
 pub use keys::key_json;
 mod messages;
 mod meta;
+mod overview;
 mod rate_limit;
 mod reminders;
 pub use rate_limit::RateLimiter;
@@ -119,6 +121,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/messages", post(messages::create).get(messages::list))
         .route("/api/v1/messages/{id}", get(messages::get).delete(messages::cancel))
+        .route("/api/v1/messages/{id}/delivery", get(messages::delivery))
+        .route("/api/v1/overview", get(overview::overview))
+        .route("/api/v1/reminders/preview", post(reminders::preview))
         .route("/api/v1/reminders", post(reminders::create).get(reminders::list))
         .route(
             "/api/v1/reminders/{id}",

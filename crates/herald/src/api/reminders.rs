@@ -24,6 +24,7 @@ pub fn reminder_json(r: &ReminderRecord) -> Value {
     body["timezone"] = json!(r.timezone);
     body["paused"] = json!(r.paused);
     body["nextFireAt"] = json!(r.next_fire_at.map(rfc3339));
+    body["nextFireAtLocal"] = json!(r.next_fire_at.and_then(|at| local_time(at, &r.timezone)));
     body["lastFiredAt"] = json!(r.last_fired_at.map(rfc3339));
     body["lastMessageId"] = json!(r.last_message_id);
     body["fired"] = json!(r.fired);
@@ -104,4 +105,45 @@ pub async fn delete(
         return Err(ApiError::not_found("no such reminder"));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A time as RFC 3339 in a time zone's local offset (`2026-12-01T09:00:00+02:00`).
+fn local_time(at_ms: i64, zone: &str) -> Option<String> {
+    use chrono::TimeZone;
+    let zone: chrono_tz::Tz = zone.parse().ok()?;
+    let local = zone.timestamp_millis_opt(at_ms).single()?;
+    Some(local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    schedule: Value,
+    timezone: Option<String>,
+    count: Option<i64>,
+}
+
+/// The next firings of a schedule, computed by the code the scheduler fires with, so a form
+/// can show them before the reminder is saved.
+pub async fn preview(
+    _: Reader,
+    State(state): State<Arc<AppState>>,
+    ApiJson(req): ApiJson<PreviewRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let count = req.count.unwrap_or(5);
+    if !(1..=50).contains(&count) {
+        return Err(ApiError::bad_request("`count` must be 1 to 50"));
+    }
+    let zone = req.timezone.unwrap_or_else(|| "UTC".into());
+    let schedule = crate::reminders::Schedule::parse(&req.schedule, Some(&zone)).map_err(invalid)?;
+    let mut firings = Vec::new();
+    let mut after = state.clock.now_ms();
+    while (firings.len() as i64) < count {
+        let Some(at) = schedule.next_after(after) else {
+            break;
+        };
+        firings.push(json!({ "at": rfc3339(at), "local": local_time(at, &zone) }));
+        after = at;
+    }
+    Ok(Json(json!({ "timezone": zone, "firings": firings })))
 }

@@ -188,6 +188,7 @@ pub async fn list(
             let mut item = json!({
                 "id": s.id,
                 "endpoint": s.endpoint,
+                "pushService": s.push_service.label(),
                 "createdAt": rfc3339(s.created_at),
                 "lastSuccessAt": s.last_success_at.map(rfc3339),
             });

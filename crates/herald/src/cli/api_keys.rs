@@ -3,7 +3,6 @@
 
 use crate::access::{self, Scopes};
 use crate::config::Config;
-use crate::storage::Store;
 use clap::Args;
 
 #[derive(Debug, Args)]

@@ -82,7 +82,7 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), St
                     continue;
                 }
                 match parse_line(&line, &policy, now) {
-                    Ok(record) => match store.import_subscription(&record).await {
+                    Ok(record) => match store.import_subscription(&record, now).await {
                         Ok(true) => created += 1,
                         Ok(false) => updated += 1,
                         Err(e) => return Err(format!("line {number}: database: {e}")),

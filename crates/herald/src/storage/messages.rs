@@ -114,6 +114,44 @@ pub struct InboxMessage {
     pub created_at: i64,
 }
 
+/// Which messages a list shows; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub status: Option<StatusFilter>,
+    /// Created at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Created before (Unix ms).
+    pub until: Option<i64>,
+    /// Text the title contains, in any case.
+    pub title: Option<String>,
+}
+
+/// The statuses a message list can be filtered by (the API's `status` labels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Scheduled,
+    Sending,
+    Done,
+    Cancelled,
+}
+
+impl StatusFilter {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "scheduled" => Some(Self::Scheduled),
+            "sending" => Some(Self::Sending),
+            "done" => Some(Self::Done),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
 /// What cancelling found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancelled {
@@ -333,39 +371,79 @@ impl Store {
         row.as_ref().map(message_from).transpose()
     }
 
-    /// Newest first, ordered by `(created_at, id)`. `before` pages from a `created_at`; with
-    /// an id too, from that exact message, so messages created in the same millisecond as
-    /// the last one of a page are not skipped.
+    /// Newest first, ordered by `(created_at, id)`, filtered. `before` pages from a
+    /// `created_at`; with an id too, from that exact message, so messages created in the same
+    /// millisecond as the last one of a page are not skipped.
     pub async fn list_messages(
         &self,
         limit: i64,
         before: Option<(i64, Option<&str>)>,
+        filter: &MessageFilter,
     ) -> StoreResult<Vec<MessageView>> {
-        let rows = match before {
+        let mut conditions = Vec::new();
+        let mut binds: Vec<Bind> = Vec::new();
+        match before {
             Some((created_at, Some(id))) => {
-                let sql = format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE created_at < $1 OR (created_at = $2 AND id < $3) \
-                     ORDER BY created_at DESC, id DESC LIMIT $4"
-                );
-                sqlx::query(&self.sql(&sql))
-                    .bind(created_at)
-                    .bind(created_at)
-                    .bind(id)
-                    .bind(limit)
-                    .fetch_all(self.pool())
-                    .await?
+                conditions.push("(created_at < $ OR (created_at = $ AND id < $))");
+                binds.extend([Bind::Int(created_at), Bind::Int(created_at), Bind::Text(id.to_owned())]);
             }
-            _ => {
-                let sql = format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE created_at < $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-                );
-                sqlx::query(&self.sql(&sql))
-                    .bind(before.map_or(i64::MAX, |(created_at, _)| created_at))
-                    .bind(limit)
-                    .fetch_all(self.pool())
-                    .await?
+            Some((created_at, None)) => {
+                conditions.push("created_at < $");
+                binds.push(Bind::Int(created_at));
             }
-        };
+            None => {}
+        }
+        if let Some(since) = filter.since {
+            conditions.push("created_at >= $");
+            binds.push(Bind::Int(since));
+        }
+        if let Some(until) = filter.until {
+            conditions.push("created_at < $");
+            binds.push(Bind::Int(until));
+        }
+        // "done" and "sending" are both stored as SENDING; they differ by what is left to settle.
+        match filter.status {
+            Some(StatusFilter::Scheduled) => conditions.push("status = 0"),
+            Some(StatusFilter::Cancelled) => conditions.push("status = 2"),
+            Some(StatusFilter::Sending) => conditions.push("status = 1 AND targets > accepted + failed + gone"),
+            Some(StatusFilter::Done) => conditions.push("status = 1 AND targets <= accepted + failed + gone"),
+            None => {}
+        }
+        if let Some(text) = &filter.title {
+            // Case-insensitive on every engine; the text's own wildcards match literally.
+            let escaped = text
+                .to_lowercase()
+                .replace('!', "!!")
+                .replace('%', "!%")
+                .replace('_', "!_");
+            conditions.push("LOWER(title) LIKE $ ESCAPE '!'");
+            binds.push(Bind::Text(format!("%{escaped}%")));
+        }
+        let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages");
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $");
+        // Number the placeholders in order, as `Store::sql` expects.
+        let mut numbered = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            numbered.push(c);
+            if c == '$' {
+                n += 1;
+                numbered.push_str(&n.to_string());
+            }
+        }
+        let numbered = self.sql(&numbered);
+        let mut query = sqlx::query(&numbered);
+        for bind in binds {
+            query = match bind {
+                Bind::Int(v) => query.bind(v),
+                Bind::Text(v) => query.bind(v),
+            };
+        }
+        let rows = query.bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(message_from).collect()
     }
 
@@ -483,9 +561,11 @@ impl Store {
         .await?)
     }
 
-    /// Deletes messages whose TTL has ended, with their outbox rows and receipts, and
-    /// cancelled messages. Returns how many messages were removed.
+    /// Deletes messages whose TTL has ended, with their outbox rows, receipts and breakdowns,
+    /// and cancelled messages, and rollups older than the overview shows. Returns how many
+    /// messages were removed.
     pub async fn delete_expired_messages(&self, now_ms: i64) -> StoreResult<u64> {
+        self.prune_rollups(now_ms).await?;
         let mut removed = 0;
         loop {
             let ids = sqlx::query(
@@ -507,6 +587,7 @@ impl Store {
                 for sql in [
                     "DELETE FROM outbox WHERE message_id = $1",
                     "DELETE FROM receipts WHERE message_id = $1",
+                    "DELETE FROM message_outcomes WHERE message_id = $1",
                     "DELETE FROM messages WHERE id = $1",
                 ] {
                     sqlx::query(&self.sql(sql)).bind(id).execute(&mut *tx).await?;

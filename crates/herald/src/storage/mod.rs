@@ -7,7 +7,8 @@
 //!
 //! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
 //! (messages, audience expansion, the tickle inbox and receipts), [`outbox`] (per-target
-//! delivery state: claiming, recording results, cleanup), [`api_keys`] (scoped keys), [`sqlite_file`] (where a SQLite
+//! delivery state: claiming, recording results, cleanup), [`api_keys`] (scoped keys),
+//! [`rollups`] (the overview's counters), [`sqlite_file`] (where a SQLite
 //! database lives, and the one-server lock on it).
 //!
 //! Only the server (and `herald init`) create a database: [`Store::connect`]. Every other
@@ -19,6 +20,7 @@ mod database_file;
 pub mod messages;
 pub mod outbox;
 pub mod reminders;
+pub mod rollups;
 pub mod settings;
 pub mod sqlite_file;
 pub mod subscriptions;

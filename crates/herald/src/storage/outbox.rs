@@ -9,6 +9,7 @@
 //! sharing a database never claim the same row; SQLite has a single writer and claims in one
 //! `UPDATE … RETURNING` statement.
 
+use super::rollups::{pushed_outcome, MessageOutcomes, PushCounts, PushService};
 use super::{col, Backend, Store, StoreResult};
 use std::collections::HashMap;
 
@@ -154,12 +155,24 @@ impl Store {
         if settlements.is_empty() {
             return Ok(());
         }
-        // (message, final state, status) -> outbox ids
-        let mut finals: HashMap<(&str, i64, Option<u16>), Vec<i64>> = HashMap::new();
+        // (message, final state, status, push service) -> outbox ids
+        let mut finals: HashMap<(&str, i64, Option<u16>, PushService), Vec<i64>> = HashMap::new();
         let mut gone_subscriptions = Vec::new();
         let mut accepted_subscriptions = Vec::new();
         let mut tx = self.begin().await?;
+        // The overview's rollups need each target's push service: one read per batch, before
+        // gone subscriptions are deleted below.
+        let mut subscription_ids: Vec<&str> = settlements.iter().map(|s| s.subscription_id.as_str()).collect();
+        subscription_ids.sort_unstable();
+        subscription_ids.dedup();
+        let services = self.push_services(&mut tx, &subscription_ids).await?;
+        let service_of = |id: &str| services.get(id).copied().unwrap_or(PushService::Other);
+        let mut pushes = PushCounts::new();
         for s in settlements {
+            let service = service_of(&s.subscription_id);
+            if let Some(outcome) = pushed_outcome(s.status, s.result) {
+                *pushes.entry((service, outcome)).or_insert(0) += 1;
+            }
             let final_state = match s.result {
                 SettledAs::Accepted => {
                     accepted_subscriptions.push(s.subscription_id.as_str());
@@ -184,11 +197,13 @@ impl Store {
                 }
             };
             finals
-                .entry((s.message_id.as_str(), final_state, s.status))
+                .entry((s.message_id.as_str(), final_state, s.status, service))
                 .or_default()
                 .push(s.outbox_id);
         }
-        for ((message_id, final_state, status), ids) in &finals {
+        let mut outcomes = MessageOutcomes::new();
+        let mut counters: std::collections::BTreeMap<(&str, i64), i64> = Default::default();
+        for ((message_id, final_state, status, service), ids) in &finals {
             let mut settled = 0;
             for chunk in ids.chunks(CHUNK) {
                 let sql = format!(
@@ -203,17 +218,25 @@ impl Store {
                 }
                 settled += query.execute(&mut *tx).await?.rows_affected() as i64;
             }
-            let counter = match *final_state {
+            *outcomes
+                .entry((*message_id, *service, *final_state, status.map_or(-1, i64::from)))
+                .or_insert(0) += settled;
+            *counters.entry((*message_id, *final_state)).or_insert(0) += settled;
+        }
+        for ((message_id, final_state), settled) in counters {
+            let counter = match final_state {
                 state::ACCEPTED => "UPDATE messages SET accepted = accepted + $1 WHERE id = $2",
                 state::FAILED => "UPDATE messages SET failed = failed + $1 WHERE id = $2",
                 _ => "UPDATE messages SET gone = gone + $1 WHERE id = $2",
             };
             sqlx::query(&self.sql(counter))
                 .bind(settled)
-                .bind(*message_id)
+                .bind(message_id)
                 .execute(&mut *tx)
                 .await?;
         }
+        self.add_message_outcomes(&mut tx, &outcomes).await?;
+        self.add_push_counts(&mut tx, &pushes, now_ms).await?;
         accepted_subscriptions.sort_unstable();
         accepted_subscriptions.dedup();
         for chunk in accepted_subscriptions.chunks(CHUNK) {
@@ -230,6 +253,7 @@ impl Store {
         }
         gone_subscriptions.sort_unstable();
         gone_subscriptions.dedup();
+        let mut pruned = 0;
         for chunk in gone_subscriptions.chunks(CHUNK) {
             let sql = format!(
                 "DELETE FROM subscriptions WHERE id IN ({})",
@@ -240,8 +264,9 @@ impl Store {
             for id in Store::padded(chunk) {
                 query = query.bind(*id);
             }
-            query.execute(&mut *tx).await?;
+            pruned += query.execute(&mut *tx).await?.rows_affected() as i64;
         }
+        self.add_subscription_day(&mut tx, now_ms, 0, pruned).await?;
         tx.commit().await?;
         Ok(())
     }

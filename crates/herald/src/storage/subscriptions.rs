@@ -6,6 +6,7 @@
 //! for another owner replaces the row with a new one (new id, new secret): what was queued for
 //! the old owner is never handed to the new one.
 
+use super::rollups::PushService;
 use super::{col, is_unique_violation, Store, StoreError, StoreResult};
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets;
@@ -43,6 +44,7 @@ pub struct SubscriptionView {
     pub id: String,
     pub owner: Owner,
     pub endpoint: String,
+    pub push_service: PushService,
     pub created_at: i64,
     pub last_success_at: Option<i64>,
 }
@@ -135,7 +137,7 @@ impl Store {
             let id = secrets::random_id();
             sqlx::query(&self.sql(
                 "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, \
-                 secret_hash, user_agent, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 secret_hash, user_agent, created_at, push_service) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             ))
             .bind(&id)
             .bind(new.owner.kind.as_db())
@@ -147,8 +149,10 @@ impl Store {
             .bind(&secret_hash)
             .bind(new.user_agent.as_deref())
             .bind(now_ms)
+            .bind(PushService::from_endpoint(&new.endpoint).as_db())
             .execute(&mut *tx)
             .await?;
+            self.add_subscription_day(&mut tx, now_ms, 1, 0).await?;
             Registered {
                 id,
                 secret,
@@ -178,13 +182,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let updated = sqlx::query(&self.sql(
-            "UPDATE subscriptions SET endpoint = $1, endpoint_hash = $2, p256dh = $3, auth = $4, secret_hash = $5 WHERE id = $6",
+            "UPDATE subscriptions SET endpoint = $1, endpoint_hash = $2, p256dh = $3, auth = $4, secret_hash = $5, \
+             push_service = $6 WHERE id = $7",
         ))
         .bind(endpoint)
         .bind(&hash)
         .bind(p256dh)
         .bind(auth)
         .bind(&secret_hash)
+        .bind(PushService::from_endpoint(endpoint).as_db())
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -226,7 +232,7 @@ impl Store {
         let (rows, total) = match owner {
             Some(owner) => {
                 let rows = sqlx::query(&self.sql(
-                    "SELECT id, owner_kind, owner_id, endpoint, created_at, last_success_at FROM subscriptions \
+                    "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at FROM subscriptions \
                      WHERE owner_kind = $1 AND owner_id = $2 AND id > $3 ORDER BY id LIMIT $4",
                 ))
                 .bind(owner.kind.as_db())
@@ -245,15 +251,13 @@ impl Store {
                 (rows, total)
             }
             None => {
-                let rows = sqlx::query(&self.sql(
-                    "SELECT id, owner_kind, owner_id, endpoint, created_at, last_success_at FROM subscriptions \
+                // The page and the count side by side: the count walks an index of every row.
+                let sql = self.sql(
+                    "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at FROM subscriptions \
                      WHERE id > $1 ORDER BY id LIMIT $2",
-                ))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?;
-                (rows, self.count_subscriptions().await?)
+                );
+                let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(self.pool());
+                futures::try_join!(async { Ok(rows.await?) }, self.count_subscriptions())?
             }
         };
         let views = rows
@@ -263,6 +267,7 @@ impl Store {
                     id: col(r, "id")?,
                     owner: owner_from(col(r, "owner_kind")?, col(r, "owner_id")?),
                     endpoint: col(r, "endpoint")?,
+                    push_service: PushService::from_db(col(r, "push_service")?),
                     created_at: col(r, "created_at")?,
                     last_success_at: col(r, "last_success_at")?,
                 })
@@ -320,7 +325,7 @@ impl Store {
     /// Imports one subscription. A known endpoint keeps its row and gets the new owner and
     /// keys; a new one keeps the given id and secret hash when they are supplied. Returns
     /// whether a row was created.
-    pub async fn import_subscription(&self, s: &ExportedSubscription) -> StoreResult<bool> {
+    pub async fn import_subscription(&self, s: &ExportedSubscription, now_ms: i64) -> StoreResult<bool> {
         let hash = endpoint_hash(&s.endpoint);
         let mut tx = self.begin().await?;
         let updated = sqlx::query(&self.sql(
@@ -337,7 +342,7 @@ impl Store {
         if created {
             sqlx::query(&self.sql(
                 "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, secret_hash, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 created_at, push_service) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             ))
             .bind(&s.id)
             .bind(s.owner.kind.as_db())
@@ -348,8 +353,10 @@ impl Store {
             .bind(&s.auth)
             .bind(&s.secret_hash)
             .bind(s.created_at)
+            .bind(PushService::from_endpoint(&s.endpoint).as_db())
             .execute(&mut *tx)
             .await?;
+            self.add_subscription_day(&mut tx, now_ms, 1, 0).await?;
         }
         tx.commit().await?;
         Ok(created)

@@ -41,7 +41,7 @@ pub struct Options {
     /// Keep the default SSRF policy (no private or http endpoints).
     pub strict_endpoints: bool,
     pub env: Vec<(&'static str, String)>,
-    /// Share this database (a second instance) instead of a fresh one.
+    /// Start on this database instead of a fresh one (a second instance, or a restart).
     pub database_url: Option<String>,
 }
 
@@ -148,6 +148,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the server and its workers, as a shutdown would; the database stays.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -1120,6 +1120,9 @@ fn method_and_route_cases(seed: &Seed) -> Vec<Case> {
             format!("/api/v1/reminders/{}", seed.reminder_id),
             vec![Method::POST, Method::PUT],
         ),
+        ("/api/v1/messages/x/delivery".into(), vec![Method::POST, Method::DELETE]),
+        ("/api/v1/overview".into(), vec![Method::POST, Method::DELETE]),
+        ("/api/v1/reminders/preview".into(), vec![Method::GET, Method::PUT]),
         ("/healthz".into(), vec![Method::POST, Method::DELETE]),
         ("/metrics".into(), vec![Method::POST]),
     ];

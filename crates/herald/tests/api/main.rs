@@ -9,6 +9,7 @@ mod helpers;
 mod hostile;
 mod hostile_more;
 mod messages;
+mod overview;
 mod reminders;
 mod subscriptions;
 mod tickle;
