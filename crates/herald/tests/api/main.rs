@@ -6,6 +6,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod messages;
+mod realistic_push_service;
 mod reminders;
 mod subscriptions;
 mod tickle;
