@@ -11,9 +11,22 @@ dir=$1
 port=$2
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# An end-entity certificate (CA:FALSE): rustls refuses a CA certificate as a server's own.
+cat >"$dir/cert.cnf" <<CNF
+[req]
+distinguished_name = dn
+x509_extensions = server
+prompt = no
+[dn]
+CN = 127.0.0.1
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+CNF
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
-  -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  -config "$dir/cert.cnf" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
 cat >"$dir/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
