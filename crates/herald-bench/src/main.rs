@@ -259,7 +259,14 @@ async fn main() {
     // The comparisons, against the same stand-in, to the healthy endpoints.
     let mut comparisons = Vec::new();
     if !args.node && args.webpush_rust.is_none() {
-        report(&args, &rounds, &comparisons, registration_rate, peak, rss_after_registration);
+        report(
+            &args,
+            &rounds,
+            &comparisons,
+            registration_rate,
+            peak,
+            rss_after_registration,
+        );
         return;
     }
     let subs: Vec<Value> = (0..n).map(|i| browsers[i].subscription_json(&endpoints[i])).collect();
