@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_more;
 mod messages;
 mod overview;
+mod realistic_push_service;
 mod reminders;
 mod subscriptions;
 mod tickle;
