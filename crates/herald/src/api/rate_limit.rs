@@ -99,7 +99,11 @@ mod tests {
     #[test]
     fn an_ipv6_client_is_counted_by_its_64() {
         let limiter = RateLimiter::new(3);
-        let in_one_64 = ["2001:4860:1:2::1", "2001:4860:1:2::2", "2001:4860:1:2:ffff:ffff:ffff:ffff"];
+        let in_one_64 = [
+            "2001:4860:1:2::1",
+            "2001:4860:1:2::2",
+            "2001:4860:1:2:ffff:ffff:ffff:ffff",
+        ];
         for ip in in_one_64 {
             assert!(limiter.allow(ip.parse().unwrap()), "{ip}");
         }

@@ -273,3 +273,51 @@ async fn hostile_key_requests_and_forged_key_tokens_are_refused() {
     );
     assert_eq!(counts(&app).await, before);
 }
+
+#[tokio::test]
+async fn endpoints_with_control_characters_are_refused_at_register_and_replace() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": "ctl"})).await;
+    let (endpoint, browser) = app.push.add_device();
+    let before = counts(&app).await;
+    let mut cases = Vec::new();
+    for (what, control) in CONTROLS {
+        // The URL parser would drop the tab or newline, or percent-encode the rest, and store a
+        // different endpoint from the one sent.
+        let hostile = format!("{endpoint}{control}x");
+        let subscription = browser.subscription_json(&hostile);
+        cases.push(json_case(
+            format!("register an endpoint with {what}"),
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(ADMIN_TOKEN),
+            &json!({"subscription": subscription, "uid": "ctl"}),
+        ));
+        cases.push(json_case(
+            format!("replace onto an endpoint with {what}"),
+            Method::POST,
+            &format!("/api/v1/subscriptions/{}/replace", device.id),
+            Some(&device.secret),
+            &json!({ "subscription": subscription }),
+        ));
+    }
+    let failed = failures(&app, &cases).await;
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
+    assert_eq!(counts(&app).await, before);
+    // The device still has its own endpoint and secret.
+    let inbox = app
+        .http
+        .get(app.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
+        .bearer_auth(&device.secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inbox.status(), 200);
+}
