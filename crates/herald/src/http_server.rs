@@ -234,11 +234,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
                     Ok::<_, std::convert::Infallible>(match answer {
                         Ok(Ok(response)) => response,
                         Ok(Err(never)) => match never {},
-                        Err(_) => axum::response::IntoResponse::into_response(ApiError::new(
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            "timeout",
-                            "the request took too long",
-                        )),
+                        Err(_) => timed_out(),
                     })
                 }
             });
@@ -264,9 +260,32 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
     tasks.wait().await;
 }
 
+/// The answer to a request that outran [`REQUEST_TIME_LIMIT`]. It is made outside the router,
+/// so it gets the router's `no-store` and `nosniff` here.
+fn timed_out() -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let mut response = axum::response::IntoResponse::into_response(ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "the request took too long",
+    ));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeout_answer_is_not_cached() {
+        let response = timed_out();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
 
     #[test]
     fn the_cap_stays_under_the_open_file_limit() {
