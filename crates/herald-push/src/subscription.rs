@@ -27,6 +27,11 @@ impl Endpoint {
         if text.len() > MAX_ENDPOINT_LEN {
             return Err(invalid(&format!("longer than {MAX_ENDPOINT_LEN} characters")));
         }
+        // The URL parser drops tabs and newlines and percent-encodes other controls, so
+        // `…/a\r\nb` would quietly become `…/ab`: a browser never sends such an endpoint.
+        if text.chars().any(char::is_control) {
+            return Err(invalid("it contains control characters"));
+        }
         let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
         if url.scheme() != "https" && url.scheme() != "http" {
             return Err(invalid("the scheme must be https (or http for local push services)"));
@@ -203,6 +208,10 @@ mod tests {
             "file:///etc/passwd",
             "https://user:pw@push.example.net/x",
             "javascript:alert(1)",
+            "https://push.example.net/a\r\nb",
+            "https://push.example.net/a\tb",
+            "https://push.example.net/a\u{0}b",
+            "https://push.example.net/a\u{85}b",
         ] {
             let err = Endpoint::parse(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidEndpoint, "{bad}");

@@ -11,8 +11,11 @@
 //!   flood of half-open connections churns through its own slots while a client that sends its
 //!   request at once is served. Only when every open connection has a request in flight is the
 //!   newcomer refused (closed at once).
+//! - **Body deadline.** A request body must arrive within `header_read_timeout` of its header
+//!   (see [`BodyDeadline`]): busy connections are never evicted, so trickled bodies would
+//!   otherwise hold their slots.
 //! - **Request time limit.** A request (including reading its body) that takes longer than
-//!   [`REQUEST_TIME_LIMIT`] is answered 503, which also bounds slowly trickled bodies.
+//!   [`REQUEST_TIME_LIMIT`] is answered 503.
 //!
 //! At start the soft open-file limit is raised to the hard limit, and the cap is kept below it.
 
@@ -226,6 +229,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
             let tracked = connection.clone();
             let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(remote));
+                let request = request.map(|body| BodyDeadline::new(body, limits.header_read_timeout));
                 let in_flight = InFlight::start(tracked.clone());
                 let router = router.clone();
                 async move {
@@ -234,11 +238,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
                     Ok::<_, std::convert::Infallible>(match answer {
                         Ok(Ok(response)) => response,
                         Ok(Err(never)) => match never {},
-                        Err(_) => axum::response::IntoResponse::into_response(ApiError::new(
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            "timeout",
-                            "the request took too long",
-                        )),
+                        Err(_) => timed_out(),
                     })
                 }
             });
@@ -264,9 +264,79 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
     tasks.wait().await;
 }
 
+/// A request body that must arrive within a deadline of its header. Without one, a client
+/// that trickles a byte every few seconds into a public route's body keeps a request in
+/// flight for the whole request time limit, and a few thousand such connections hold every
+/// slot of the connection cap (busy connections are never evicted). Past the deadline the
+/// body fails, so the handler answers 400 and the connection closes.
+struct BodyDeadline {
+    inner: Incoming,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl BodyDeadline {
+    fn new(inner: Incoming, within: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(within)),
+        }
+    }
+}
+
+impl hyper::body::Body for BodyDeadline {
+    type Data = axum::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future as _;
+        use std::task::Poll;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err("the request body did not arrive in time".into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The answer to a request that outran [`REQUEST_TIME_LIMIT`]. It is made outside the router,
+/// so it gets the router's `no-store` and `nosniff` here.
+fn timed_out() -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let mut response = axum::response::IntoResponse::into_response(ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "the request took too long",
+    ));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeout_answer_is_not_cached() {
+        let response = timed_out();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
 
     #[test]
     fn the_cap_stays_under_the_open_file_limit() {

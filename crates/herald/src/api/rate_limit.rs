@@ -34,6 +34,7 @@ impl RateLimiter {
         if self.per_minute == 0 {
             return true;
         }
+        let ip = bucket(ip);
         let now = Instant::now();
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if windows.len() > 100_000 {
@@ -45,6 +46,19 @@ impl RateLimiter {
         }
         entry.1 += 1;
         entry.1 <= self.per_minute
+    }
+}
+
+/// The address a request is counted under: an IPv6 client is counted by its /64, since one
+/// subscriber line is given a whole /64 (often more) and picks any address in it at will, so
+/// counting single addresses would give one attacker 2^64 budgets.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
     }
 }
 
@@ -76,4 +90,31 @@ pub async fn limit(State(state): State<Arc<AppState>>, request: Request, next: N
         }
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let limiter = RateLimiter::new(3);
+        let in_one_64 = [
+            "2001:4860:1:2::1",
+            "2001:4860:1:2::2",
+            "2001:4860:1:2:ffff:ffff:ffff:ffff",
+        ];
+        for ip in in_one_64 {
+            assert!(limiter.allow(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!limiter.allow("2001:4860:1:2:abcd::9".parse().unwrap()));
+        // The next /64 and IPv4 clients have their own budgets.
+        assert!(limiter.allow("2001:4860:1:3::1".parse().unwrap()));
+        for _ in 0..3 {
+            assert!(limiter.allow("203.0.113.7".parse().unwrap()));
+        }
+        assert!(!limiter.allow("203.0.113.7".parse().unwrap()));
+        assert!(!limiter.allow("::ffff:203.0.113.7".parse().unwrap()));
+        assert!(limiter.allow("203.0.113.8".parse().unwrap()));
+    }
 }

@@ -156,7 +156,8 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
 }
 
 /// Creates (or truncates) an export file readable by its owner only: it holds every endpoint,
-/// which is a capability, and the secrets' hashes. An existing file keeps its mode.
+/// which is a capability, and the secrets' hashes. An existing file (say, last month's export,
+/// or one an editor created 0644) is narrowed to 0600 before anything is written to it.
 fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -165,5 +166,11 @@ fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }

@@ -227,6 +227,13 @@ async fn subscriptions_export_and_import_report_bad_lines_and_keep_the_rest() {
     source.register_device(json!({"aid": 6})).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("subs.jsonl");
+    // An earlier file that others may read: the export must not keep that mode.
+    std::fs::write(&file, "old\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let out = herald_on(&source.database_url)
         .args(["subscriptions", "export"])
         .arg(&file)

@@ -273,3 +273,104 @@ async fn hostile_key_requests_and_forged_key_tokens_are_refused() {
     );
     assert_eq!(counts(&app).await, before);
 }
+
+#[tokio::test]
+async fn endpoints_with_control_characters_are_refused_at_register_and_replace() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": "ctl"})).await;
+    let (endpoint, browser) = app.push.add_device();
+    let before = counts(&app).await;
+    let mut cases = Vec::new();
+    for (what, control) in CONTROLS {
+        // The URL parser would drop the tab or newline, or percent-encode the rest, and store a
+        // different endpoint from the one sent.
+        let hostile = format!("{endpoint}{control}x");
+        let subscription = browser.subscription_json(&hostile);
+        cases.push(json_case(
+            format!("register an endpoint with {what}"),
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(ADMIN_TOKEN),
+            &json!({"subscription": subscription, "uid": "ctl"}),
+        ));
+        cases.push(json_case(
+            format!("replace onto an endpoint with {what}"),
+            Method::POST,
+            &format!("/api/v1/subscriptions/{}/replace", device.id),
+            Some(&device.secret),
+            &json!({ "subscription": subscription }),
+        ));
+    }
+    let failed = failures(&app, &cases).await;
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
+    assert_eq!(counts(&app).await, before);
+    // The device still has its own endpoint and secret.
+    let inbox = app
+        .http
+        .get(app.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
+        .bearer_auth(&device.secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inbox.status(), 200);
+}
+
+#[tokio::test]
+async fn a_trickled_request_body_is_cut_at_the_header_timeout() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Options {
+        env: vec![("HERALD_HEADER_READ_TIMEOUT_SECONDS", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    // A public route that reads its body before any credential: a byte every 200 ms would
+    // keep the request (and its connection slot, which busy connections never give up) for
+    // the whole 90 s request time limit.
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(
+        b"POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while started.elapsed() < Duration::from_secs(6) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if slow.write_all(b" ").await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buffer[..n]),
+            Err(_) => {}
+        }
+    }
+    let cut_after = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        cut_after < Duration::from_secs(4),
+        "a trickled body kept its request for {cut_after:?}; answer so far: {answer:?}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer:?}");
+
+    // A body that arrives at once is served as before.
+    let waited = app
+        .http
+        .post(app.url("/api/v1/messages?wait=true"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"to": {"uid": "nobody"}, "title": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(waited.status(), 200);
+}
