@@ -58,11 +58,12 @@ impl ServerLock {
     /// process that holds it.
     pub fn acquire(database: &Path) -> Result<Self, String> {
         let path = lock_path(database);
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        // Owner-only like the database beside it, so a directory listing shows one rule.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
             .open(&path)
             .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
         if let Err(e) = try_lock_exclusive(&file) {

@@ -165,13 +165,22 @@ async fn a_send_key_sends_and_mints_owner_tokens_but_cannot_list_export_or_make_
 async fn a_revoked_key_fails_at_once_on_every_instance() {
     use reqwest::Method;
     let first = spawn_app().await;
-    let second = spawn_app_with(Options {
-        database_url: Some(first.database_url.clone()),
-        ..Default::default()
-    })
-    .await;
+    // Several instances share PostgreSQL or MySQL; a SQLite file serves one server (its lock
+    // refuses a second), so there the check runs on the one instance.
+    let second = if first.database_url.starts_with("sqlite") {
+        None
+    } else {
+        Some(
+            spawn_app_with(Options {
+                database_url: Some(first.database_url.clone()),
+                ..Default::default()
+            })
+            .await,
+        )
+    };
+    let instances: Vec<&TestApp> = std::iter::once(&first).chain(second.as_ref()).collect();
     let (id, key) = create_key(&first, "sender", &["send", "read"]).await;
-    for app in [&first, &second] {
+    for &app in &instances {
         assert_eq!(
             call(app, Method::GET, "/api/v1/messages", &key, None).await.status(),
             200
@@ -185,7 +194,7 @@ async fn a_revoked_key_fails_at_once_on_every_instance() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), 204);
-    for app in [&first, &second] {
+    for &app in &instances {
         assert_error(call(app, Method::GET, "/api/v1/messages", &key, None).await, 401).await;
         let registration = call(
             app,
