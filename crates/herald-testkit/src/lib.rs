@@ -7,16 +7,21 @@
 //! - [`Browser`]: a device's subscription keys (what `PushSubscription.toJSON()` holds);
 //! - [`decrypt`]: RFC 8291 `aes128gcm` and legacy `aesgcm` decryption;
 //! - [`verify_vapid`]: ES256 JWT checks as a push service does them;
-//! - [`MockPushService`]: an HTTP server that records every push and answers as scripted.
+//! - [`MockPushService`]: an HTTP server that records every push and answers as scripted;
+//!   [`MockOptions`] give it a real push service's shape (TLS + HTTP/2, latency, a stream
+//!   limit, GOAWAY, hangs, resets, throttling) and [`MockStats`] count what happened.
 
 mod browser;
 mod decrypt;
 mod mock;
+mod mock_options;
+mod tls;
 mod vapid;
 
 pub use browser::Browser;
 pub use decrypt::{decrypt, DecryptError};
 pub use mock::{MockPushService, MockResponse, ReceivedPush};
+pub use mock_options::{MockOptions, MockStats};
 pub use vapid::{verify_vapid, VapidClaims};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -5,7 +5,7 @@
 use herald::clock::{Clock, ManualClock, SystemClock};
 use herald::config::Config;
 use herald::startup::Application;
-use herald_testkit::{Browser, MockPushService};
+use herald_testkit::{Browser, MockOptions, MockPushService};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +41,9 @@ pub struct Options {
     /// Keep the default SSRF policy (no private or http endpoints).
     pub strict_endpoints: bool,
     pub env: Vec<(&'static str, String)>,
+    /// The shape of the mock push service (default: plain `http://`, answers at once). With
+    /// TLS, Herald trusts its certificate through `SSL_CERT_FILE`.
+    pub push: Option<MockOptions>,
 }
 
 /// A fresh database URL for the backend chosen by `HERALD_TEST_DATABASE`.
@@ -96,6 +99,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         env.push(("HERALD_ALLOW_PRIVATE_ENDPOINTS", "true".into()));
         env.push(("HERALD_ALLOW_HTTP_ENDPOINTS", "true".into()));
     }
+    // The mock starts first: Herald reads the certificate it must trust when it starts.
+    let push = MockPushService::start_with(options.push.clone().unwrap_or_default()).await;
+    if let Some(ca_file) = push.ca_file() {
+        env.push(("SSL_CERT_FILE", ca_file.display().to_string()));
+    }
     env.extend(options.env.iter().cloned());
     let config = Config::load_from(Some(std::path::Path::new("/dev/null")), |k| {
         env.iter().rev().find(|(name, _)| *name == k).map(|(_, v)| v.clone())
@@ -133,7 +141,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         address,
         database_url,
         http: reqwest::Client::new(),
-        push: MockPushService::start().await,
+        push,
         app_state,
         engine,
         scheduler,
