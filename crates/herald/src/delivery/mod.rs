@@ -18,10 +18,11 @@
 //!
 //! Each task encrypts its push, then waits for a slot in its push service's window
 //! (`window.rs`, at most `HERALD_DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN`): the claim loop never
-//! waits on one origin. A service whose queue would take longer than a quarter of the lease
-//! to drain at its current pace (one that hangs, say) has the newest waiters shed back to the
-//! outbox, without counting an attempt, so it holds only a handful of claimed rows and the
-//! other services keep the global window. Pushes it already has on the wire time out, count
+//! waits on one origin. A service whose queue would take longer than `MAX_QUEUE_WAIT` (or a
+//! quarter of the lease) to drain at its current pace, judged by its answers or by how long
+//! it has been silent (one that hangs, say), has the newest waiters shed back to the outbox
+//! without counting an attempt, so it holds only a handful of claimed rows and the other
+//! services keep the global window. Pushes it already has on the wire time out, count
 //! an attempt and come back with back-off until the attempts run out (`failed`).
 //!
 //! Results flow to a recorder task that settles them in batched transactions (a few
@@ -72,6 +73,9 @@ const MAX_RETRY_AFTER_MS: i64 = 30 * 86_400_000;
 /// Times a push the service did not process is sent again at once before it goes back to
 /// the outbox (a service refusing everything must not spin).
 const MAX_UNPROCESSED: u32 = 4;
+/// The longest a push waits in its service's queue (at the service's pace) before it is
+/// shed back to the outbox; a quarter of the lease if that is shorter.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
 /// Origins with a window of their own; beyond, idle ones are forgotten.
 const MAX_LANES: usize = 4096;
 
@@ -373,7 +377,7 @@ impl DeliveryEngine {
         let lane = Arc::new(OriginLane {
             window: Window::new(
                 self.settings.max_in_flight_per_origin,
-                self.settings.lease / 4,
+                (self.settings.lease / 4).min(MAX_QUEUE_WAIT),
                 metrics.clone(),
             ),
             metrics,

@@ -51,6 +51,10 @@ struct State {
     last_decrease: Option<Instant>,
     /// Smoothed answer time, once there is one.
     latency: Option<Duration>,
+    /// While pushes are in flight: since when no answer came (the last answer, or the moment
+    /// the first push went out). A service that has said nothing for `t` has a latency of
+    /// at least `t`, which is all there is to know about one that hangs.
+    quiet_since: Option<Instant>,
     waiters: VecDeque<oneshot::Sender<Slot>>,
 }
 
@@ -74,6 +78,7 @@ impl Window {
                 slow_start: true,
                 last_decrease: None,
                 latency: None,
+                quiet_since: None,
                 waiters: VecDeque::new(),
             }),
         });
@@ -91,11 +96,19 @@ impl Window {
         let waiting = {
             let mut state = self.lock();
             if state.waiters.is_empty() && state.in_flight < state.limit as usize {
+                if state.in_flight == 0 {
+                    state.quiet_since = Some(Instant::now());
+                }
                 state.in_flight += 1;
                 self.publish(&state);
                 return Some(self.slot());
             }
-            if state.waiters.len() >= self.backlog_allowed(&state) {
+            // The allowance shrinks while the service stays silent: trim the queue to it.
+            let allowed = self.backlog_allowed(&state);
+            while state.waiters.len() > allowed {
+                state.waiters.pop_back();
+            }
+            if state.waiters.len() >= allowed {
                 return None;
             }
             let (tx, rx) = oneshot::channel();
@@ -112,8 +125,7 @@ impl Window {
     /// How long the current queue would take to drain (for deferring shed pushes).
     pub fn drain_estimate(&self) -> Duration {
         let state = self.lock();
-        let latency = state.latency.unwrap_or(Duration::from_millis(100));
-        latency.mul_f64((state.waiters.len() as f64 + 1.0) / state.limit.max(1.0))
+        latency_estimate(&state).mul_f64((state.waiters.len() as f64 + 1.0) / state.limit.max(1.0))
     }
 
     #[cfg(test)]
@@ -132,21 +144,23 @@ impl Window {
         }
     }
 
-    /// Waiters beyond this would wait longer than the budget; unlimited until the service's
-    /// latency is known.
+    /// Waiters beyond this would wait longer than the budget at the service's pace.
     fn backlog_allowed(&self, state: &State) -> usize {
-        match state.latency {
-            None => usize::MAX,
-            Some(latency) => {
-                let rounds = self.wait_budget.as_secs_f64() / latency.as_secs_f64().max(1e-4);
-                ((rounds * state.limit) as usize).max(MIN)
-            }
+        let rounds = self.wait_budget.as_secs_f64() / latency_estimate(state).as_secs_f64();
+        let allowed = rounds * state.limit;
+        if allowed >= usize::MAX as f64 {
+            usize::MAX
+        } else {
+            (allowed as usize).max(MIN)
         }
     }
 
     fn release(self: &Arc<Self>, started: Instant, verdict: Verdict) {
         let mut state = self.lock();
         state.in_flight -= 1;
+        if verdict != Verdict::Neutral {
+            state.quiet_since = Some(Instant::now());
+        }
         match verdict {
             Verdict::Neutral => {}
             Verdict::Answered(latency) => {
@@ -169,6 +183,9 @@ impl Window {
             }
         }
         self.grant(&mut state);
+        if state.in_flight == 0 {
+            state.quiet_since = None;
+        }
         self.publish(&state);
     }
 
@@ -178,6 +195,9 @@ impl Window {
             let Some(waiter) = state.waiters.pop_front() else {
                 break;
             };
+            if state.in_flight == 0 {
+                state.quiet_since = Some(Instant::now());
+            }
             state.in_flight += 1;
             if let Err(mut slot) = waiter.send(self.slot()) {
                 // The waiter is gone; undo without re-entering the lock.
@@ -190,6 +210,19 @@ impl Window {
     fn publish(&self, state: &State) {
         self.metrics.set_window(state.in_flight, state.limit as usize);
     }
+}
+
+/// The smoothed latency, or the time the service has been silent if that is longer.
+fn latency_estimate(state: &State) -> Duration {
+    let silent = match state.quiet_since {
+        Some(since) if state.in_flight > 0 => since.elapsed(),
+        _ => Duration::ZERO,
+    };
+    state
+        .latency
+        .unwrap_or(Duration::ZERO)
+        .max(silent)
+        .max(Duration::from_micros(100))
 }
 
 fn observe(state: &mut State, latency: Duration) {
@@ -300,6 +333,33 @@ mod tests {
         }
         assert_eq!(granted, 2 * MIN);
         assert_eq!(w.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_silent_service_gets_a_short_queue_before_any_answer() {
+        let w = Window::new(
+            1000,
+            Duration::from_secs(1),
+            Arc::new(OriginMetrics::default()),
+        );
+        let _held: Vec<Slot> = futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
+            .await
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        // Silent for 0.5 s: the latency is at least that, so 2 rounds of 64 may wait.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut waiting = Vec::new();
+        for _ in 0..300 {
+            let w = w.clone();
+            waiting.push(tokio::spawn(async move { w.acquire().await.is_some() }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let shed = waiting.iter().filter(|t| t.is_finished()).count();
+        assert!((300 - 2 * INITIAL..=300 - INITIAL).contains(&shed), "{shed} shed");
+        for task in waiting {
+            task.abort();
+        }
     }
 
     #[tokio::test]
