@@ -6,6 +6,7 @@ mod faults;
 mod helpers;
 mod hostile;
 mod messages;
+mod push_service_behaviour;
 mod reminders;
 mod subscriptions;
 mod tickle;
