@@ -1,24 +1,38 @@
-//! `herald-bench`: times one broadcast through a real `herald serve` (release build) into a
-//! local TLS push-service sink, and the same fan-out with web-push for Node.
+//! `herald-bench`: times broadcasts through a real `herald serve` (release build) into local
+//! TLS push-service stand-ins, and the same fan-out with web-push for Node and the Rust
+//! `web-push` crate.
 //!
 //! ```sh
 //! cargo build --release -p herald -p herald-bench
-//! target/release/herald-bench --subscriptions 10000 [--node] [--concurrency 256] [--rounds 1]
+//! target/release/herald-bench --subscriptions 10000 [--rounds 1] [--concurrency 256]
+//!     [--latency-ms 30-60] [--max-streams 100] [--goaway-after 2000]   # the mock's shape
+//!     [--origins 1] [--hung-subscriptions 0]                            # spread, a hung origin
+//!     [--nginx]                                                         # nginx instead of the mock
+//!     [--node] [--webpush-rust PATH]                                    # comparisons
+//!     [--env HERALD_X=value ...]                                        # more server settings
 //! ```
-//! With `--rounds N`, Herald sends N broadcasts one after the other to the same subscriptions
-//! (each timed on its own; the table gives the median and every round's rate): later rounds
-//! run against an outbox that still holds the earlier broadcasts' rows, as in production.
-//! See `bench/run.sh` and `docs/benchmarks.md`. `BENCH_HERALD_LOG=sqlx=debug` passes a log
-//! filter to the server and shows its log (each statement with its time), for profiling.
+//! The stand-in is herald-testkit's mock push service (TLS + HTTP/2, counters only, one
+//! decryption in 97, on a thread of its own), shaped by `--latency-ms`, `--max-streams` and
+//! `--goaway-after`; `--origins N` spreads the subscriptions over N such services (N push
+//! service origins), and `--hung-subscriptions M` adds M more at one that never answers
+//! (the rate and time are then those of the healthy origins). `--nginx` sends to nginx
+//! instead (`bench/nginx-sink.sh`, counts from its access log).
+//!
+//! Each round is timed from the API call to the last delivery; the stand-in counts the TLS
+//! connections Herald opened and the duplicate deliveries (a device reached twice in one
+//! round). With `--rounds N`, Herald sends N broadcasts one after the other to the same
+//! subscriptions, against an outbox that still holds the earlier ones' rows. CPU per push
+//! comes from `/proc/<pid>/stat` of the server. See `bench/run.sh` and `docs/benchmarks.md`.
+//! `BENCH_HERALD_LOG=sqlx=debug` passes a log filter to the server and shows its log.
 
+mod nginx;
 mod sink;
 
 use futures::StreamExt;
 use herald_testkit::Browser;
 use serde_json::{json, Value};
+use sink::{Round, Shape, Sinks};
 use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ADMIN: &str = "bench-admin-token-0123456789";
@@ -27,8 +41,14 @@ struct Args {
     subscriptions: usize,
     herald: String,
     node: bool,
+    webpush_rust: Option<String>,
     concurrency: usize,
     rounds: usize,
+    shape: Shape,
+    origins: usize,
+    hung_subscriptions: usize,
+    nginx: bool,
+    env: Vec<(String, String)>,
 }
 
 fn args() -> Args {
@@ -36,25 +56,44 @@ fn args() -> Args {
         subscriptions: 10_000,
         herald: "target/release/herald".into(),
         node: false,
+        webpush_rust: None,
         concurrency: 256,
         rounds: 1,
+        shape: Shape::default(),
+        origins: 1,
+        hung_subscriptions: 0,
+        nginx: false,
+        env: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
+    fn number<T: std::str::FromStr>(v: Option<String>, flag: &str) -> T {
+        v.and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{flag} needs a number"))
+    }
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--subscriptions" => {
-                args.subscriptions = it.next().and_then(|v| v.parse().ok()).expect("--subscriptions N")
-            }
+            "--subscriptions" => args.subscriptions = number(it.next(), &a),
             "--herald" => args.herald = it.next().expect("--herald PATH"),
-            "--concurrency" => args.concurrency = it.next().and_then(|v| v.parse().ok()).expect("--concurrency N"),
-            "--rounds" => {
-                args.rounds = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|r| *r > 0)
-                    .expect("--rounds N")
-            }
+            "--concurrency" => args.concurrency = number(it.next(), &a),
+            "--rounds" => args.rounds = number::<usize>(it.next(), &a).max(1),
             "--node" => args.node = true,
+            "--webpush-rust" => args.webpush_rust = Some(it.next().expect("--webpush-rust PATH")),
+            "--latency-ms" => {
+                let v = it.next().expect("--latency-ms MIN-MAX");
+                let (min, max) = v.split_once('-').unwrap_or((&v, &v));
+                let ms = |t: &str| Duration::from_millis(t.parse().expect("--latency-ms MIN-MAX"));
+                args.shape.latency = Some((ms(min), ms(max)));
+            }
+            "--max-streams" => args.shape.max_streams = Some(number(it.next(), &a)),
+            "--goaway-after" => args.shape.goaway_after = Some(number(it.next(), &a)),
+            "--origins" => args.origins = number::<usize>(it.next(), &a).max(1),
+            "--hung-subscriptions" => args.hung_subscriptions = number(it.next(), &a),
+            "--nginx" => args.nginx = true,
+            "--env" => {
+                let v = it.next().expect("--env NAME=VALUE");
+                let (k, v) = v.split_once('=').expect("--env NAME=VALUE");
+                args.env.push((k.to_owned(), v.to_owned()));
+            }
             other => panic!("unknown argument {other}; see the doc comment in crates/herald-bench/src/main.rs"),
         }
     }
@@ -98,44 +137,46 @@ fn crypto_floor() -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn wait_for(sink: &sink::Sink, n: u64, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while sink.received.load(Ordering::SeqCst) < n {
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    true
+/// A comparison sender run against the same stand-in: rate and what the stand-in counted.
+async fn run_comparison(label: &str, mut command: Command, sinks: &Sinks, n: usize) -> (String, Round) {
+    let mark = sinks.begin();
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{label} runs: {e}"));
+    assert!(status.success(), "{label} failed");
+    let round = sinks.finish(&mark, n as u64, Duration::from_secs(120)).await;
+    (label.to_owned(), round)
 }
 
 #[tokio::main]
 async fn main() {
     let args = args();
     let n = args.subscriptions;
-    eprintln!("generating {n} browser key pairs");
-    let browsers: Vec<Browser> = (0..n).map(|_| Browser::generate()).collect();
-    let sink = Arc::new(sink::Sink {
-        browsers,
-        received: Default::default(),
-        sampled_ok: Default::default(),
-        sampled_bad: Default::default(),
-        http2: Default::default(),
-        connections: Default::default(),
-        last: Default::default(),
-        sample_every: 97,
-    });
-    let (port, cert) = sink::start(sink.clone()).await;
+    let hung_n = args.hung_subscriptions;
+    let sinks = if args.nginx {
+        assert!(hung_n == 0, "--hung-subscriptions needs the mock stand-in");
+        Sinks::Nginx(nginx::NginxSink::start(std::path::Path::new("bench/nginx-sink.sh")))
+    } else {
+        Sinks::mocks(args.origins, &args.shape, hung_n > 0).await
+    };
+    eprintln!("generating {} browser key pairs", n + hung_n);
+    let browsers: Vec<Browser> = (0..n + hung_n).map(|_| Browser::generate()).collect();
+    let mut endpoints = sinks.add_healthy(&browsers[..n]);
+    if hung_n > 0 {
+        endpoints.extend(sinks.add_hung(&browsers[n..]));
+    }
     let dir = tempfile::tempdir().unwrap();
-    let cert_path = dir.path().join("sink.pem");
-    std::fs::write(&cert_path, &cert).unwrap();
+    let cert_path = dir.path().join("sinks.pem");
+    std::fs::write(&cert_path, sinks.ca_bundle()).unwrap();
 
     let herald_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(&args.herald)
+    let mut server = Command::new(&args.herald);
+    server
         .arg("serve")
         .env("HERALD_CONFIG", "/dev/null")
         .env("HERALD_LISTEN", format!("127.0.0.1:{herald_port}"))
@@ -151,12 +192,14 @@ async fn main() {
         .env("HERALD_DELIVERY_CONCURRENCY", args.concurrency.to_string())
         .env("SSL_CERT_FILE", &cert_path)
         .env("HERALD_LOG", std::env::var("BENCH_HERALD_LOG").unwrap_or("warn".into()))
+        .envs(args.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(if std::env::var("BENCH_HERALD_LOG").is_ok() {
             Stdio::inherit()
         } else {
             Stdio::null()
-        })
+        });
+    let mut child = server
         .spawn()
         .expect("start herald (build it with cargo build --release -p herald)");
     let base = format!("http://127.0.0.1:{herald_port}");
@@ -167,11 +210,11 @@ async fn main() {
 
     // Registration rate.
     let started = Instant::now();
-    futures::stream::iter(0..n)
+    futures::stream::iter(0..n + hung_n)
         .map(|i| {
             let http = http.clone();
             let body = json!({
-                "subscription": sink.browsers[i].subscription_json(&format!("https://127.0.0.1:{port}/push/{i}")),
+                "subscription": browsers[i].subscription_json(&endpoints[i]),
                 "uid": i,
             });
             let url = format!("{base}/api/v1/subscriptions");
@@ -183,22 +226,17 @@ async fn main() {
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
-    let registration_rate = n as f64 / started.elapsed().as_secs_f64();
+    let registration_rate = (n + hung_n) as f64 / started.elapsed().as_secs_f64();
     let rss_after_registration = peak_rss_mb(child.id());
 
-    // Broadcasts, each from the API call to the last 201.
+    // Broadcasts, each from the API call to the last delivery.
     let payload = json!({"to": {"all": "clients"}, "title": "Your balance is low",
         "body": "Top up before the 1st to keep your service.", "url": "https://billing.example.net/pay"});
-    let mut rounds = Vec::new(); // (rate, seconds, CPU µs per notification)
-    let mut complete = true;
-    let mut http2 = 0;
+    let mut rounds = Vec::new(); // (round, CPU µs per notification)
     for _ in 0..args.rounds {
-        sink.received.store(0, Ordering::SeqCst);
-        sink.http2.store(0, Ordering::SeqCst);
-        *sink.last.lock().unwrap() = None;
         eprintln!("broadcast starting");
         let cpu_before = cpu_seconds(child.id());
-        let started = Instant::now();
+        let mark = sinks.begin();
         let r: Value = http
             .post(format!("{base}/api/v1/messages"))
             .bearer_auth(ADMIN)
@@ -209,97 +247,143 @@ async fn main() {
             .json()
             .await
             .unwrap();
-        assert_eq!(r["targets"], n, "{r}");
-        complete &= wait_for(&sink, n as u64, Duration::from_secs(600)).await;
-        let elapsed = sink
-            .last
-            .lock()
-            .unwrap()
-            .map(|t| t - started)
-            .unwrap_or(started.elapsed());
+        assert_eq!(r["targets"], n + hung_n, "{r}");
+        let round = sinks.finish(&mark, n as u64, Duration::from_secs(1800)).await;
         let cpu = cpu_seconds(child.id()) - cpu_before;
-        rounds.push((
-            n as f64 / elapsed.as_secs_f64(),
-            elapsed.as_secs_f64(),
-            cpu * 1e6 / n as f64,
-        ));
-        http2 += sink.http2.load(Ordering::Relaxed);
+        rounds.push((round, cpu * 1e6 / n as f64));
     }
     let peak = peak_rss_mb(child.id());
-    let connections = sink.connections.load(Ordering::Relaxed);
-    let median = |column: fn(&(f64, f64, f64)) -> f64| {
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // The comparisons, against the same stand-in, to the healthy endpoints.
+    let mut comparisons = Vec::new();
+    let subs: Vec<Value> = (0..n).map(|i| browsers[i].subscription_json(&endpoints[i])).collect();
+    let subs_path = dir.path().join("subs.json");
+    std::fs::write(&subs_path, serde_json::to_string(&subs).unwrap()).unwrap();
+    let payload_text = serde_json::to_string(&json!({"web_push": 8030, "notification": {"title": payload["title"], "body": payload["body"], "navigate": payload["url"]}})).unwrap();
+    if args.node {
+        let mut node = Command::new("node");
+        node.arg("bench/webpush-node/send.mjs")
+            .arg(&subs_path)
+            .arg(&payload_text)
+            .env("NODE_EXTRA_CA_CERTS", &cert_path);
+        comparisons.push(run_comparison("web-push for Node, 64 in flight", node, &sinks, n).await);
+    }
+    if let Some(path) = &args.webpush_rust {
+        let key = herald_push::keys::VapidKeyPair::generate()
+            .unwrap()
+            .private_key_base64url()
+            .unwrap();
+        let mut rust = Command::new(path);
+        rust.arg(&subs_path)
+            .arg(&payload_text)
+            .env("VAPID_PRIVATE_KEY", key)
+            .env("SSL_CERT_FILE", &cert_path);
+        comparisons
+            .push(run_comparison("Rust web-push crate 0.11 (hyper client), 64 in flight", rust, &sinks, n).await);
+    }
+
+    report(
+        &args,
+        &rounds,
+        &comparisons,
+        registration_rate,
+        peak,
+        rss_after_registration,
+    );
+}
+
+fn report(
+    args: &Args,
+    rounds: &[(Round, f64)],
+    comparisons: &[(String, Round)],
+    registration_rate: f64,
+    peak: f64,
+    rss_after_registration: f64,
+) {
+    let n = args.subscriptions;
+    let rate = |r: &Round| n as f64 / r.elapsed.as_secs_f64();
+    let median = |column: &dyn Fn(&(Round, f64)) -> f64| {
         let mut values: Vec<f64> = rounds.iter().map(column).collect();
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    let herald_rate = median(|r| r.0);
-    let _ = child.kill();
-    let _ = child.wait();
-
-    let mut node_rate = None;
-    if args.node {
-        sink.reset();
-        let subs: Vec<Value> = (0..n)
-            .map(|i| sink.browsers[i].subscription_json(&format!("https://127.0.0.1:{port}/push/{i}")))
-            .collect();
-        let subs_path = dir.path().join("subs.json");
-        std::fs::write(&subs_path, serde_json::to_string(&subs).unwrap()).unwrap();
-        let payload_text = serde_json::to_string(&json!({"web_push": 8030, "notification": {"title": payload["title"], "body": payload["body"], "navigate": payload["url"]}})).unwrap();
-        let started = Instant::now();
-        let status = Command::new("node")
-            .arg("bench/webpush-node/send.mjs")
-            .arg(&subs_path)
-            .arg(&payload_text)
-            .env("NODE_EXTRA_CA_CERTS", &cert_path)
-            .status()
-            .expect("node runs (npm ci in bench/webpush-node first)");
-        assert!(status.success());
-        wait_for(&sink, n as u64, Duration::from_secs(60)).await;
-        let elapsed = sink
-            .last
-            .lock()
-            .unwrap()
-            .map(|t| t - started)
-            .unwrap_or(started.elapsed());
-        node_rate = Some(n as f64 / elapsed.as_secs_f64());
+    let herald_rate = median(&|r| rate(&r.0));
+    let stand_in = if args.nginx {
+        "nginx (bench/nginx-sink.sh)".to_owned()
+    } else {
+        let s = &args.shape;
+        format!(
+            "mock, {} origin(s){}{}{}{}",
+            args.origins,
+            s.latency
+                .map(|(a, b)| format!(", {}-{} ms", a.as_millis(), b.as_millis()))
+                .unwrap_or_default(),
+            s.max_streams.map(|v| format!(", {v} streams")).unwrap_or_default(),
+            s.goaway_after
+                .map(|v| format!(", GOAWAY after {v}"))
+                .unwrap_or_default(),
+            match args.hung_subscriptions {
+                0 => String::new(),
+                h => format!(", +{h} subscriptions at a hung origin"),
+            }
+        )
+    };
+    println!("| stand-in | {stand_in} |");
+    println!("| subscriptions | {n} |");
+    for (i, (r, cpu)) in rounds.iter().enumerate() {
+        println!(
+            "| herald round {} | {:.0}/s in {:.2} s, complete: {}, {} delivered, {} duplicates, {} TLS connections, {} over HTTP/2, {:.0} µs CPU per push{} |",
+            i + 1,
+            rate(r),
+            r.elapsed.as_secs_f64(),
+            r.complete,
+            r.delivered,
+            r.duplicates,
+            r.tls_connections,
+            r.http2,
+            cpu,
+            if args.hung_subscriptions > 0 {
+                format!(", hung origin received {} requests", r.hung_requests)
+            } else {
+                String::new()
+            }
+        );
     }
-
+    println!(
+        "| herald broadcast | {:.0} notifications/s (median of {}) |",
+        herald_rate,
+        rounds.len()
+    );
+    println!("| herald CPU per notification | {:.0} µs (median) |", median(&|r| r.1));
+    for (label, r) in comparisons {
+        println!(
+            "| {label} | {:.0}/s in {:.2} s, complete: {}, {} duplicates, {} TLS connections; herald is {:.1}x |",
+            rate(r),
+            r.elapsed.as_secs_f64(),
+            r.complete,
+            r.duplicates,
+            r.tls_connections,
+            herald_rate / rate(r)
+        );
+    }
     let floor = crypto_floor();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-    println!("| subscriptions | {n} |");
-    let total = n * rounds.len();
-    println!(
-        "| broadcasts complete | {complete} ({http2} of {total} pushes over HTTP/2, {connections} TLS connections) |"
-    );
-    let each: Vec<String> = rounds.iter().map(|r| format!("{:.0}/s in {:.2} s", r.0, r.1)).collect();
-    println!(
-        "| herald broadcast | {:.0} notifications/s, median of {} ({}) |",
-        herald_rate,
-        rounds.len(),
-        each.join(", ")
-    );
-    println!("| herald CPU per notification | {:.0} µs (median) |", median(|r| r.2));
-    if let Some(node) = node_rate {
-        println!("| web-push for Node, 64 in flight | {:.0} notifications/s |", node);
-        println!("| ratio herald / web-push | {:.1}x |", herald_rate / node);
-    }
     println!(
         "| crypto floor (keygen + ECDH) | {:.0}/s per core, {:.0}/s on {cores} cores |",
         floor,
         floor * cores
-    );
-    println!(
-        "| herald / crypto floor (all cores) | {:.0}% |",
-        100.0 * herald_rate / (floor * cores)
     );
     println!("| registration | {:.0} subscriptions/s |", registration_rate);
     println!(
         "| herald peak RSS | {:.1} MB (after registration {:.1} MB) |",
         peak, rss_after_registration
     );
-    println!(
-        "| sampled decryptions | {} ok, {} failed |",
-        sink.sampled_ok.load(Ordering::Relaxed),
-        sink.sampled_bad.load(Ordering::Relaxed)
-    );
+    if !args.nginx {
+        let (ok, bad) = rounds
+            .iter()
+            .fold((0, 0), |(o, b), (r, _)| (o + r.decrypted, b + r.decrypt_failures));
+        println!("| sampled decryptions | {ok} ok, {bad} failed |");
+    }
 }

@@ -1,106 +1,209 @@
-//! A TLS push-service stand-in speaking HTTP/1.1 and HTTP/2 (ALPN). It answers every push
-//! with 201, counts them, and decrypts a sample with the independent RustCrypto code.
+//! The push-service stand-ins a broadcast goes to: herald-testkit's mock push service in its
+//! realistic shapes (TLS + HTTP/2, latency, stream limit, GOAWAY, a hung origin), or nginx
+//! (see [`crate::nginx`]). Each round is measured from its start to the last delivery, with
+//! the TLS connections opened and the duplicate deliveries counted by the stand-in itself.
 
-use herald_testkit::{decrypt, Browser};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::TlsAcceptor;
+use crate::nginx::NginxSink;
+use herald_testkit::{Browser, MockOptions, MockPushService, MockResponse, MockStats};
+use std::time::{Duration, Instant};
 
-pub struct Sink {
-    pub browsers: Vec<Browser>,
-    pub received: AtomicU64,
-    pub sampled_ok: AtomicU64,
-    pub sampled_bad: AtomicU64,
-    pub http2: AtomicU64,
-    /// TLS connections accepted: a client that multiplexes well opens a handful.
-    pub connections: AtomicU64,
-    pub last: Mutex<Option<Instant>>,
-    /// Decrypt one push in this many.
-    pub sample_every: u64,
+/// The shape of every healthy mock origin.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    pub latency: Option<(Duration, Duration)>,
+    pub max_streams: Option<u32>,
+    pub goaway_after: Option<u64>,
 }
 
-impl Sink {
-    pub fn reset(&self) {
-        self.received.store(0, Ordering::SeqCst);
-        self.http2.store(0, Ordering::SeqCst);
-        self.connections.store(0, Ordering::SeqCst);
-        *self.last.lock().unwrap() = None;
+impl Shape {
+    fn options(&self) -> MockOptions {
+        // Counters only, one decryption in 97, on a thread of its own: the mock stays cheap,
+        // so the rate measured is Herald's.
+        let mut options = MockOptions::new()
+            .tls()
+            .dedicated_thread()
+            .record(false)
+            .decrypt_one_in(97);
+        if let Some((min, max)) = self.latency {
+            options = options.latency(min, max);
+        }
+        if let Some(streams) = self.max_streams {
+            options = options.max_concurrent_streams(streams);
+        }
+        if let Some(streams) = self.goaway_after {
+            options = options.goaway_after_streams(streams);
+        }
+        options
     }
 }
 
-/// Starts the sink; returns its port and the PEM of its self-signed certificate.
-pub async fn start(sink: Arc<Sink>) -> (u16, String) {
-    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert_pem = certified.cert.pem();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
-    let mut config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(certified.cert.der().to_vec())], key)
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    // The sink runs on one thread of its own: on a 2-core machine shared with Herald, a
-    // multi-threaded runtime spends much of its time waking its own idle workers, which
-    // would charge the sink's scheduling to the broadcast being measured.
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = tcp.set_nodelay(true);
-                sink.connections.fetch_add(1, Ordering::Relaxed);
-                let acceptor = acceptor.clone();
-                let sink = sink.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
-                    let service = hyper::service::service_fn(move |req| handle(sink.clone(), req));
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-        });
-    });
-    (port, cert_pem)
+/// What one round delivered.
+#[derive(Debug, Default)]
+pub struct Round {
+    pub complete: bool,
+    /// From the start of the round to the last delivery to a healthy origin.
+    pub elapsed: Duration,
+    pub delivered: u64,
+    pub duplicates: u64,
+    pub tls_connections: u64,
+    pub http2: u64,
+    pub decrypted: u64,
+    pub decrypt_failures: u64,
+    /// Requests the hung origin received (and never answered).
+    pub hung_requests: u64,
 }
 
-async fn handle(sink: Arc<Sink>, req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
-    let is_h2 = req.version() == hyper::Version::HTTP_2;
-    let device: Option<usize> = req.uri().path().rsplit('/').next().and_then(|d| d.parse().ok());
-    let encoding = req
-        .headers()
-        .get("content-encoding")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = req.into_body().collect().await?.to_bytes();
-    let n = sink.received.fetch_add(1, Ordering::SeqCst) + 1;
-    if is_h2 {
-        sink.http2.fetch_add(1, Ordering::Relaxed);
-    }
-    if n.is_multiple_of(sink.sample_every) {
-        let ok = match (device.and_then(|d| sink.browsers.get(d)), encoding.as_deref()) {
-            (Some(browser), Some(enc)) => decrypt(browser, enc, &body, None, None).is_ok(),
-            _ => false,
+pub enum Sinks {
+    Mock {
+        healthy: Vec<MockPushService>,
+        hung: Option<MockPushService>,
+    },
+    Nginx(NginxSink),
+}
+
+/// Where a round started, to count what happened since.
+pub struct Mark {
+    started: Instant,
+    started_unix_ms: f64,
+    stats: Vec<MockStats>,
+}
+
+impl Sinks {
+    pub async fn mocks(origins: usize, shape: &Shape, hung: bool) -> Self {
+        let mut healthy = Vec::new();
+        for _ in 0..origins.max(1) {
+            healthy.push(MockPushService::start_with(shape.options()).await);
+        }
+        let hung = match hung {
+            true => Some(MockPushService::start_with(shape.options().hang()).await),
+            false => None,
         };
-        let counter = if ok { &sink.sampled_ok } else { &sink.sampled_bad };
-        counter.fetch_add(1, Ordering::Relaxed);
+        Sinks::Mock { healthy, hung }
     }
-    *sink.last.lock().unwrap() = Some(Instant::now());
-    Ok(Response::builder().status(201).body(Full::new(Bytes::new())).unwrap())
+
+    /// The certificates Herald must trust, as one PEM bundle.
+    pub fn ca_bundle(&self) -> String {
+        match self {
+            Sinks::Mock { healthy, hung } => healthy
+                .iter()
+                .chain(hung)
+                .filter_map(|m| m.cert_pem())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Sinks::Nginx(nginx) => nginx.cert_pem(),
+        }
+    }
+
+    /// Endpoints for `browsers`, spread round-robin over the healthy origins.
+    pub fn add_healthy(&self, browsers: &[Browser]) -> Vec<String> {
+        browsers
+            .iter()
+            .enumerate()
+            .map(|(i, browser)| match self {
+                Sinks::Mock { healthy, .. } => {
+                    healthy[i % healthy.len()].add_browser(browser.clone(), MockResponse::created())
+                }
+                Sinks::Nginx(nginx) => nginx.endpoint(i),
+            })
+            .collect()
+    }
+
+    /// Endpoints at the hung origin.
+    pub fn add_hung(&self, browsers: &[Browser]) -> Vec<String> {
+        match self {
+            Sinks::Mock { hung: Some(hung), .. } => browsers
+                .iter()
+                .map(|b| hung.add_browser(b.clone(), MockResponse::created()))
+                .collect(),
+            _ => panic!("--hung-subscriptions needs the mock sinks"),
+        }
+    }
+
+    pub fn begin(&self) -> Mark {
+        let stats = match self {
+            Sinks::Mock { healthy, hung } => {
+                healthy.iter().for_each(MockPushService::reset_deliveries);
+                healthy.iter().chain(hung).map(|m| m.stats()).collect()
+            }
+            Sinks::Nginx(nginx) => {
+                nginx.truncate_log();
+                Vec::new()
+            }
+        };
+        Mark {
+            started: Instant::now(),
+            started_unix_ms: unix_ms(),
+            stats,
+        }
+    }
+
+    /// Waits until `expected` pushes reached the healthy origins (or `timeout`), and counts.
+    pub async fn finish(&self, mark: &Mark, expected: u64, timeout: Duration) -> Round {
+        let deadline = Instant::now() + timeout;
+        match self {
+            Sinks::Mock { healthy, hung } => {
+                let delivered = |healthy: &[MockPushService]| -> u64 {
+                    healthy
+                        .iter()
+                        .zip(&mark.stats)
+                        .map(|(m, before)| m.stats().delivered - before.delivered)
+                        .sum()
+                };
+                let mut complete = true;
+                while delivered(healthy) < expected {
+                    if Instant::now() > deadline {
+                        complete = false;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                let mut round = Round {
+                    complete,
+                    ..Round::default()
+                };
+                let mut last = mark.started;
+                for (mock, before) in healthy.iter().zip(&mark.stats) {
+                    let now = mock.stats();
+                    round.delivered += now.delivered - before.delivered;
+                    round.duplicates += mock.duplicates();
+                    round.tls_connections += now.tls_connections - before.tls_connections;
+                    round.http2 += now.http2_requests - before.http2_requests;
+                    round.decrypted += now.decrypted - before.decrypted;
+                    round.decrypt_failures += now.decrypt_failures - before.decrypt_failures;
+                    last = last.max(now.last_answer_at.unwrap_or(mark.started));
+                }
+                if let (Some(hung), Some(before)) = (hung, mark.stats.get(healthy.len())) {
+                    let now = hung.stats();
+                    round.hung_requests = now.requests - before.requests;
+                    round.tls_connections += now.tls_connections - before.tls_connections;
+                }
+                round.elapsed = last - mark.started;
+                round
+            }
+            Sinks::Nginx(nginx) => {
+                let mut log = nginx.read_log();
+                while (log.requests as u64) < expected && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    log = nginx.read_log();
+                }
+                Round {
+                    complete: log.requests as u64 >= expected,
+                    elapsed: Duration::from_secs_f64(((log.last_unix_ms - mark.started_unix_ms) / 1000.0).max(0.0)),
+                    delivered: log.delivered as u64,
+                    duplicates: (log.delivered - log.distinct_delivered) as u64,
+                    tls_connections: log.connections as u64,
+                    http2: log.http2 as u64,
+                    ..Round::default()
+                }
+            }
+        }
+    }
+}
+
+pub fn unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
 }

@@ -385,6 +385,14 @@ impl MockPushService {
         devices.values().map(|d| d.delivered.saturating_sub(1)).sum()
     }
 
+    /// Sets every device's delivery count back to 0 (a benchmark does it between rounds;
+    /// the [`MockStats`] counters keep counting).
+    pub fn reset_deliveries(&self) {
+        for device in self.inner.devices.lock().unwrap().values_mut() {
+            device.delivered = 0;
+        }
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> MockStats {
         let c = &self.inner.counters;

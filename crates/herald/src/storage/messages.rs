@@ -4,6 +4,10 @@
 //! Expansion is one `INSERT … SELECT` per message, so a broadcast to a million subscriptions
 //! never passes through the server's memory. Counters live on the message row and are bumped
 //! in the same transaction that settles outbox rows, so reading them is O(1).
+//!
+//! The tickle inbox is a table of its own (`inbox`, one row per outbox row of a tickle
+//! message): its per-subscription index is written in random order, and when it lived on
+//! the outbox every payload broadcast paid for it too and slowed the next one down.
 
 use super::{col, Store, StoreResult};
 use crate::domain::{Audience, MessageMode, OwnerKind};
@@ -213,7 +217,8 @@ impl Store {
         }
     }
 
-    /// Inserts one outbox row per subscription of the audience and records the count.
+    /// Inserts one outbox row per subscription of the audience (and, for a tickle message, one
+    /// inbox row per outbox row) and records the count.
     async fn expand(
         &self,
         conn: &mut AnyConnection,
@@ -262,6 +267,21 @@ impl Store {
             }
         };
         let targets = inserted.rows_affected() as i64;
+        let mode: i64 = sqlx::query_scalar(&self.sql("SELECT mode FROM messages WHERE id = $1"))
+            .bind(message_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if mode == mode_db(MessageMode::Tickle) {
+            // Only tickle messages are fetched from the inbox: payload broadcasts leave it
+            // (and its per-subscription index) untouched.
+            sqlx::query(&self.sql(
+                "INSERT INTO inbox (outbox_id, subscription_id, message_id) \
+                 SELECT id, subscription_id, message_id FROM outbox WHERE message_id = $1",
+            ))
+            .bind(message_id)
+            .execute(&mut *conn)
+            .await?;
+        }
         sqlx::query(&self.sql("UPDATE messages SET targets = $1 WHERE id = $2"))
             .bind(targets)
             .bind(message_id)
@@ -395,8 +415,9 @@ impl Store {
         let claim = crate::secrets::random_claim();
         let writer = self.writer().await;
         sqlx::query(&self.sql(
-            "UPDATE outbox SET fetched = $1 WHERE subscription_id = $2 AND fetched = 0 AND state <> 3 \
-             AND message_id IN (SELECT id FROM messages WHERE mode = 1 AND expires_at > $3)",
+            "UPDATE inbox SET fetched = $1 WHERE subscription_id = $2 AND fetched = 0 \
+             AND message_id IN (SELECT id FROM messages WHERE mode = 1 AND expires_at > $3) \
+             AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = inbox.outbox_id AND o.state <> 3)",
         ))
         .bind(claim)
         .bind(subscription_id)
@@ -405,8 +426,8 @@ impl Store {
         .await?;
         drop(writer);
         let rows = sqlx::query(&self.sql(
-            "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM outbox o \
-             JOIN messages m ON m.id = o.message_id WHERE o.subscription_id = $1 AND o.fetched = $2 \
+            "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM inbox i \
+             JOIN messages m ON m.id = i.message_id WHERE i.subscription_id = $1 AND i.fetched = $2 \
              ORDER BY m.created_at, m.id",
         ))
         .bind(subscription_id)
@@ -505,6 +526,7 @@ impl Store {
             for id in &ids {
                 let mut tx = self.begin().await?;
                 for sql in [
+                    "DELETE FROM inbox WHERE outbox_id IN (SELECT id FROM outbox WHERE message_id = $1)",
                     "DELETE FROM outbox WHERE message_id = $1",
                     "DELETE FROM receipts WHERE message_id = $1",
                     "DELETE FROM messages WHERE id = $1",

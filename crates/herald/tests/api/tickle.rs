@@ -121,3 +121,67 @@ async fn a_replaced_browser_subscription_keeps_its_herald_id() {
     assert_eq!(app.push.received_by(&endpoint).len(), 1);
     assert!(app.push.received_by(&device.endpoint).is_empty());
 }
+
+/// The inbox holds tickle messages only, whichever way they were sent (now, or scheduled and
+/// fired later), beside any number of payload messages to the same subscription.
+#[tokio::test]
+async fn the_inbox_holds_tickles_sent_now_or_scheduled_and_no_payload_messages() {
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
+    let device = app.register_device(json!({"uid": 3})).await;
+    let now = app.app_state.clock.now_ms();
+    let later = chrono::DateTime::from_timestamp_millis(now + 60_000)
+        .unwrap()
+        .to_rfc3339();
+    let payload = app.send(json!({"to": {"uid": 3}, "title": "payload one"})).await;
+    let tickle = app
+        .send(json!({"to": {"uid": 3}, "title": "tickle now", "mode": "tickle"}))
+        .await;
+    let scheduled = app
+        .send(json!({"to": {"all": "clients"}, "title": "tickle later", "mode": "tickle", "sendAt": later}))
+        .await;
+    app.send(json!({"to": {"all": "clients"}, "title": "payload two"}))
+        .await;
+    while app.engine.deliver_due_once().await.unwrap() > 0 {}
+    let titles = |v: Value| -> Vec<String> {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mine = inbox(&app, &device.id, &device.secret).await.json().await.unwrap();
+    assert_eq!(titles(mine), ["tickle now"]);
+
+    app.clock.as_ref().unwrap().advance_ms(61_000);
+    assert_eq!(app.scheduler.fire_due().await.unwrap(), 1);
+    while app.engine.deliver_due_once().await.unwrap() > 0 {}
+    let mine = inbox(&app, &device.id, &device.secret).await.json().await.unwrap();
+    assert_eq!(titles(mine), ["tickle later"]);
+    let again = inbox(&app, &device.id, &device.secret).await.json().await.unwrap();
+    assert!(titles(again).is_empty(), "handed out once");
+    for id in [&payload, &tickle, &scheduled] {
+        let m = app.message(id).await;
+        assert_eq!(
+            (m["targets"].as_i64(), m["accepted"].as_i64()),
+            (Some(1), Some(1)),
+            "{m}"
+        );
+    }
+    // Receipts still find the tickle sent to this subscription.
+    let r = app
+        .http
+        .post(app.url(&format!("/api/v1/subscriptions/{}/receipts", device.id)))
+        .bearer_auth(&device.secret)
+        .json(&json!({"messageId": scheduled, "event": "displayed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.message(&scheduled).await["displayed"], 1);
+}
