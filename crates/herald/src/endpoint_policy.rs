@@ -248,7 +248,10 @@ mod tests {
         assert!(resolved.is_err());
         let host = url::Host::Domain("localhost");
         assert!(strict.connectable(&host, 443).await.is_err());
-        assert!(strict.connectable(&url::Host::Ipv4(Ipv4Addr::LOCALHOST), 443).await.is_err());
+        assert!(strict
+            .connectable(&url::Host::Ipv4(Ipv4Addr::LOCALHOST), 443)
+            .await
+            .is_err());
         assert!(strict
             .connectable(&url::Host::Ipv6(Ipv6Addr::LOCALHOST), 443)
             .await

@@ -46,7 +46,11 @@ impl Histogram {
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
         let plain = labels.trim_end_matches(',');
-        let braces = if plain.is_empty() { String::new() } else { format!("{{{plain}}}") };
+        let braces = if plain.is_empty() {
+            String::new()
+        } else {
+            format!("{{{plain}}}")
+        };
         let _ = writeln!(
             out,
             "{name}_sum{braces} {}",
@@ -116,7 +120,11 @@ impl Metrics {
         if let Some(m) = origins.get(origin) {
             return m.clone();
         }
-        let key = if origins.len() >= MAX_ORIGINS { OTHER_ORIGINS } else { origin };
+        let key = if origins.len() >= MAX_ORIGINS {
+            OTHER_ORIGINS
+        } else {
+            origin
+        };
         origins.entry(key.to_owned()).or_default().clone()
     }
 
@@ -181,7 +189,11 @@ impl Metrics {
             .collect();
         out.push_str("# HELP herald_origin_connections Open HTTP/2 connections to a push service.\n# TYPE herald_origin_connections gauge\n");
         for (origin, m) in &origins {
-            let _ = writeln!(out, "herald_origin_connections{{origin=\"{origin}\"}} {}", m.open_connections());
+            let _ = writeln!(
+                out,
+                "herald_origin_connections{{origin=\"{origin}\"}} {}",
+                m.open_connections()
+            );
         }
         out.push_str("# HELP herald_origin_in_flight Pushes waiting for a push service's answer.\n# TYPE herald_origin_in_flight gauge\n");
         for (origin, m) in &origins {

@@ -42,11 +42,11 @@
 //!   its lease ends, so no other instance can claim a row while it is on the wire.
 
 mod client;
+pub mod payload;
 mod pool;
 mod tls;
 mod transport;
 mod window;
-pub mod payload;
 
 pub use client::push_client;
 pub use pool::{PushResponse, SendError};
@@ -147,7 +147,7 @@ impl DeliveryEngine {
         }
     }
 
-    /// Open HTTP/2 connections to `origin` (`https://host:port`); for tests and benchmarks.
+    /// Open HTTP/2 connections to `origin` (`https://host[:port]`); for tests and benchmarks.
     pub fn open_connections(&self, origin: &str) -> usize {
         self.transport.pool().open_connections(origin)
     }
@@ -296,7 +296,10 @@ impl DeliveryEngine {
             let Some(slot) = origin.window.acquire().await else {
                 // This service's queue is long for its pace: back to the outbox for later, so
                 // its rows do not hold this instance's window.
-                let wait = origin.window.drain_estimate().clamp(Duration::from_secs(1), Duration::from_secs(30));
+                let wait = origin
+                    .window
+                    .drain_estimate()
+                    .clamp(Duration::from_secs(1), Duration::from_secs(30));
                 let at = self.clock.now_ms() + wait.as_millis() as i64 + jitter() % 1000;
                 return (SettledAs::Deferred(at), None);
             };

@@ -172,11 +172,13 @@ impl Connection {
     }
 }
 
-/// The pool's key and connection target for a URL: `(origin, host, port)`.
+/// The pool's key and connection target for a URL: `(origin, host, port)`, the origin
+/// written as `Endpoint::origin` writes it (the port only when not the default), so the
+/// pool's gauges and the window's share one series.
 fn origin_of(url: &Url) -> Option<(String, String, u16)> {
     let host = url.host_str()?.to_owned();
     let port = url.port_or_known_default()?;
-    Some((format!("{}://{}:{}", url.scheme(), host, port), host, port))
+    Some((url.origin().ascii_serialization(), host, port))
 }
 
 enum Acquired {
@@ -389,7 +391,7 @@ impl H2Pool {
         });
     }
 
-    /// Connections this pool holds to `origin` (`scheme://host:port`), for tests.
+    /// Connections this pool holds to `origin` (`scheme://host[:port]`), for tests.
     pub fn open_connections(&self, origin: &str) -> usize {
         let origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
         origins

@@ -287,26 +287,31 @@ mod tests {
         }
         assert_eq!(w.limit(), INITIAL / 2);
         // A push sent after that decrease fails: another halving.
-        w.acquire().await.unwrap().finish(Verdict::Overloaded(Duration::from_millis(50)));
+        w.acquire()
+            .await
+            .unwrap()
+            .finish(Verdict::Overloaded(Duration::from_millis(50)));
         assert_eq!(w.limit(), INITIAL / 4);
         for _ in 0..10 {
-            w.acquire().await.unwrap().finish(Verdict::Overloaded(Duration::from_millis(50)));
+            w.acquire()
+                .await
+                .unwrap()
+                .finish(Verdict::Overloaded(Duration::from_millis(50)));
         }
         assert_eq!(w.limit(), MIN);
         // After a decrease, growth is gentle: 8 answers add one slot.
         for _ in 0..8 {
-            w.acquire().await.unwrap().finish(Verdict::Answered(Duration::from_millis(50)));
+            w.acquire()
+                .await
+                .unwrap()
+                .finish(Verdict::Answered(Duration::from_millis(50)));
         }
         assert_eq!(w.limit(), MIN + 1);
     }
 
     #[tokio::test]
     async fn waiters_get_slots_in_order_and_a_long_queue_is_shed() {
-        let w = Window::new(
-            MIN,
-            Duration::from_secs(2),
-            Arc::new(OriginMetrics::default()),
-        );
+        let w = Window::new(MIN, Duration::from_secs(2), Arc::new(OriginMetrics::default()));
         // Learn a 1 s latency: the budget of 2 s allows 2 rounds of 8 waiting.
         let first = w.acquire().await.unwrap();
         first.finish(Verdict::Answered(Duration::from_secs(1)));
@@ -337,11 +342,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_silent_service_gets_a_short_queue_before_any_answer() {
-        let w = Window::new(
-            1000,
-            Duration::from_secs(1),
-            Arc::new(OriginMetrics::default()),
-        );
+        let w = Window::new(1000, Duration::from_secs(1), Arc::new(OriginMetrics::default()));
         let _held: Vec<Slot> = futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
             .await
             .into_iter()
@@ -364,11 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hung_service_sheds_its_queue() {
-        let w = Window::new(
-            1000,
-            Duration::from_secs(2),
-            Arc::new(OriginMetrics::default()),
-        );
+        let w = Window::new(1000, Duration::from_secs(2), Arc::new(OriginMetrics::default()));
         let held: Vec<Slot> = futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
             .await
             .into_iter()
@@ -377,7 +374,9 @@ mod tests {
         let mut waiting = Vec::new();
         for _ in 0..200 {
             let w = w.clone();
-            waiting.push(tokio::spawn(async move { w.acquire().await.map(|s| s.finish(Verdict::Neutral)).is_some() }));
+            waiting.push(tokio::spawn(async move {
+                w.acquire().await.map(|s| s.finish(Verdict::Neutral)).is_some()
+            }));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
         // Every request timed out after 5 s: the window halves to 32 and, at 5 s a round
