@@ -387,7 +387,8 @@ impl H2Pool {
             state
                 .connections
                 .retain(|c| c.is_open() && c.idle_for().is_none_or(|idle| idle < IDLE_FOR));
-            !state.connections.is_empty() || state.connecting || state.http1_until.is_some()
+            let http1 = state.http1_until.is_some_and(|until| Instant::now() < until);
+            !state.connections.is_empty() || state.connecting || http1
         });
     }
 
