@@ -144,10 +144,17 @@ impl Window {
         }
     }
 
-    /// Waiters beyond this would wait longer than the budget at the service's pace.
+    /// Waiters beyond this would wait longer than the budget at the service's pace. In slow
+    /// start the window doubles every round trip, so a fresh service is not judged by its
+    /// starting window (that would shed most of a broadcast's first claim).
     fn backlog_allowed(&self, state: &State) -> usize {
         let rounds = self.wait_budget.as_secs_f64() / latency_estimate(state).as_secs_f64();
-        let allowed = rounds * state.limit;
+        let window = if state.slow_start {
+            (state.limit * rounds.min(30.0).exp2()).min(self.cap as f64)
+        } else {
+            state.limit
+        };
+        let allowed = rounds * window;
         if allowed >= usize::MAX as f64 {
             usize::MAX
         } else {
@@ -342,7 +349,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_silent_service_gets_a_short_queue_before_any_answer() {
-        let w = Window::new(1000, Duration::from_secs(1), Arc::new(OriginMetrics::default()));
+        // Capped at its first window, so slow start cannot promise more.
+        let w = Window::new(INITIAL, Duration::from_secs(1), Arc::new(OriginMetrics::default()));
         let _held: Vec<Slot> = futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
             .await
             .into_iter()
