@@ -24,6 +24,8 @@ use tokio::sync::oneshot;
 pub const INITIAL: usize = 64;
 /// The smallest window: a struggling service still gets a few pushes at a time.
 pub const MIN: usize = 8;
+/// How often waiting pushes re-judge their queue against the service's pace.
+const REJUDGE_EVERY: Duration = Duration::from_millis(200);
 
 /// How an exchange ended, for the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,11 +117,28 @@ impl Window {
             state.waiters.push_back(tx);
             rx
         };
-        // A dropped sender means the waiter was shed.
-        let mut slot = waiting.await.ok()?;
+        // A dropped sender means the waiter was shed. While it waits, the queue is judged
+        // again now and then: a service that stays silent earns a shorter queue even when no
+        // new push arrives to trigger the cut.
+        let mut waiting = waiting;
+        let mut slot = loop {
+            match tokio::time::timeout(REJUDGE_EVERY, &mut waiting).await {
+                Ok(result) => break result.ok()?,
+                Err(_) => self.trim(),
+            }
+        };
         // The wait is not the push's time on the wire.
         slot.started = Instant::now();
         Some(slot)
+    }
+
+    /// Sheds the newest waiters beyond what the service's pace allows.
+    fn trim(&self) {
+        let mut state = self.lock();
+        let allowed = self.backlog_allowed(&state);
+        while state.waiters.len() > allowed {
+            state.waiters.pop_back();
+        }
     }
 
     /// How long the current queue would take to drain (for deferring shed pushes).
@@ -366,6 +385,30 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let shed = waiting.iter().filter(|t| t.is_finished()).count();
         assert!((300 - 2 * INITIAL..=300 - INITIAL).contains(&shed), "{shed} shed");
+        for task in waiting {
+            task.abort();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queue_is_cut_as_the_silence_grows_without_newcomers() {
+        let w = Window::new(INITIAL, Duration::from_secs(1), Arc::new(OriginMetrics::default()));
+        let _held: Vec<Slot> = futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
+            .await
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        // Queued at once, while the service has been silent for no time at all.
+        let mut waiting = Vec::new();
+        for _ in 0..1000 {
+            let w = w.clone();
+            waiting.push(tokio::spawn(async move { w.acquire().await.is_some() }));
+        }
+        // After a second of silence, at most one round of 64 may still wait.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        let still_waiting = waiting.iter().filter(|t| !t.is_finished()).count();
+        assert!(still_waiting <= INITIAL, "{still_waiting} still waiting");
+        assert!(still_waiting >= MIN, "{still_waiting}");
         for task in waiting {
             task.abort();
         }
