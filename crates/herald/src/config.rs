@@ -214,14 +214,14 @@ impl Config {
             delivery_concurrency: number(
                 "HERALD_DELIVERY_CONCURRENCY",
                 file.delivery_concurrency.map(|v| v as u64),
-                2048,
+                4096,
                 1,
                 100_000,
             )? as usize,
             delivery_max_in_flight_per_origin: number(
                 "HERALD_DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN",
                 file.delivery_max_in_flight_per_origin.map(|v| v as u64),
-                1024,
+                2048,
                 1,
                 100_000,
             )? as usize,
