@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release -p herald -p herald-bench
-//! target/release/herald-bench --subscriptions 10000 [--rounds 1] [--concurrency 256]
+//! target/release/herald-bench --subscriptions 10000 [--rounds 1] [--concurrency 4096]
 //!     [--latency-ms 30-60] [--max-streams 100] [--goaway-after 2000]   # the mock's shape
 //!     [--origins 1] [--hung-subscriptions 0]                            # spread, a hung origin
 //!     [--nginx]                                                         # nginx instead of the mock
@@ -57,7 +57,7 @@ fn args() -> Args {
         herald: "target/release/herald".into(),
         node: false,
         webpush_rust: None,
-        concurrency: 256,
+        concurrency: 4096,
         rounds: 1,
         shape: Shape::default(),
         origins: 1,

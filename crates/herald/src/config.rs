@@ -36,8 +36,11 @@ pub struct Config {
     /// Origins allowed to call the public endpoints from a browser; `*` allows any.
     pub cors_origins: Vec<String>,
     pub cleanup_interval: Duration,
-    /// Pushes in flight at once.
+    /// Outbox rows claimed and not yet recorded at once (all push services together); also
+    /// the most pushes a crash can repeat.
     pub delivery_concurrency: usize,
+    /// The largest in-flight window one push service (origin) can earn.
+    pub delivery_max_in_flight_per_origin: usize,
     /// How long a claimed outbox row stays leased to this instance.
     pub delivery_lease: Duration,
     pub max_attempts: u32,
@@ -75,6 +78,7 @@ struct FileConfig {
     cors_origins: Option<Vec<String>>,
     cleanup_interval_seconds: Option<u64>,
     delivery_concurrency: Option<usize>,
+    delivery_max_in_flight_per_origin: Option<usize>,
     delivery_lease_seconds: Option<u64>,
     max_attempts: Option<u32>,
     retry_base_ms: Option<u64>,
@@ -219,9 +223,16 @@ impl Config {
             delivery_concurrency: number(
                 "HERALD_DELIVERY_CONCURRENCY",
                 file.delivery_concurrency.map(|v| v as u64),
-                256,
+                4096,
                 1,
-                10_000,
+                100_000,
+            )? as usize,
+            delivery_max_in_flight_per_origin: number(
+                "HERALD_DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN",
+                file.delivery_max_in_flight_per_origin.map(|v| v as u64),
+                2048,
+                1,
+                100_000,
             )? as usize,
             delivery_lease: Duration::from_secs(number(
                 "HERALD_DELIVERY_LEASE_SECONDS",

@@ -59,6 +59,26 @@ impl EndpointPolicy {
         Ok(())
     }
 
+    /// The addresses a push connection to `host` may use: a literal address if the policy
+    /// allows it, or the names' addresses that are public (all of them when private ones are
+    /// allowed), the same rule as [`GuardedResolver`]. The HTTP/2 pool connects only here.
+    pub async fn connectable(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let allowed = |ip: IpAddr| self.allow_private || is_public(ip);
+        let addrs: Vec<SocketAddr> = match host {
+            url::Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), port)],
+            url::Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
+            url::Host::Domain(name) => tokio::net::lookup_host((*name, port))
+                .await
+                .map_err(|e| format!("resolving {name}: {e}"))?
+                .collect(),
+        };
+        let addrs: Vec<SocketAddr> = addrs.into_iter().filter(|a| allowed(a.ip())).collect();
+        if addrs.is_empty() {
+            return Err(format!("{host} has no public address"));
+        }
+        Ok(addrs)
+    }
+
     /// The resolver the push client must use.
     pub fn resolver(&self) -> GuardedResolver {
         GuardedResolver {
@@ -267,5 +287,20 @@ mod tests {
         assert!(err.contains("private") || err.contains("resolve"), "{err}");
         let resolved = strict.resolver().resolve("localhost".parse().unwrap()).await;
         assert!(resolved.is_err());
+        let host = url::Host::Domain("localhost");
+        assert!(strict.connectable(&host, 443).await.is_err());
+        assert!(strict
+            .connectable(&url::Host::Ipv4(Ipv4Addr::LOCALHOST), 443)
+            .await
+            .is_err());
+        assert!(strict
+            .connectable(&url::Host::Ipv6(Ipv6Addr::LOCALHOST), 443)
+            .await
+            .is_err());
+        let open = EndpointPolicy {
+            allow_private: true,
+            ..Default::default()
+        };
+        assert!(!open.connectable(&host, 443).await.unwrap().is_empty());
     }
 }

@@ -5,7 +5,7 @@
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::delivery::{push_client, DeliveryEngine, DeliverySettings};
+use crate::delivery::{DeliveryEngine, DeliverySettings, Transport};
 use crate::endpoint_policy::EndpointPolicy;
 use crate::http_server::{self, ConnectionLimits};
 use crate::metrics::Metrics;
@@ -53,26 +53,20 @@ impl Application {
         let listener = TcpListener::bind(state.config.listen)
             .await
             .map_err(|e| format!("HERALD_LISTEN: cannot listen on {}: {e}", state.config.listen))?;
-        let connections = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(2, 8);
-        let clients = (0..connections)
-            .map(|_| {
-                push_client(
-                    &state.policy,
-                    state.config.push_timeout,
-                    state.config.ssl_cert_file.as_deref(),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let transport = Transport::new(
+            &state.policy,
+            state.config.push_timeout,
+            state.config.ssl_cert_file.as_deref(),
+            state.metrics.clone(),
+        )?;
         let engine = Arc::new(DeliveryEngine::new(
             state.store.clone(),
             state.signer.clone(),
-            clients,
+            transport,
             state.policy.clone(),
             DeliverySettings {
                 concurrency: state.config.delivery_concurrency,
+                max_in_flight_per_origin: state.config.delivery_max_in_flight_per_origin,
                 lease: state.config.delivery_lease,
                 max_attempts: state.config.max_attempts,
                 retry_base: state.config.retry_base,

@@ -1,46 +1,92 @@
 //! The delivery engine: drains the outbox into push services.
 //!
-//! One loop claims due outbox rows in batches (leased, so a crashed instance's work returns
-//! to the pool), and spawns one send per row, bounded by a semaphore. Results flow to a
-//! recorder task that settles them in batched transactions, so the database sees a few
-//! statements per few hundred pushes instead of one transaction per push.
+//! ## Layout
+//! - `mod.rs` (here): claiming, per-push decisions, retries and recording.
+//! - `window.rs`: each push service's in-flight window, adapted to its answers (AIMD).
+//! - `transport.rs`: which wire a push takes; `pool.rs`: the HTTP/2 connection pool per
+//!   origin (and why it is not reqwest's); `tls.rs`: its TLS set-up; `client.rs`: the
+//!   reqwest client for HTTP/1.1 origins and the CLI.
 //!
-//! Retries back off exponentially with jitter and honour `Retry-After`. Once a 2xx is
-//! recorded the row is never sent again (settling only touches rows still pending); a row
-//! whose instance died between the 2xx and the recording is sent again after its lease, so
-//! duplicates are bounded by one instance's window: a push holds its slot until its result is
-//! recorded.
+//! ## Flow
+//! One loop claims due outbox rows in batches (leased: a crashed instance's rows return to
+//! the pool when their lease ends) and spawns one task per row, so encryption and sending
+//! spread over the runtime's workers. Claimed rows are bounded by one global semaphore
+//! (`HERALD_DELIVERY_CONCURRENCY`): a row holds its permit until its result is recorded, so a
+//! crash repeats at most that many pushes, and the loop claims again as soon as a quarter of
+//! the permits is free, while earlier pushes are still on the wire (claims, sends and
+//! settlements overlap; the window never waits on the database).
+//!
+//! Each task encrypts its push, then waits for a slot in its push service's window
+//! (`window.rs`, at most `HERALD_DELIVERY_MAX_IN_FLIGHT_PER_ORIGIN`): the claim loop never
+//! waits on one origin. A service whose queue would take longer than `MAX_QUEUE_WAIT` (or a
+//! quarter of the lease) to drain at its current pace, judged by its answers or by how long
+//! it has been silent (one that hangs, say), has the newest waiters shed back to the outbox
+//! without counting an attempt, so it holds only a handful of claimed rows and the other
+//! services keep the global window. Pushes it already has on the wire time out, count
+//! an attempt and come back with back-off until the attempts run out (`failed`).
+//!
+//! Results flow to a recorder task that settles them in batched transactions (a few
+//! statements per few hundred pushes).
+//!
+//! ## Exactly once, as far as the network allows
+//! - A push the service never processed (refused with `REFUSED_STREAM`, above a GOAWAY's
+//!   last-stream-id, not started on a connection going away) is encrypted and sent again at
+//!   once on another connection, and counts no attempt (`MAX_UNPROCESSED` times, then back to
+//!   the outbox).
+//! - A connection reset, an I/O error mid-stream or a timeout is ambiguous: it counts an
+//!   attempt and retries with exponential back-off and jitter (at least `Retry-After`).
+//! - Once a 2xx is recorded the row is never sent again (settling only touches rows still
+//!   pending). A row whose instance died between the 2xx and its recording is sent again after
+//!   its lease: duplicates are bounded by one instance's global window.
+//! - A push is not started unless its answer (bounded by the push timeout) can arrive before
+//!   its lease ends, so no other instance can claim a row while it is on the wire.
 
 mod client;
-mod connection_gate;
 pub mod payload;
+mod pool;
+mod tls;
+mod transport;
+mod window;
 
 pub use client::push_client;
+pub use pool::{PushResponse, SendError};
+pub use transport::Transport;
 
 use crate::clock::Clock;
 use crate::domain::MessageMode;
 use crate::endpoint_policy::EndpointPolicy;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, OriginMetrics};
 use crate::redact;
 use crate::storage::outbox::{ClaimedTarget, SettledAs, Settlement};
 use crate::storage::Store;
-use connection_gate::ConnectionGates;
-use herald_push::request::{PushMessage, Topic, Ttl, Urgency};
+use herald_push::request::{PushMessage, PushRequest, Topic, Ttl, Urgency};
 use herald_push::response::{classify, PushOutcome};
 use herald_push::subscription::Subscription;
 use herald_push::vapid::VapidSigner;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use window::{Verdict, Window};
 
 const MAX_RETRY_AFTER_MS: i64 = 30 * 86_400_000;
+/// Times a push the service did not process is sent again at once before it goes back to
+/// the outbox (a service refusing everything must not spin).
+const MAX_UNPROCESSED: u32 = 4;
+/// The longest a push waits in its service's queue (at the service's pace) before it is
+/// shed back to the outbox; a quarter of the lease if that is shorter.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// Origins with a window of their own; beyond, idle ones are forgotten.
+const MAX_LANES: usize = 4096;
 
 /// Tuning, from configuration.
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
+    /// Rows claimed and not yet recorded, across all push services.
     pub concurrency: usize,
+    /// The largest in-flight window one push service can earn.
+    pub max_in_flight_per_origin: usize,
     pub lease: Duration,
     pub max_attempts: u32,
     pub retry_base: Duration,
@@ -57,20 +103,23 @@ struct Prepared {
     sendable: bool,
 }
 
+/// One push service origin: its window and gauges.
+struct OriginLane {
+    window: Arc<Window>,
+    metrics: Arc<OriginMetrics>,
+}
+
 pub struct DeliveryEngine {
     store: Store,
     signer: Arc<VapidSigner>,
-    /// Several clients, so pushes to one push service spread over several HTTP/2 connections
-    /// (one connection's framing and TLS run on one task, which would cap throughput at one
-    /// core).
-    clients: Vec<reqwest::Client>,
-    gates: ConnectionGates,
+    transport: Transport,
     policy: EndpointPolicy,
     settings: DeliverySettings,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     prepared: Mutex<HashMap<String, Arc<Prepared>>>,
+    lanes: Mutex<HashMap<String, Arc<OriginLane>>>,
 }
 
 impl DeliveryEngine {
@@ -78,7 +127,7 @@ impl DeliveryEngine {
     pub fn new(
         store: Store,
         signer: Arc<VapidSigner>,
-        clients: Vec<reqwest::Client>,
+        transport: Transport,
         policy: EndpointPolicy,
         settings: DeliverySettings,
         metrics: Arc<Metrics>,
@@ -88,15 +137,20 @@ impl DeliveryEngine {
         Self {
             store,
             signer,
-            clients,
-            gates: ConnectionGates::new(),
+            transport,
             policy,
             settings,
             metrics,
             clock,
             wake,
             prepared: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Open HTTP/2 connections to `origin` (`https://host[:port]`); for tests and benchmarks.
+    pub fn open_connections(&self, origin: &str) -> usize {
+        self.transport.pool().open_connections(origin)
     }
 
     /// Runs until `shutdown`; then lets in-flight pushes finish and records them.
@@ -108,9 +162,8 @@ impl DeliveryEngine {
             if shutdown.is_cancelled() {
                 break;
             }
-            // Claim in batches: wait until a quarter of the in-flight window is free, so one
-            // claim query serves many pushes, and claim no more than can start right away, so
-            // leases do not run out while rows wait.
+            // Claim in batches: wait until a quarter of the window is free, so one claim
+            // query serves many pushes, and claim no more than the window holds.
             let quarter = (self.settings.concurrency as u32 / 4).max(1);
             tokio::select! {
                 permit = permits.acquire_many(quarter) => drop(permit),
@@ -135,6 +188,7 @@ impl DeliveryEngine {
                 }
             };
             if batch.is_empty() {
+                self.transport.pool().sweep_idle();
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(self.settings.idle_poll) => {}
@@ -156,7 +210,7 @@ impl DeliveryEngine {
                 let engine = self.clone();
                 let tx = results_tx.clone();
                 tokio::spawn(async move {
-                    let settlement = engine.deliver(target, message).await;
+                    let settlement = engine.deliver(target, message, lease_until).await;
                     // The permit goes with the result and is freed once it is recorded: rows
                     // sent but not yet recorded count against the window, so a crash repeats
                     // at most `concurrency` pushes.
@@ -174,19 +228,13 @@ impl DeliveryEngine {
     /// Tests use this to drain the outbox without sleeping.
     pub async fn deliver_due_once(&self) -> Result<usize, crate::storage::StoreError> {
         let now = self.clock.now_ms();
-        let batch = self
-            .store
-            .claim_due(
-                now,
-                now + self.settings.lease.as_millis() as i64,
-                self.settings.batch_size,
-            )
-            .await?;
+        let lease_until = now + self.settings.lease.as_millis() as i64;
+        let batch = self.store.claim_due(now, lease_until, self.settings.batch_size).await?;
         let count = batch.len();
         let prepared = self.prepare_batch(&batch).await;
         let settlements = futures::future::join_all(batch.into_iter().filter_map(|t| {
             let message = prepared.get(&t.message_id).cloned()?;
-            Some(self.deliver(t, message))
+            Some(self.deliver(t, message, lease_until))
         }))
         .await;
         self.store.settle(&settlements, self.clock.now_ms()).await?;
@@ -195,9 +243,8 @@ impl DeliveryEngine {
 
     /// Sends one target and decides how it settles. Never fails: every path ends in a
     /// settlement, so nothing is lost.
-    async fn deliver(&self, target: ClaimedTarget, message: Option<Arc<Prepared>>) -> Settlement {
-        let now = self.clock.now_ms();
-        let (result, status) = self.attempt(&target, message, now).await;
+    async fn deliver(&self, target: ClaimedTarget, message: Option<Arc<Prepared>>, lease_until: i64) -> Settlement {
+        let (result, status) = self.attempt(&target, message, lease_until).await;
         Settlement {
             outbox_id: target.outbox_id,
             message_id: target.message_id,
@@ -211,7 +258,7 @@ impl DeliveryEngine {
         &self,
         target: &ClaimedTarget,
         prepared: Option<Arc<Prepared>>,
-        now: i64,
+        lease_until: i64,
     ) -> (SettledAs, Option<u16>) {
         let Some(stored) = &target.subscription else {
             // Unsubscribed after the message was queued.
@@ -221,9 +268,6 @@ impl DeliveryEngine {
             Some(p) if p.sendable => p,
             _ => return (SettledAs::Failed, None),
         };
-        if now >= prepared.expires_at {
-            return (SettledAs::Failed, None);
-        }
         let subscription = match Subscription::parse(&stored.endpoint, &stored.p256dh, &stored.auth) {
             Ok(s) => s,
             Err(e) => {
@@ -235,68 +279,116 @@ impl DeliveryEngine {
             tracing::warn!(subscription = %target.subscription_id, endpoint = %redact::endpoint(&stored.endpoint), why = %redact::scrub(&why, &stored.endpoint), "endpoint refused by policy");
             return (SettledAs::Failed, None);
         }
-        // TTL counts down from the message's creation, so a late retry does not extend it.
-        let remaining = ((prepared.expires_at - now) / 1000).max(1) as u32;
-        let mut message = match &prepared.payload {
-            Some(payload) => PushMessage::new(payload.clone(), Ttl::seconds(remaining)),
-            None => PushMessage::empty(Ttl::seconds(remaining)),
-        };
-        if let Some(u) = prepared.urgency {
-            message = message.urgency(u);
-        }
-        if let Some(t) = &prepared.topic {
-            message = message.topic(t.clone());
-        }
-        let wall = UNIX_EPOCH + Duration::from_millis(now.max(0) as u64);
-        let request = match message.build_at(&subscription, &self.signer, wall.max(SystemTime::UNIX_EPOCH)) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(message = %target.message_id, endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&e.to_string(), &stored.endpoint), "building the push failed");
+        let origin = self.origin(subscription.endpoint.origin());
+        let mut unprocessed = 0;
+        loop {
+            let now = self.clock.now_ms();
+            if now >= prepared.expires_at {
                 return (SettledAs::Failed, None);
             }
-        };
-        let client_index = target.outbox_id.unsigned_abs() as usize % self.clients.len();
-        let pass = self.gates.pass(client_index, subscription.endpoint.origin()).await;
-        let started = Instant::now();
-        let sent = self.clients[client_index]
-            .post(request.url)
-            .headers(request.headers)
-            .body(request.body)
-            .send()
-            .await;
-        pass.done();
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                self.metrics.push_request("retry", None);
-                // reqwest names the URL in its errors; the endpoint is a capability.
-                tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), error = %e.without_url(), "push request failed");
-                return (self.retry(target, &prepared, self.clock.now_ms(), None), None);
+            // Encrypted before the wait for a slot: the window holds only time on the wire.
+            let request = match build_request(&subscription, &prepared, &self.signer, now) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(message = %target.message_id, endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&e.to_string(), &stored.endpoint), "building the push failed");
+                    return (SettledAs::Failed, None);
+                }
+            };
+            let Some(slot) = origin.window.acquire().await else {
+                // This service's queue is long for its pace: back to the outbox for later, so
+                // its rows do not hold this instance's window.
+                let wait = origin
+                    .window
+                    .drain_estimate()
+                    .clamp(Duration::from_secs(1), Duration::from_secs(30));
+                let at = self.clock.now_ms() + wait.as_millis() as i64 + jitter() % 1000;
+                return (SettledAs::Deferred(at), None);
+            };
+            // A push must be answered or abandoned before its lease ends, or another instance
+            // could claim and send it too.
+            let now = self.clock.now_ms();
+            if now + self.lease_margin_ms() > lease_until {
+                drop(slot);
+                return (SettledAs::Deferred(now), None);
             }
-        };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = if response.status().is_success() {
-            Default::default()
-        } else {
-            response.bytes().await.unwrap_or_default()
-        };
-        let outcome = classify(status, &headers, &body, SystemTime::now());
-        self.metrics.push_request(outcome.label(), Some(started.elapsed()));
-        let settled = match outcome {
-            PushOutcome::Accepted { .. } => SettledAs::Accepted,
-            PushOutcome::Gone { .. } => SettledAs::Gone,
-            PushOutcome::Failed { reason, .. } => {
-                let answer = String::from_utf8_lossy(&body[..body.len().min(300)]);
-                tracing::warn!(status, ?reason, endpoint = %redact::endpoint(&stored.endpoint), body = %redact::scrub(&answer, &stored.endpoint), "push refused");
-                SettledAs::Failed
-            }
-            // Retry-After counts from the answer, not from when the request left.
-            PushOutcome::RetryLater { retry_after, .. } => {
-                self.retry(target, &prepared, self.clock.now_ms(), retry_after)
-            }
-        };
-        (settled, Some(status))
+            let sent = self.transport.send(request).await;
+            let latency = slot.started().elapsed();
+            let response = match sent {
+                Ok(response) => response,
+                Err(SendError::Unprocessed(why)) => {
+                    // Never processed by the push service: send again, no attempt counted.
+                    slot.finish(Verdict::Neutral);
+                    unprocessed += 1;
+                    tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), why = %redact::scrub(&why, &stored.endpoint), unprocessed, "push not processed; sending again");
+                    if unprocessed >= MAX_UNPROCESSED {
+                        let at = self.clock.now_ms() + self.settings.retry_base.as_millis() as i64;
+                        return (SettledAs::Deferred(at), None);
+                    }
+                    continue;
+                }
+                Err(SendError::Failed(why)) => {
+                    slot.finish(Verdict::Overloaded(latency));
+                    self.metrics.push_request("retry", None);
+                    tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&why, &stored.endpoint), "push request failed");
+                    return (self.retry(target, &prepared, self.clock.now_ms(), None), None);
+                }
+            };
+            let status = response.status;
+            slot.finish(if status == 429 || status >= 500 {
+                Verdict::Overloaded(latency)
+            } else {
+                Verdict::Answered(latency)
+            });
+            origin.metrics.observe_latency(latency);
+            let outcome = classify(status, &response.headers, &response.body, SystemTime::now());
+            self.metrics.push_request(outcome.label(), Some(latency));
+            let settled = match outcome {
+                PushOutcome::Accepted { .. } => SettledAs::Accepted,
+                PushOutcome::Gone { .. } => SettledAs::Gone,
+                PushOutcome::Failed { reason, .. } => {
+                    let body = &response.body;
+                    let answer = String::from_utf8_lossy(&body[..body.len().min(300)]);
+                    tracing::warn!(status, ?reason, endpoint = %redact::endpoint(&stored.endpoint), body = %redact::scrub(&answer, &stored.endpoint), "push refused");
+                    SettledAs::Failed
+                }
+                // Retry-After counts from the answer, not from when the request left.
+                PushOutcome::RetryLater { retry_after, .. } => {
+                    self.retry(target, &prepared, self.clock.now_ms(), retry_after)
+                }
+            };
+            return (settled, Some(status));
+        }
+    }
+
+    /// How much of a lease must be left to start a push: its timeout and a second, or half
+    /// the lease if that is shorter (a lease shorter than the timeout is a configuration the
+    /// operator chose).
+    fn lease_margin_ms(&self) -> i64 {
+        let timeout = self.transport.timeout() + Duration::from_secs(1);
+        timeout.min(self.settings.lease / 2).as_millis() as i64
+    }
+
+    /// The window and gauges of a push service's origin, created on first use.
+    fn origin(&self, origin: &str) -> Arc<OriginLane> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lane) = lanes.get(origin) {
+            return lane.clone();
+        }
+        if lanes.len() >= MAX_LANES {
+            // Origins come from client-supplied endpoints; idle ones are forgotten.
+            lanes.retain(|_, lane| lane.window.in_flight() > 0);
+        }
+        let metrics = self.metrics.origin(origin);
+        let lane = Arc::new(OriginLane {
+            window: Window::new(
+                self.settings.max_in_flight_per_origin,
+                (self.settings.lease / 4).min(MAX_QUEUE_WAIT),
+                metrics.clone(),
+            ),
+            metrics,
+        });
+        lanes.insert(origin.to_owned(), lane.clone());
+        lane
     }
 
     /// The next attempt: exponential back-off with jitter, at least `Retry-After`; failed once
@@ -373,6 +465,29 @@ impl DeliveryEngine {
         cache.insert(message_id.to_owned(), prepared.clone());
         Ok(Some(prepared))
     }
+}
+
+/// The encrypted, signed request for one device; TTL counts down from the message's
+/// creation, so a late retry does not extend it.
+fn build_request(
+    subscription: &Subscription,
+    prepared: &Prepared,
+    signer: &VapidSigner,
+    now: i64,
+) -> Result<PushRequest, herald_push::Error> {
+    let remaining = ((prepared.expires_at - now) / 1000).max(1) as u32;
+    let mut message = match &prepared.payload {
+        Some(payload) => PushMessage::new(payload.clone(), Ttl::seconds(remaining)),
+        None => PushMessage::empty(Ttl::seconds(remaining)),
+    };
+    if let Some(u) = prepared.urgency {
+        message = message.urgency(u);
+    }
+    if let Some(t) = &prepared.topic {
+        message = message.topic(t.clone());
+    }
+    let wall = UNIX_EPOCH + Duration::from_millis(now.max(0) as u64);
+    message.build_at(subscription, signer, wall)
 }
 
 fn jitter() -> i64 {

@@ -57,6 +57,9 @@ pub enum SettledAs {
     Gone,
     /// Try again at this time (Unix ms).
     RetryAt(i64),
+    /// Not sent (the push service was busy, or the request was never processed): back to the
+    /// outbox until this time (Unix ms), without counting an attempt.
+    Deferred(i64),
 }
 
 /// The longest `IN (…)` list: a power of two, so padded lists stay within it.
@@ -193,6 +196,14 @@ impl Store {
                     .bind(s.outbox_id)
                     .execute(&mut *tx)
                     .await?;
+                    continue;
+                }
+                SettledAs::Deferred(at) => {
+                    sqlx::query(&self.sql("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND state = 0"))
+                        .bind(at)
+                        .bind(s.outbox_id)
+                        .execute(&mut *tx)
+                        .await?;
                     continue;
                 }
             };

@@ -11,6 +11,7 @@ mod hostile_more;
 mod messages;
 mod overview;
 mod realistic_push_service;
+mod push_service_behaviour;
 mod reminders;
 mod subscriptions;
 mod tickle;

@@ -1,0 +1,85 @@
+//! Where a push goes on the wire: `https` origins through the HTTP/2 pool (`pool.rs`), and
+//! origins that do not speak HTTP/2 (or plain `http` ones, allowed only for tests and private
+//! set-ups) through the reqwest client of `client.rs`, which keeps the same guarantees
+//! (guarded resolver, no redirects, no proxies). Every exchange is bounded by the push
+//! timeout.
+
+use super::client::push_client;
+use super::pool::{H2Pool, Pooled, PushResponse, SendError};
+use super::tls;
+use crate::endpoint_policy::EndpointPolicy;
+use crate::metrics::Metrics;
+use herald_push::request::PushRequest;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Transport {
+    pool: H2Pool,
+    fallback: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Transport {
+    pub fn new(
+        policy: &EndpointPolicy,
+        timeout: Duration,
+        ssl_cert_file: Option<&Path>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let connect_timeout = Duration::from_secs(5).min(timeout);
+        Ok(Self {
+            pool: H2Pool::new(
+                tls::client_config(ssl_cert_file)?,
+                policy.clone(),
+                connect_timeout,
+                metrics,
+            ),
+            fallback: push_client(policy, timeout, ssl_cert_file)?,
+            timeout,
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn pool(&self) -> &H2Pool {
+        &self.pool
+    }
+
+    /// Sends one push and returns the answer.
+    pub async fn send(&self, request: PushRequest) -> Result<PushResponse, SendError> {
+        let request = if request.url.scheme() == "https" {
+            match tokio::time::timeout(self.timeout, self.pool.send(request)).await {
+                Ok(Ok(Pooled::Answered(response))) => return Ok(response),
+                Ok(Ok(Pooled::Http1(request))) => request,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(SendError::Failed("timed out".into())),
+            }
+        } else {
+            request
+        };
+        // The reqwest client has its own timeout (the same one).
+        let sent = self
+            .fallback
+            .post(request.url)
+            .headers(request.headers)
+            .body(request.body)
+            .send()
+            .await;
+        let mut response = sent.map_err(|e| SendError::Failed(e.without_url().to_string()))?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let body = if status.is_success() {
+            Default::default()
+        } else {
+            response.bytes().await.unwrap_or_default()
+        };
+        Ok(PushResponse {
+            status: status.as_u16(),
+            headers,
+            body,
+        })
+    }
+}
