@@ -12,7 +12,9 @@ const COMPANIONS: [&str; 4] = ["", "-wal", "-shm", "-journal"];
 /// Warns about any of the database's files that group or others can read. Creating the file
 /// owner-only is [`super::sqlite_file::create_private`]'s job.
 pub(super) fn warn_if_exposed(url: &str) {
-    let Some(path) = super::sqlite_file::database_path(url) else { return };
+    let Some(path) = super::sqlite_file::database_path(url) else {
+        return;
+    };
     for path in exposed_files(&path) {
         tracing::warn!(
             file = %path.display(),
