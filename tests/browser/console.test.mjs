@@ -150,6 +150,8 @@ describe('Herald admin console on a seeded database', () => {
     lines.push({ aid: 'a0', endpoint: 'https://web.push.apple.com/s0', keys: keys() });
     const file = path.join(tmp, 'subs.jsonl');
     fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n'));
+    // Only serve and init create a database; the import goes into the one init made.
+    execFileSync(heraldBin, ['init'], { env, cwd: tmp, stdio: 'pipe' });
     execFileSync(heraldBin, ['subscriptions', 'import', file], { env, cwd: tmp, stdio: 'pipe' });
 
     const port = await freePort();
