@@ -86,6 +86,12 @@ function h(tag, attrs, ...children) {
   return node;
 }
 
+/** Stored text (a title, an owner) set apart from the sentence around it: a right-to-left
+ * override inside it must not reverse the rest of a confirmation or status line. */
+function isolated(text) {
+  return `\u2068${text}\u2069`;
+}
+
 function setResult(el, text, kind = 'info') {
   el.textContent = text;
   el.classList.toggle('error', kind === 'error');
@@ -224,7 +230,9 @@ els.loginForm.addEventListener('submit', async (event) => {
   els.loginButton.disabled = true;
   setResult(els.loginResult, 'Checking…');
   try {
-    await api('/subscriptions?limit=1', { authToken: value });
+    // The overview needs only the `read` scope: a read-only API key signs in and sees what it
+    // may read; pages and actions that need more say so when the server refuses them.
+    await api('/overview', { authToken: value });
     sessionStorage.setItem(TOKEN_KEY, value);
     setResult(els.loginResult, '');
     showConsole(true);
@@ -234,7 +242,11 @@ els.loginForm.addEventListener('submit', async (event) => {
   } catch (err) {
     setResult(
       els.loginResult,
-      err.status === 401 || err.status === 403 ? 'That token was refused.' : `Sign-in failed: ${err.message}`,
+      err.status === 401
+        ? 'That token was refused.'
+        : err.status === 403
+          ? `That key cannot use the console: ${err.message}.`
+          : `Sign-in failed: ${err.message}`,
       'error',
     );
     els.token.focus();
@@ -584,7 +596,7 @@ function subscriptionsQuery() {
 const SERVICE_LABELS = { fcm: 'FCM (Google)', mozilla: 'Mozilla', apple: 'Apple', windows: 'Windows (WNS)', other: 'Other' };
 
 async function deleteSubscription(s, button) {
-  const owner = s.uid != null ? `uid ${s.uid}` : `aid ${s.aid}`;
+  const owner = isolated(s.uid != null ? `uid ${s.uid}` : `aid ${s.aid}`);
   if (!window.confirm(`Delete this subscription of ${owner}? That device gets no more notifications until it subscribes again.`)) return;
   button.disabled = true;
   try {
@@ -942,7 +954,7 @@ function scheduleSummary(s) {
 async function reminderAction(r, change, done) {
   try {
     if (change === 'delete') {
-      if (!window.confirm(`Delete the reminder "${r.title}"? It will not fire again.`)) return;
+      if (!window.confirm(`Delete the reminder "${isolated(r.title)}"? It will not fire again.`)) return;
       await api(`/reminders/${encodeURIComponent(r.id)}`, { method: 'DELETE' });
       if (editingReminder === r.id) resetReminderForm();
     } else {
@@ -983,11 +995,11 @@ async function loadReminders(quiet = false) {
               { class: 'actions' },
               button('Edit', 'Edit', () => editReminder(r)),
               r.paused
-                ? button('Resume', 'Resume', () => reminderAction(r, { paused: false }, `Resumed "${r.title}".`))
+                ? button('Resume', 'Resume', () => reminderAction(r, { paused: false }, `Resumed "${isolated(r.title)}".`))
                 : r.nextFireAt
-                  ? button('Pause', 'Pause', () => reminderAction(r, { paused: true }, `Paused "${r.title}".`))
+                  ? button('Pause', 'Pause', () => reminderAction(r, { paused: true }, `Paused "${isolated(r.title)}".`))
                   : null,
-              button('Delete', 'Delete', () => reminderAction(r, 'delete', `Deleted "${r.title}".`), 'danger small'),
+              button('Delete', 'Delete', () => reminderAction(r, 'delete', `Deleted "${isolated(r.title)}".`), 'danger small'),
             ),
           ),
         );
@@ -1038,7 +1050,7 @@ $('reminder-form').addEventListener('submit', async (event) => {
       : await api('/reminders', { method: 'POST', body });
     const next = saved.nextFireAt ? `; next firing ${localLabel(saved.nextFireAtLocal, saved.timezone)}` : '';
     resetReminderForm();
-    setResult(result, `Saved "${saved.title}"${next}.`, 'ok');
+    setResult(result, `Saved "${isolated(saved.title)}"${next}.`, 'ok');
     await loadReminders(true);
   } catch (err) {
     setResult(result, `Not saved: ${err.message}`, 'error');

@@ -336,7 +336,7 @@ describe('Herald admin console on a seeded database', () => {
     await page.fill('#r-zone', 'UTC');
     await until('its preview', async () => (await page.locator('#r-preview li time').count()) === 1);
     await page.click('#r-save');
-    await until('saved', async () => /Saved "Console reminder"/.test(await page.locator('#r-result').textContent()));
+    await until('saved', async () => /Saved "\u2068?Console reminder\u2069?"/.test(await page.locator('#r-result').textContent()));
     const fired = await until(
       'the reminder to fire',
       async () => {
