@@ -92,6 +92,19 @@ function isolated(text) {
   return `\u2068${text}\u2069`;
 }
 
+/** Before a list is redrawn (the refresh every 15 s): if the focus is on one of its buttons,
+ * returns a function that puts it back on the redrawn button with the same label, so a
+ * keyboard user is not thrown to the top of the page. */
+function keepFocus(container) {
+  const focused = document.activeElement;
+  const label = focused && container.contains(focused) ? focused.getAttribute('aria-label') : null;
+  return () => {
+    if (!label || container.contains(document.activeElement)) return;
+    const same = [...container.querySelectorAll('[aria-label]')].find((n) => n.getAttribute('aria-label') === label);
+    if (same) same.focus();
+  };
+}
+
 function setResult(el, text, kind = 'info') {
   el.textContent = text;
   el.classList.toggle('error', kind === 'error');
@@ -403,6 +416,7 @@ async function loadMessages(quiet = false) {
     const more = all.length > PAGE_SIZE;
     const list = all.slice(0, PAGE_SIZE);
     const first = (messageCursors.length - 1) * PAGE_SIZE;
+    const restoreFocus = keepFocus(els.messagesBody);
     els.messagesBody.replaceChildren(
       ...list.map((m, i) =>
         h(
@@ -429,6 +443,7 @@ async function loadMessages(quiet = false) {
     if (list.length === 0) {
       els.messagesBody.append(h('tr', null, h('td', { colspan: 11, class: 'empty', text: 'No messages.' })));
     }
+    restoreFocus();
     const last = list[list.length - 1];
     els.messagesNext.disabled = !more;
     els.messagesNext.dataset.createdAt = more ? last.createdAt : '';
@@ -617,6 +632,7 @@ async function loadSubscriptions(quiet = false) {
     const all = (data && data.subscriptions) || [];
     const more = all.length > SUBS_PAGE;
     const list = all.slice(0, SUBS_PAGE);
+    const restoreFocus = keepFocus(els.subsBody);
     els.subsBody.replaceChildren(
       ...list.map((s) => {
         const owner = s.uid != null ? `uid ${s.uid}` : s.aid != null ? `aid ${s.aid}` : '—';
@@ -642,6 +658,7 @@ async function loadSubscriptions(quiet = false) {
     if (list.length === 0) {
       els.subsBody.append(h('tr', null, h('td', { colspan: 6, class: 'empty', text: 'No subscriptions.' })));
     }
+    restoreFocus();
     const total = data && typeof data.total === 'number' ? data.total : list.length;
     const first = (subsCursors.length - 1) * SUBS_PAGE;
     els.subsNext.disabled = !more;
@@ -974,6 +991,7 @@ async function loadReminders(quiet = false) {
   try {
     const data = await api('/reminders?limit=1000');
     const list = (data && data.reminders) || [];
+    const restoreFocus = keepFocus($('reminders-body'));
     $('reminders-body').replaceChildren(
       ...list.map((r) => {
         const state = r.paused ? 'paused' : r.nextFireAt ? 'active' : 'done';
@@ -1006,6 +1024,7 @@ async function loadReminders(quiet = false) {
       }),
     );
     if (!list.length) $('reminders-body').append(h('tr', null, h('td', { colspan: 6, class: 'empty', text: 'No reminders yet.' })));
+    restoreFocus();
     if (!quiet) setResult(status, '');
   } catch (err) {
     setResult(status, `Could not load reminders: ${err.message}`, 'error');

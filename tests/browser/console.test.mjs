@@ -407,6 +407,17 @@ describe('Herald admin console on a seeded database', () => {
     assert.equal(await page.evaluate(() => window.__xss), undefined);
   });
 
+  it('keyboard: the refresh every 15 s keeps the focus on the focused row', async () => {
+    await go('messages');
+    const button = page.locator('#messages-body button.link-button').nth(2);
+    await button.focus();
+    const label = await button.getAttribute('aria-label');
+    // The quiet refresh redraws the list (the next GET /messages the timer sends).
+    await page.waitForResponse((res) => res.url().includes('/api/v1/messages?'), { timeout: 20000 });
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), label);
+  });
+
   it('a read-only API key signs in, reads, and is told what it may not do', async () => {
     const created = async (scopes) => {
       const k = await heraldApi('POST', '/api/v1/keys', { name: `console ${scopes}`, scopes: [scopes] });
