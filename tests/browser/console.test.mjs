@@ -85,6 +85,7 @@ function startPushService() {
 describe('Herald admin console on a seeded database', () => {
   const adminToken = crypto.randomBytes(24).toString('base64url');
   const errors = [];
+  const failedOutsideApi = [];
   let tmp;
   let herald;
   let heraldLog = '';
@@ -196,6 +197,7 @@ describe('Herald admin console on a seeded database', () => {
     });
     page.on('response', (res) => {
       if (res.status() >= 500) errors.push(`${res.status()} from ${res.url()}`);
+      else if (res.status() >= 400 && !new URL(res.url()).pathname.startsWith('/api/')) failedOutsideApi.push(`${res.status()} from ${res.url()}`);
     });
     await page.goto(`${origin}/admin/`);
     await page.fill('#token', adminToken);
@@ -457,6 +459,11 @@ describe('Herald admin console on a seeded database', () => {
     } finally {
       await ctx.close();
     }
+  });
+
+  it('no request of the console fails but the refusals the tests provoke', () => {
+    // Every 4xx the tests provoke comes from the API (a refused form, a key without a scope).
+    assert.deepEqual(failedOutsideApi, []);
   });
 
   it('no script errors or CSP violations', () => {
