@@ -409,8 +409,13 @@ describe('Herald admin console on a seeded database', () => {
     assert.equal(await page.evaluate(() => window.__xss), undefined);
   });
 
-  it('keyboard: the refresh every 15 s keeps the focus on the focused row', async () => {
+  it('keyboard: the skip link stays on the page; the refresh every 15 s keeps the focus on the focused row', async () => {
     await go('messages');
+    // The skip link moves into the page shown; it does not switch to another page.
+    await page.focus('.skip-link');
+    await page.keyboard.press('Enter');
+    assert.ok(await page.locator('#page-messages').isVisible(), 'the skip link left the messages page');
+    assert.equal(await page.evaluate(() => document.activeElement.closest('.page')?.id), 'page-messages');
     const button = page.locator('#messages-body button.link-button').nth(2);
     await button.focus();
     const label = await button.getAttribute('aria-label');
