@@ -206,6 +206,13 @@ function showPage(focus = false) {
     if (heading) heading.focus();
   }
 }
+// The skip link's #main is no page: followed as a link it would switch to the overview.
+// It moves the focus to the shown page's heading (or the sign-in field) instead.
+document.querySelector('.skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  const target = els.console.hidden ? els.token : document.querySelector(`#page-${currentPage()} h1`);
+  if (target) target.focus();
+});
 window.addEventListener('hashchange', () => {
   if (!els.console.hidden) showPage(true);
 });
