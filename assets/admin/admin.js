@@ -86,6 +86,25 @@ function h(tag, attrs, ...children) {
   return node;
 }
 
+/** Stored text (a title, an owner) set apart from the sentence around it: a right-to-left
+ * override inside it must not reverse the rest of a confirmation or status line. */
+function isolated(text) {
+  return `\u2068${text}\u2069`;
+}
+
+/** Before a list is redrawn (the refresh every 15 s): if the focus is on one of its buttons,
+ * returns a function that puts it back on the redrawn button with the same label, so a
+ * keyboard user is not thrown to the top of the page. */
+function keepFocus(container) {
+  const focused = document.activeElement;
+  const label = focused && container.contains(focused) ? focused.getAttribute('aria-label') : null;
+  return () => {
+    if (!label || container.contains(document.activeElement)) return;
+    const same = [...container.querySelectorAll('[aria-label]')].find((n) => n.getAttribute('aria-label') === label);
+    if (same) same.focus();
+  };
+}
+
 function setResult(el, text, kind = 'info') {
   el.textContent = text;
   el.classList.toggle('error', kind === 'error');
@@ -187,6 +206,13 @@ function showPage(focus = false) {
     if (heading) heading.focus();
   }
 }
+// The skip link's #main is no page: followed as a link it would switch to the overview.
+// It moves the focus to the shown page's heading (or the sign-in field) instead.
+document.querySelector('.skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  const target = els.console.hidden ? els.token : document.querySelector(`#page-${currentPage()} h1`);
+  if (target) target.focus();
+});
 window.addEventListener('hashchange', () => {
   if (!els.console.hidden) showPage(true);
 });
@@ -224,7 +250,9 @@ els.loginForm.addEventListener('submit', async (event) => {
   els.loginButton.disabled = true;
   setResult(els.loginResult, 'Checking…');
   try {
-    await api('/subscriptions?limit=1', { authToken: value });
+    // The overview needs only the `read` scope: a read-only API key signs in and sees what it
+    // may read; pages and actions that need more say so when the server refuses them.
+    await api('/overview', { authToken: value });
     sessionStorage.setItem(TOKEN_KEY, value);
     setResult(els.loginResult, '');
     showConsole(true);
@@ -234,7 +262,11 @@ els.loginForm.addEventListener('submit', async (event) => {
   } catch (err) {
     setResult(
       els.loginResult,
-      err.status === 401 || err.status === 403 ? 'That token was refused.' : `Sign-in failed: ${err.message}`,
+      err.status === 401
+        ? 'That token was refused.'
+        : err.status === 403
+          ? `That key cannot use the console: ${err.message}.`
+          : `Sign-in failed: ${err.message}`,
       'error',
     );
     els.token.focus();
@@ -391,6 +423,7 @@ async function loadMessages(quiet = false) {
     const more = all.length > PAGE_SIZE;
     const list = all.slice(0, PAGE_SIZE);
     const first = (messageCursors.length - 1) * PAGE_SIZE;
+    const restoreFocus = keepFocus(els.messagesBody);
     els.messagesBody.replaceChildren(
       ...list.map((m, i) =>
         h(
@@ -417,6 +450,7 @@ async function loadMessages(quiet = false) {
     if (list.length === 0) {
       els.messagesBody.append(h('tr', null, h('td', { colspan: 11, class: 'empty', text: 'No messages.' })));
     }
+    restoreFocus();
     const last = list[list.length - 1];
     els.messagesNext.disabled = !more;
     els.messagesNext.dataset.createdAt = more ? last.createdAt : '';
@@ -584,7 +618,7 @@ function subscriptionsQuery() {
 const SERVICE_LABELS = { fcm: 'FCM (Google)', mozilla: 'Mozilla', apple: 'Apple', windows: 'Windows (WNS)', other: 'Other' };
 
 async function deleteSubscription(s, button) {
-  const owner = s.uid != null ? `uid ${s.uid}` : `aid ${s.aid}`;
+  const owner = isolated(s.uid != null ? `uid ${s.uid}` : `aid ${s.aid}`);
   if (!window.confirm(`Delete this subscription of ${owner}? That device gets no more notifications until it subscribes again.`)) return;
   button.disabled = true;
   try {
@@ -605,6 +639,7 @@ async function loadSubscriptions(quiet = false) {
     const all = (data && data.subscriptions) || [];
     const more = all.length > SUBS_PAGE;
     const list = all.slice(0, SUBS_PAGE);
+    const restoreFocus = keepFocus(els.subsBody);
     els.subsBody.replaceChildren(
       ...list.map((s) => {
         const owner = s.uid != null ? `uid ${s.uid}` : s.aid != null ? `aid ${s.aid}` : '—';
@@ -630,6 +665,7 @@ async function loadSubscriptions(quiet = false) {
     if (list.length === 0) {
       els.subsBody.append(h('tr', null, h('td', { colspan: 6, class: 'empty', text: 'No subscriptions.' })));
     }
+    restoreFocus();
     const total = data && typeof data.total === 'number' ? data.total : list.length;
     const first = (subsCursors.length - 1) * SUBS_PAGE;
     els.subsNext.disabled = !more;
@@ -942,7 +978,7 @@ function scheduleSummary(s) {
 async function reminderAction(r, change, done) {
   try {
     if (change === 'delete') {
-      if (!window.confirm(`Delete the reminder "${r.title}"? It will not fire again.`)) return;
+      if (!window.confirm(`Delete the reminder "${isolated(r.title)}"? It will not fire again.`)) return;
       await api(`/reminders/${encodeURIComponent(r.id)}`, { method: 'DELETE' });
       if (editingReminder === r.id) resetReminderForm();
     } else {
@@ -962,6 +998,7 @@ async function loadReminders(quiet = false) {
   try {
     const data = await api('/reminders?limit=1000');
     const list = (data && data.reminders) || [];
+    const restoreFocus = keepFocus($('reminders-body'));
     $('reminders-body').replaceChildren(
       ...list.map((r) => {
         const state = r.paused ? 'paused' : r.nextFireAt ? 'active' : 'done';
@@ -983,17 +1020,18 @@ async function loadReminders(quiet = false) {
               { class: 'actions' },
               button('Edit', 'Edit', () => editReminder(r)),
               r.paused
-                ? button('Resume', 'Resume', () => reminderAction(r, { paused: false }, `Resumed "${r.title}".`))
+                ? button('Resume', 'Resume', () => reminderAction(r, { paused: false }, `Resumed "${isolated(r.title)}".`))
                 : r.nextFireAt
-                  ? button('Pause', 'Pause', () => reminderAction(r, { paused: true }, `Paused "${r.title}".`))
+                  ? button('Pause', 'Pause', () => reminderAction(r, { paused: true }, `Paused "${isolated(r.title)}".`))
                   : null,
-              button('Delete', 'Delete', () => reminderAction(r, 'delete', `Deleted "${r.title}".`), 'danger small'),
+              button('Delete', 'Delete', () => reminderAction(r, 'delete', `Deleted "${isolated(r.title)}".`), 'danger small'),
             ),
           ),
         );
       }),
     );
     if (!list.length) $('reminders-body').append(h('tr', null, h('td', { colspan: 6, class: 'empty', text: 'No reminders yet.' })));
+    restoreFocus();
     if (!quiet) setResult(status, '');
   } catch (err) {
     setResult(status, `Could not load reminders: ${err.message}`, 'error');
@@ -1038,7 +1076,7 @@ $('reminder-form').addEventListener('submit', async (event) => {
       : await api('/reminders', { method: 'POST', body });
     const next = saved.nextFireAt ? `; next firing ${localLabel(saved.nextFireAtLocal, saved.timezone)}` : '';
     resetReminderForm();
-    setResult(result, `Saved "${saved.title}"${next}.`, 'ok');
+    setResult(result, `Saved "${isolated(saved.title)}"${next}.`, 'ok');
     await loadReminders(true);
   } catch (err) {
     setResult(result, `Not saved: ${err.message}`, 'error');

@@ -85,6 +85,7 @@ function startPushService() {
 describe('Herald admin console on a seeded database', () => {
   const adminToken = crypto.randomBytes(24).toString('base64url');
   const errors = [];
+  const failedOutsideApi = [];
   let tmp;
   let herald;
   let heraldLog = '';
@@ -196,6 +197,7 @@ describe('Herald admin console on a seeded database', () => {
     });
     page.on('response', (res) => {
       if (res.status() >= 500) errors.push(`${res.status()} from ${res.url()}`);
+      else if (res.status() >= 400 && !new URL(res.url()).pathname.startsWith('/api/')) failedOutsideApi.push(`${res.status()} from ${res.url()}`);
     });
     await page.goto(`${origin}/admin/`);
     await page.fill('#token', adminToken);
@@ -338,7 +340,7 @@ describe('Herald admin console on a seeded database', () => {
     await page.fill('#r-zone', 'UTC');
     await until('its preview', async () => (await page.locator('#r-preview li time').count()) === 1);
     await page.click('#r-save');
-    await until('saved', async () => /Saved "Console reminder"/.test(await page.locator('#r-result').textContent()));
+    await until('saved', async () => /Saved "\u2068?Console reminder\u2069?"/.test(await page.locator('#r-result').textContent()));
     const fired = await until(
       'the reminder to fire',
       async () => {
@@ -376,6 +378,97 @@ describe('Herald admin console on a seeded database', () => {
     await page.locator('#subscriptions-body button', { hasText: 'Delete' }).click();
     await until('deleted', async () => /0 of 0/.test(await page.locator('#subscriptions-range').textContent()));
     assert.equal((await heraldApi('GET', '/api/v1/subscriptions?uid=3')).json.total, 0);
+  });
+
+  it('stored hostile text stays text; a 256-letter title wraps at 360 px', async () => {
+    const hostile = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
+    for (const m of [
+      { to: { uid: 'nobody' }, title: `${hostile}\u202Eevil`, body: hostile, url: 'https://example.com/"><svg onload="window.__xss=3">' },
+      { to: { uid: 'nobody' }, title: 'W'.repeat(256), body: 'B'.repeat(1000), url: `https://example.com/${'p'.repeat(1500)}`, mode: 'tickle' },
+    ]) {
+      const r = await heraldApi('POST', '/api/v1/messages', m);
+      assert.equal(r.status, 202, r.text);
+    }
+    const r = await heraldApi('POST', '/api/v1/reminders', { to: { uid: hostile }, title: hostile, body: hostile, schedule: { daily: '09:00' }, timezone: 'UTC' });
+    assert.equal(r.status, 201, r.text);
+
+    await go('messages');
+    await page.fill('#mf-title', '');
+    await page.click('#messages-filter button[type="submit"]');
+    await until('the hostile titles listed', async () => (await page.locator('#messages-body').textContent()).includes(hostile));
+    await page.locator('#messages-body button.link-button').first().click();
+    await until('the long message opened', async () => (await page.locator('#detail-title').textContent()).includes('W'.repeat(256)));
+    // The title column keeps room for ordinary titles next to a 256-letter one.
+    const titleWidth = await page.locator('#messages-body tr:nth-child(2) th').evaluate((el) => el.getBoundingClientRect().width);
+    assert.ok(titleWidth >= 140, `the title column is ${titleWidth} px wide`);
+    await shoot('console-hostile'); // asserts no sideways scrolling at 360 px
+    await go('reminders');
+    await page.click('#reminders-refresh');
+    await until('the hostile reminder listed', async () => (await page.locator('#reminders-body').textContent()).includes(hostile));
+    assert.equal(await page.locator('#console img, #console script:not([src]), #console svg[onload]').count(), 0);
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+  });
+
+  it('keyboard: the skip link stays on the page; the refresh every 15 s keeps the focus on the focused row', async () => {
+    await go('messages');
+    // The skip link moves into the page shown; it does not switch to another page.
+    await page.focus('.skip-link');
+    await page.keyboard.press('Enter');
+    assert.ok(await page.locator('#page-messages').isVisible(), 'the skip link left the messages page');
+    assert.equal(await page.evaluate(() => document.activeElement.closest('.page')?.id), 'page-messages');
+    const button = page.locator('#messages-body button.link-button').nth(2);
+    await button.focus();
+    const label = await button.getAttribute('aria-label');
+    // The quiet refresh redraws the list (the next GET /messages the timer sends).
+    await page.waitForResponse((res) => res.url().includes('/api/v1/messages?'), { timeout: 20000 });
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), label);
+  });
+
+  it('a read-only API key signs in, reads, and is told what it may not do', async () => {
+    const created = async (scopes) => {
+      const k = await heraldApi('POST', '/api/v1/keys', { name: `console ${scopes}`, scopes: [scopes] });
+      assert.equal(k.status, 201, k.text);
+      return k.json.key;
+    };
+    const readKey = await created('read');
+    const sendKey = await created('send');
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await ctx.newPage();
+    p.on('pageerror', (err) => errors.push(`pageerror (read key): ${err.message}`));
+    p.on('response', (res) => {
+      if (res.status() >= 500) errors.push(`${res.status()} from ${res.url()}`);
+    });
+    try {
+      await p.goto(`${origin}/admin/`);
+      // A key without `read` cannot use the console, and is told why (it is not a bad token).
+      await p.fill('#token', sendKey);
+      await p.keyboard.press('Enter');
+      await until('the refusal', async () => /cannot use the console: .*`read` scope/.test(await p.locator('#login-result').textContent()));
+      assert.ok(await p.locator('#console').isHidden());
+
+      await p.fill('#token', readKey);
+      await p.keyboard.press('Enter');
+      await p.locator('#page-overview').waitFor({ state: 'visible' });
+      await until('the overview', async () => /Subscriptions\d/.test(await p.locator('.tile[data-key="subscriptions"]').textContent()));
+      await p.click('#console-nav a[data-page="messages"]');
+      await until('the messages', async () => /Messages 1–20/.test(await p.locator('#messages-range').textContent()));
+      await p.fill('#to-id', '1');
+      await p.fill('#title', 'From a read key');
+      await p.click('#send-button');
+      await until('the send refused', async () => /Not sent: .*`send` scope/.test(await p.locator('#compose-result').textContent()));
+      await p.click('#console-nav a[data-page="subscriptions"]');
+      await until('the list refused', async () => /Could not load subscriptions: .*`admin` scope/.test(await p.locator('#subscriptions-status').textContent()));
+      // Still signed in: a 403 is not a bad token.
+      assert.ok(await p.locator('#console').isVisible());
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('no request of the console fails but the refusals the tests provoke', () => {
+    // Every 4xx the tests provoke comes from the API (a refused form, a key without a scope).
+    assert.deepEqual(failedOutsideApi, []);
   });
 
   it('no script errors or CSP violations', () => {
