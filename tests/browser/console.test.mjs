@@ -16,11 +16,11 @@ import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, until } from './support.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
@@ -28,36 +28,7 @@ const heraldBin = process.env.HERALD_BIN || path.resolve(here, '../../target/deb
 const chromiumBin = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const shots = path.join(repoRoot, 'target', 'screenshots');
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-async function until(what, fn, { timeout = 20000, interval = 150 } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`timed out waiting for ${what} (last: ${detail})`);
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
-}
 
 function keys() {
   const ecdh = crypto.createECDH('prime256v1');
