@@ -314,6 +314,36 @@ mod tests {
         Config::load_from(Some(Path::new("/dev/null")), |k| map.get(k).cloned())
     }
 
+    /// docs/deployment.md shows "every key the file accepts": its example must load, and
+    /// name each key the file shape has (serde lists them when it refuses an unknown one).
+    #[test]
+    fn the_deployment_guide_shows_every_file_key_and_its_example_loads() {
+        let guide = include_str!("../../../docs/deployment.md");
+        let example = guide
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/deployment.md has a ```toml example");
+        let parsed: FileConfig = toml::from_str(example).expect("the guide's example is a valid herald.toml");
+        assert_eq!(parsed.max_connections, Some(10_000));
+        let refusal = toml::from_str::<FileConfig>("no_such_key = 1").unwrap_err().to_string();
+        let expected = refusal
+            .split("expected one of")
+            .nth(1)
+            .expect("serde lists the known keys");
+        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        assert!(keys.len() > 20, "found the keys: {keys:?}");
+        for key in keys {
+            assert!(
+                example.lines().any(|line| line
+                    .trim_start()
+                    .trim_start_matches("# ")
+                    .starts_with(&format!("{key} ="))),
+                "docs/deployment.md's herald.toml example does not show `{key}`"
+            );
+        }
+    }
+
     #[test]
     fn defaults() {
         let c = load(&[]).unwrap();
