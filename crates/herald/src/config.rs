@@ -292,8 +292,14 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    // Say which setting named the file: a bare "x.toml: No such file" reads like any I/O error.
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "configuration file {} (--config or HERALD_CONFIG): {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError(format!("configuration file {}: {e}", path.display())))
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -342,6 +348,26 @@ mod tests {
                 "docs/deployment.md's herald.toml example does not show `{key}`"
             );
         }
+    }
+
+    #[test]
+    fn a_missing_or_invalid_file_is_named_as_the_configuration_file() {
+        let missing = Config::load_from(Some(Path::new("/nonexistent/herald.toml")), |_| None)
+            .unwrap_err()
+            .0;
+        assert!(
+            missing.starts_with("configuration file /nonexistent/herald.toml (--config or HERALD_CONFIG): "),
+            "{missing}"
+        );
+        let path = std::env::temp_dir().join(format!("herald-config-test-{}.toml", std::process::id()));
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        let invalid = Config::load_from(Some(&path), |_| None).unwrap_err().0;
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            invalid.starts_with(&format!("configuration file {}: ", path.display())),
+            "{invalid}"
+        );
+        assert!(invalid.contains("no_such_key"), "{invalid}");
     }
 
     #[test]
