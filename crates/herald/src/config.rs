@@ -292,8 +292,14 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    // Say which setting named the file: a bare "x.toml: No such file" reads like any I/O error.
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "configuration file {} (--config or HERALD_CONFIG): {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError(format!("configuration file {}: {e}", path.display())))
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -312,6 +318,56 @@ mod tests {
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::load_from(Some(Path::new("/dev/null")), |k| map.get(k).cloned())
+    }
+
+    /// docs/deployment.md shows "every key the file accepts": its example must load, and
+    /// name each key the file shape has (serde lists them when it refuses an unknown one).
+    #[test]
+    fn the_deployment_guide_shows_every_file_key_and_its_example_loads() {
+        let guide = include_str!("../../../docs/deployment.md");
+        let example = guide
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/deployment.md has a ```toml example");
+        let parsed: FileConfig = toml::from_str(example).expect("the guide's example is a valid herald.toml");
+        assert_eq!(parsed.max_connections, Some(10_000));
+        let refusal = toml::from_str::<FileConfig>("no_such_key = 1").unwrap_err().to_string();
+        let expected = refusal
+            .split("expected one of")
+            .nth(1)
+            .expect("serde lists the known keys");
+        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        assert!(keys.len() > 20, "found the keys: {keys:?}");
+        for key in keys {
+            assert!(
+                example.lines().any(|line| line
+                    .trim_start()
+                    .trim_start_matches("# ")
+                    .starts_with(&format!("{key} ="))),
+                "docs/deployment.md's herald.toml example does not show `{key}`"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_or_invalid_file_is_named_as_the_configuration_file() {
+        let missing = Config::load_from(Some(Path::new("/nonexistent/herald.toml")), |_| None)
+            .unwrap_err()
+            .0;
+        assert!(
+            missing.starts_with("configuration file /nonexistent/herald.toml (--config or HERALD_CONFIG): "),
+            "{missing}"
+        );
+        let path = std::env::temp_dir().join(format!("herald-config-test-{}.toml", std::process::id()));
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        let invalid = Config::load_from(Some(&path), |_| None).unwrap_err().0;
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            invalid.starts_with(&format!("configuration file {}: ", path.display())),
+            "{invalid}"
+        );
+        assert!(invalid.contains("no_such_key"), "{invalid}");
     }
 
     #[test]

@@ -40,12 +40,22 @@ pub fn colours_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Installs the global subscriber. An unknown `HERALD_LOG_FORMAT` is an error for the caller
-/// to report; an invalid `HERALD_LOG` falls back to the default filter.
+/// The filter `HERALD_LOG` names (unset or empty: `herald=info,warn`). An invalid one is an
+/// error like any other invalid setting: falling back silently would hide the logs asked for.
+fn log_filter(value: Option<&str>) -> Result<EnvFilter, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(EnvFilter::new("herald=info,warn")),
+        Some(text) => EnvFilter::try_new(text)
+            .map_err(|e| format!("HERALD_LOG: {text:?} is not a log filter like herald=debug,warn ({e})")),
+    }
+}
+
+/// Installs the global subscriber. An unknown `HERALD_LOG_FORMAT` or an invalid `HERALD_LOG`
+/// is an error for the caller to report.
 pub fn init() -> Result<(), String> {
     let format = LogFormat::from_env()?;
+    let filter = log_filter(std::env::var("HERALD_LOG").ok().as_deref())?;
     let _ = FORMAT.set(format);
-    let filter = EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| "herald=info,warn".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -72,4 +82,30 @@ pub fn notice(message: &str) {
         _ => format!("\n{message}\n"),
     };
     let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_log_filter_is_refused_naming_the_setting() {
+        let message = log_filter(Some("herald=loud")).unwrap_err();
+        assert!(
+            message.starts_with("HERALD_LOG: \"herald=loud\" is not a log filter"),
+            "{message}"
+        );
+        assert_eq!(
+            log_filter(None).unwrap().to_string(),
+            EnvFilter::new("herald=info,warn").to_string()
+        );
+        assert_eq!(
+            log_filter(Some(" ")).unwrap().to_string(),
+            EnvFilter::new("herald=info,warn").to_string()
+        );
+        assert_eq!(
+            log_filter(Some("herald=debug,warn")).unwrap().to_string(),
+            "herald=debug,warn"
+        );
+    }
 }

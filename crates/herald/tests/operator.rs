@@ -168,6 +168,11 @@ fn commands_refuse_a_missing_database_name_it_and_create_nothing() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("queued for 0 device(s)"));
+    assert!(
+        text(&out.stderr).contains("no subscribed device matches, so nothing will be delivered"),
+        "says the message goes nowhere: {}",
+        text(&out.stderr)
+    );
     let out = herald(dir.path()).arg("init").output().unwrap();
     assert!(out.status.success() && text(&out.stdout).contains("already a Herald database"));
 }

@@ -28,6 +28,14 @@ pub async fn run(config: Config, args: NotifyArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .unwrap_or(0);
     println!("message {} queued for {targets} device(s)", message.id);
+    if targets == 0 {
+        // Not an error (a script may notify people who have no device yet), but a new
+        // operator's first test message otherwise disappears without a word.
+        eprintln!(
+            "herald: no subscribed device matches, so nothing will be delivered; a browser subscribes \
+             through the server's /demo/ page or your application (herald subscriptions export lists them)"
+        );
+    }
     if !args.wait || targets == 0 {
         return Ok(());
     }
