@@ -157,16 +157,25 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
 
 /// Creates (or truncates) an export file readable by its owner only: it holds every endpoint,
 /// which is a capability, and the secrets' hashes. An existing file (say, last month's export,
-/// or one an editor created 0644) is narrowed to 0600 before anything is written to it.
+/// or one an editor created 0644) is narrowed to 0600 before anything is written to it, and a
+/// symbolic link in its place is refused.
 fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        // A symlink planted where the export goes (say, in /tmp) would send every endpoint
+        // to the file it points at: refuse to follow one.
+        options.mode(0o600).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     }
-    let file = options.open(path)?;
+    let file = options.open(path).map_err(|e| {
+        if path.is_symlink() {
+            std::io::Error::other("is a symbolic link; export to a regular file")
+        } else {
+            e
+        }
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

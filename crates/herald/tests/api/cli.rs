@@ -246,6 +246,23 @@ async fn subscriptions_export_and_import_report_bad_lines_and_keep_the_rest() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the export holds every endpoint; it is {mode:o}");
     }
+    #[cfg(unix)]
+    {
+        // A symlink in the export's place is refused, and what it points at stays untouched.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "untouched\n").unwrap();
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let out = herald_on(&source.database_url)
+            .args(["subscriptions", "export"])
+            .arg(&link)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "an export through a symlink must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("symbolic link"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "untouched\n");
+    }
     let mut text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.lines().count(), 2);
     // Lines from another system, one good, and two bad ones.
