@@ -109,8 +109,10 @@ pub fn parse_key(token: &str) -> Option<(&str, &str)> {
 
 /// A key's name: what it is for, one line of 1 to 100 characters.
 pub fn validate_name(name: &str) -> Result<String, String> {
-    if name.chars().any(char::is_control) {
-        return Err("`name` must not contain control characters".into());
+    if name.chars().any(crate::domain::disguises_a_name) {
+        return Err(
+            "`name` must not contain control characters, line separators or invisible formatting characters".into(),
+        );
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {

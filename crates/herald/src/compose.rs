@@ -37,8 +37,8 @@ impl MessageRequest {
             return Err("`title` must be 1 to 256 characters".into());
         }
         // Checked before trimming too: a trailing newline or vertical tab is a control character.
-        if self.title.chars().any(char::is_control) {
-            return Err("`title` must not contain control characters".into());
+        if self.title.chars().any(crate::domain::breaks_a_line) {
+            return Err("`title` must not contain control characters or line separators".into());
         }
         // Only the body is multi-line text; every other field is one line.
         let text =
@@ -46,10 +46,17 @@ impl MessageRequest {
                 match value {
                     Some(v) if v.chars().count() > max => Err(format!("`{name}` must be at most {max} characters")),
                     Some(v)
-                        if v.chars()
-                            .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t'))) =>
+                        if v.chars().any(|c| {
+                            if multiline {
+                                c.is_control() && c != '\n' && c != '\t'
+                            } else {
+                                crate::domain::breaks_a_line(c)
+                            }
+                        }) =>
                     {
-                        Err(format!("`{name}` must not contain control characters"))
+                        Err(format!(
+                            "`{name}` must not contain control characters or line separators"
+                        ))
                     }
                     Some(v) if !v.is_empty() => Ok(Some(v.clone())),
                     _ => Ok(None),

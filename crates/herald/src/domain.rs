@@ -37,7 +37,22 @@ impl OwnerKind {
     }
 }
 
-/// An owner id: 1 to 128 characters, no control characters. Billing systems use integers;
+/// A character a one-line text field refuses: a control character, or a Unicode line or
+/// paragraph separator (a log line or a notification would break on it).
+pub fn breaks_a_line(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// A character a name refuses on top of [`breaks_a_line`]: invisible direction marks,
+/// overrides and isolates, and zero-width characters, with which one owner id or key name can
+/// be made to look like another.
+pub fn disguises_a_name(c: char) -> bool {
+    breaks_a_line(c)
+        || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// An owner id: 1 to 128 characters, no control characters and
+/// nothing invisible ([`disguises_a_name`]). Billing systems use integers;
 /// JSON integers are accepted and kept as their decimal text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OwnerId(String);
@@ -52,8 +67,11 @@ impl OwnerId {
         if text.chars().count() > Self::MAX_LEN {
             return Err(format!("an owner id must be at most {} characters", Self::MAX_LEN));
         }
-        if text.chars().any(char::is_control) {
-            return Err("an owner id must not contain control characters".into());
+        if text.chars().any(disguises_a_name) {
+            return Err(
+                "an owner id must not contain control characters, line separators or invisible formatting characters"
+                    .into(),
+            );
         }
         Ok(Self(text.to_owned()))
     }
@@ -193,6 +211,24 @@ impl MessageMode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_refuse_what_hides_or_breaks_them() {
+        for bad in [
+            "a\u{202E}b",
+            "a\u{200B}b",
+            "\u{FEFF}42",
+            "a\u{2066}b",
+            "4\u{2028}2",
+            "4\n2",
+        ] {
+            assert!(OwnerId::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+        for good in ["42", "Олена", "שלום", "client-7"] {
+            assert!(OwnerId::parse(good).is_ok(), "{good:?} must be accepted");
+        }
+        assert!(breaks_a_line('\u{2029}') && !breaks_a_line('\u{202E}'));
+    }
     use proptest::prelude::*;
     use serde_json::json;
 

@@ -167,7 +167,9 @@ fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         // A symlink planted where the export goes (say, in /tmp) would send every endpoint
         // to the file it points at: refuse to follow one.
-        options.mode(0o600).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+        options
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     }
     let file = options.open(path).map_err(|e| {
         if path.is_symlink() {
