@@ -52,15 +52,7 @@ async fn an_unreachable_push_service_is_retried_then_failed() {
     let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
     let m = app.wait_settled(&id).await;
     assert_eq!((m["failed"].as_i64(), m["accepted"].as_i64()), (Some(1), Some(0)));
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("herald_push_requests_total{outcome=\"retry\"} 3"),
         "{metrics}"

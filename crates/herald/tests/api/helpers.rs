@@ -223,6 +223,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The Prometheus text `/metrics` answers (no token: the tests that set one ask by hand).
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Polls the message until nothing is pending.
     pub async fn wait_settled(&self, id: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -294,15 +294,7 @@ async fn snapshot(app: &TestApp) -> Value {
     let subscriptions: Value = app.admin_get("/api/v1/subscriptions").await.json().await.unwrap();
     let messages: Value = app.admin_get("/api/v1/messages").await.json().await.unwrap();
     let reminders: Value = app.admin_get("/api/v1/reminders").await.json().await.unwrap();
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     let counters: Vec<&str> = metrics
         .lines()
         .filter(|l| {

@@ -268,15 +268,7 @@ async fn metrics_health_and_openapi() {
     app.register_device(json!({"uid": 1})).await;
     let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
     app.wait_settled(&id).await;
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains("herald_push_requests_total{outcome=\"accepted\"} 1"),
         "{text}"

@@ -9,15 +9,7 @@ use std::collections::BTreeMap;
 
 /// `herald_push_requests_total` by outcome, with the rollups' names (`retry` is `retried`).
 async fn metrics_pushes(app: &TestApp) -> BTreeMap<String, i64> {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     let mut out = BTreeMap::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("herald_push_requests_total{outcome=\"") {

@@ -81,15 +81,7 @@ async fn goaway_and_stream_limits_deliver_exactly_once_over_few_connections() {
     assert_eq!(rows_with_attempts_other_than(&app, &id, 1).await, 0);
 
     // The service's own gauges: its connections, window and answer times.
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     let origin = app.push.base_url();
     let open = app.engine.open_connections(origin);
     assert!((1..=stats.tls_connections as usize).contains(&open), "{open}");
