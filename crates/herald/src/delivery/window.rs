@@ -366,15 +366,20 @@ mod tests {
         assert_eq!(w.in_flight(), 0);
     }
 
+    /// Takes every slot of a fresh window (`INITIAL` of them) and holds them.
+    async fn fill(w: &Arc<Window>) -> Vec<Slot> {
+        futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
+            .await
+            .into_iter()
+            .map(Option::unwrap)
+            .collect()
+    }
+
     #[tokio::test]
     async fn a_silent_service_gets_a_short_queue_before_any_answer() {
         // Capped at its first window, so slow start cannot promise more.
         let w = Window::new(INITIAL, Duration::from_secs(1), Arc::new(OriginMetrics::default()));
-        let _held: Vec<Slot> = futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
-            .await
-            .into_iter()
-            .map(Option::unwrap)
-            .collect();
+        let _held = fill(&w).await;
         // Silent for 0.5 s: the latency is at least that, so 2 rounds of 64 may wait.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut waiting = Vec::new();
@@ -393,11 +398,7 @@ mod tests {
     #[tokio::test]
     async fn a_queue_is_cut_as_the_silence_grows_without_newcomers() {
         let w = Window::new(INITIAL, Duration::from_secs(1), Arc::new(OriginMetrics::default()));
-        let _held: Vec<Slot> = futures::future::join_all((0..INITIAL).map(|_| w.acquire()))
-            .await
-            .into_iter()
-            .map(Option::unwrap)
-            .collect();
+        let _held = fill(&w).await;
         // Queued at once, while the service has been silent for no time at all.
         let mut waiting = Vec::new();
         for _ in 0..1000 {

@@ -116,15 +116,7 @@ async fn control_characters_are_refused_in_every_one_line_field() {
             &json!({"name": format!("billing{control}"), "scopes": ["send"]}),
         ));
     }
-    let failed = failures(&app, &cases).await;
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases:\n{}",
-        failed.len(),
-        cases.len(),
-        failed.join("\n")
-    );
-    assert_eq!(counts(&app).await, before);
+    assert_all_refused(&app, &cases, before).await;
 }
 
 #[tokio::test]
@@ -172,15 +164,7 @@ async fn ipv6_endpoints_that_are_not_global_unicast_are_refused() {
             &json!({"uid": 1, "subscription": subscription}),
         ));
     }
-    let failed = failures(&app, &cases).await;
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases:\n{}",
-        failed.len(),
-        cases.len(),
-        failed.join("\n")
-    );
-    assert_eq!(counts(&app).await, before);
+    assert_all_refused(&app, &cases, before).await;
 }
 
 #[tokio::test]
@@ -263,15 +247,7 @@ async fn hostile_key_requests_and_forged_key_tokens_are_refused() {
         Some(&send_key),
         &json!({"name": "mine", "scopes": ["admin"]}),
     ));
-    let failed = failures(&app, &cases).await;
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases:\n{}",
-        failed.len(),
-        cases.len(),
-        failed.join("\n")
-    );
-    assert_eq!(counts(&app).await, before);
+    assert_all_refused(&app, &cases, before).await;
 }
 
 #[tokio::test]
@@ -302,15 +278,7 @@ async fn endpoints_with_control_characters_are_refused_at_register_and_replace()
             &json!({ "subscription": subscription }),
         ));
     }
-    let failed = failures(&app, &cases).await;
-    assert!(
-        failed.is_empty(),
-        "{} of {} cases:\n{}",
-        failed.len(),
-        cases.len(),
-        failed.join("\n")
-    );
-    assert_eq!(counts(&app).await, before);
+    assert_all_refused(&app, &cases, before).await;
     // The device still has its own endpoint and secret.
     let inbox = app
         .http
@@ -373,4 +341,17 @@ async fn a_trickled_request_body_is_cut_at_the_header_timeout() {
         .await
         .unwrap();
     assert_eq!(waited.status(), 200);
+}
+
+/// Every case got its JSON 4xx, and nothing was stored: the counts are what they were.
+async fn assert_all_refused(app: &TestApp, cases: &[Case], before: Value) {
+    let failed = failures(app, cases).await;
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases:\n{}",
+        failed.len(),
+        cases.len(),
+        failed.join("\n")
+    );
+    assert_eq!(counts(app).await, before);
 }
