@@ -4,28 +4,35 @@
 //! (`uid`), an administrator (`aid`), a list or everyone; Herald encrypts, signs and delivers
 //! them durably through the browsers' push services.
 //!
-//! # Layout
-//! - [`config`]: `herald.toml` and `HERALD_*` variables, validated at start;
-//! - [`domain`]: owners, audiences and modes that validate on parse;
-//! - [`compose`]: the rules a message must satisfy, shared by the API, the CLI and reminders;
-//! - [`storage`]: SQLite, PostgreSQL or MySQL behind one set of queries; the outbox;
-//! - [`api`]: the HTTP API and the embedded browser assets;
-//! - [`delivery`]: the engine that drains the outbox into push services;
-//! - [`scheduler`]: scheduled messages and the cleanup job;
-//! - [`endpoint_policy`]: which endpoints may be contacted (SSRF defence);
-//! - [`secrets`]: ids, secrets, hashing and owner tokens;
-//! - [`access`]: API keys and their scopes;
-//! - [`redact`]: how endpoints appear in logs;
-//! - [`http_server`]: connections: header and idle timeouts, the connection cap;
-//! - [`startup`]: wiring it all into an [`startup::Application`];
-//! - [`logging`]: log format and colours on stderr;
-//! - [`cli`]: the `herald` command.
+//! # Layout, bottom to top
+//! Each module uses only modules on lower lines; `tests/layering.rs` fails the build's tests
+//! when one reaches up (the HTTP layer uses the engine and storage, never the other way round).
+//!
+//! 1. Leaves, with no Herald imports:
+//!    [`clock`] (the server's time, and how instants are written),
+//!    [`domain`] (owners, audiences, modes and states that validate on parse),
+//!    [`redact`] (how endpoints appear in logs), [`logging`] (log format on stderr),
+//!    [`metrics`] (the `/metrics` counters and gauges),
+//!    [`endpoint_policy`] (which endpoints may be contacted: the SSRF defence);
+//! 2. [`secrets`] (ids, secrets, hashing, owner tokens) and [`config`] (`herald.toml` and
+//!    `HERALD_*` variables, validated at start);
+//! 3. [`access`]: API keys and their scopes;
+//! 4. [`storage`]: SQLite, PostgreSQL or MySQL behind one set of queries; the outbox;
+//! 5. [`compose`]: the rules a message must satisfy, shared by the API, the CLI and reminders;
+//! 6. [`app`]: the state the API, the engine and the scheduler share;
+//! 7. [`delivery`] (the engine that drains the outbox into push services) and [`reminders`]
+//!    (messages on a schedule);
+//! 8. [`scheduler`]: firing scheduled messages and reminders, and the cleanup job;
+//! 9. [`api`]: the HTTP API, its connection handling and the embedded browser assets;
+//! 10. [`startup`]: wiring it all into an [`startup::Application`];
+//! 11. [`cli`]: the `herald` command.
 //!
 //! The Web Push protocol itself (VAPID, encryption, request and response rules) lives in
 //! the `herald-push` crate, which has no I/O.
 
 pub mod access;
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod compose;
@@ -33,7 +40,6 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod endpoint_policy;
-pub mod http_server;
 pub mod logging;
 pub mod metrics;
 pub mod redact;

@@ -103,7 +103,7 @@ impl Schedule {
     /// The JSON form to store and show.
     pub fn to_json(&self) -> Value {
         match &self.kind {
-            Kind::Once(at) => json!({ "at": crate::api::rfc3339(*at) }),
+            Kind::Once(at) => json!({ "at": crate::clock::rfc3339(*at) }),
             Kind::Repeating { json, .. } => json.clone(),
         }
     }

@@ -3,7 +3,7 @@
 //! The loop sleeps until the next deadline or until woken (a message was scheduled), so a
 //! message scheduled for 09:00:00 fires within a fraction of a second of it.
 
-use crate::api::AppState;
+use crate::app::AppState;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

@@ -2,12 +2,15 @@
 //! scheduler) run as sibling tasks under one shutdown signal. [`Application::build`] binds
 //! the listener first, so tests can ask for port 0 and read the real port back.
 
-use crate::api::{self, AppState};
+use crate::api::{
+    self,
+    http_server::{self, ConnectionLimits},
+};
+use crate::app::AppState;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::delivery::{DeliveryEngine, DeliverySettings, Transport};
 use crate::endpoint_policy::EndpointPolicy;
-use crate::http_server::{self, ConnectionLimits};
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::secrets::{self, OwnerTokenKey};
@@ -17,7 +20,6 @@ use herald_push::keys::VapidKeyPair;
 use herald_push::vapid::{VapidSigner, VapidSubject};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -60,22 +62,9 @@ impl Application {
             state.metrics.clone(),
         )?;
         let engine = Arc::new(DeliveryEngine::new(
-            state.store.clone(),
-            state.signer.clone(),
+            &state,
             transport,
-            state.policy.clone(),
-            DeliverySettings {
-                concurrency: state.config.delivery_concurrency,
-                max_in_flight_per_origin: state.config.delivery_max_in_flight_per_origin,
-                lease: state.config.delivery_lease,
-                max_attempts: state.config.max_attempts,
-                retry_base: state.config.retry_base,
-                batch_size: 500,
-                idle_poll: Duration::from_millis(500),
-            },
-            state.metrics.clone(),
-            state.clock.clone(),
-            state.delivery_wake.clone(),
+            DeliverySettings::from_config(&state.config),
         ));
         let scheduler = Arc::new(Scheduler::new(state.clone()));
         let limits = ConnectionLimits {
@@ -219,7 +208,6 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
         clock,
         delivery_wake: Arc::new(Notify::new()),
         scheduler_wake: Arc::new(Notify::new()),
-        rate_limiter: api::RateLimiter::new(config.public_rate_limit),
         config: Arc::new(config),
     })
 }

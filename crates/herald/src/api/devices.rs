@@ -5,7 +5,8 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{authorize_subscription, bearer, ApiJson, ApiPath};
 use super::subscriptions::{validate_subscription, PushSubscriptionJson};
-use super::{rfc3339, AppState};
+use super::AppState;
+use crate::clock::rfc3339;
 use crate::storage::messages::ReceiptEvent;
 use axum::extract::State;
 use axum::http::request::Parts;

@@ -2,8 +2,9 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, ApiJson, ApiPath};
-use super::{rfc3339, AppState};
+use super::AppState;
 use crate::access::{self, Scopes};
+use crate::clock::rfc3339;
 use crate::storage::api_keys::ApiKeyView;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -2,7 +2,8 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
-use super::{rfc3339, AppState};
+use super::AppState;
+use crate::clock::rfc3339;
 use crate::compose::MessageRequest;
 use crate::storage::messages::{Cancelled, MessageFilter, MessageView, StatusFilter};
 use crate::storage::outbox::state;

@@ -93,6 +93,6 @@ pub async fn owner_token(
     let token = state.owner_tokens.sign(&owner, now, ttl);
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "ownerToken": token, "expiresAt": super::rfc3339((now + ttl) * 1000) })),
+        Json(json!({ "ownerToken": token, "expiresAt": crate::clock::rfc3339((now + ttl) * 1000) })),
     ))
 }

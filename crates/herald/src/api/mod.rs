@@ -15,6 +15,7 @@ pub mod client_ip;
 mod devices;
 pub mod error;
 mod extract;
+pub mod http_server;
 mod keys;
 pub use keys::key_json;
 mod messages;
@@ -26,82 +27,18 @@ pub use rate_limit::RateLimiter;
 pub use reminders::reminder_json;
 mod subscriptions;
 
-use crate::access::{self, Scopes};
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::endpoint_policy::EndpointPolicy;
-use crate::metrics::Metrics;
-use crate::secrets::{self, OwnerTokenKey};
-use crate::storage::Store;
+use crate::app::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
-use herald_push::vapid::VapidSigner;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Largest request body accepted: a subscription or a message is a few KB at most.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Everything a handler may need.
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub signer: Arc<VapidSigner>,
-    pub admin_token_hash: String,
-    /// When set, `/metrics` needs this token (or the admin token).
-    pub metrics_token_hash: Option<String>,
-    pub owner_tokens: OwnerTokenKey,
-    pub policy: EndpointPolicy,
-    pub metrics: Arc<Metrics>,
-    pub clock: Arc<dyn Clock>,
-    /// Wakes the delivery engine when new outbox rows exist.
-    pub delivery_wake: Arc<Notify>,
-    /// Wakes the scheduler when a scheduled message or reminder changes.
-    pub scheduler_wake: Arc<Notify>,
-    pub rate_limiter: rate_limit::RateLimiter,
-}
-
-/// A key's last-used time is written at most this often, so that a busy key costs one write
-/// a minute, not one per request.
-const LAST_USED_RESOLUTION_MS: i64 = 60_000;
-
-impl AppState {
-    pub fn is_admin_token(&self, token: &str) -> bool {
-        secrets::verify_secret(token, &self.admin_token_hash)
-    }
-
-    /// The scopes `token` holds: all of them for the admin token, a live API key's own, or
-    /// `None` for anything else. Keys are looked up on every request (by primary key) and
-    /// never cached, so a revocation takes effect at once on every instance.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<Scopes>, crate::storage::StoreError> {
-        if self.is_admin_token(token) {
-            return Ok(Some(Scopes::full()));
-        }
-        let Some((id, secret)) = access::parse_key(token) else {
-            return Ok(None);
-        };
-        let Some(key) = self.store.api_key_auth(id).await? else {
-            // Spend the same hashing work as a real check.
-            let _ = secrets::verify_secret(secret, "");
-            return Ok(None);
-        };
-        if !secrets::verify_secret(secret, &key.secret_hash) {
-            return Ok(None);
-        }
-        let now = self.clock.now_ms();
-        if key.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_MS) {
-            if let Err(e) = self.store.touch_api_key(id, now).await {
-                tracing::warn!(key = id, error = %e, "recording an API key's last use failed");
-            }
-        }
-        Ok(Some(key.scopes))
-    }
-}
 
 pub fn router(state: Arc<AppState>) -> Router {
     let public = Router::new()
@@ -109,7 +46,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/subscriptions/{id}/messages", get(devices::inbox))
         .route("/api/v1/subscriptions/{id}/receipts", post(devices::receipt))
         .route("/api/v1/subscriptions/{id}/replace", post(devices::replace))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit));
+        .layer(axum::middleware::from_fn_with_state(
+            (
+                state.clone(),
+                Arc::new(RateLimiter::new(state.config.public_rate_limit)),
+            ),
+            rate_limit::limit,
+        ));
     let api = Router::new()
         .route("/api/v1/vapid-public-key", get(meta::vapid_public_key))
         .route("/api/v1/openapi.json", get(meta::openapi))
@@ -184,11 +127,4 @@ fn cors(origins: &[String]) -> CorsLayer {
         let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
         layer.allow_origin(AllowOrigin::list(list))
     }
-}
-
-/// Milliseconds since the epoch as RFC 3339 UTC.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

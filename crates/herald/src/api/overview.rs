@@ -4,7 +4,8 @@
 
 use super::error::ApiResult;
 use super::extract::Reader;
-use super::{rfc3339, AppState};
+use super::AppState;
+use crate::clock::rfc3339;
 use crate::storage::rollups::{PushOutcome, PushSeries, PushService};
 use axum::extract::State;
 use axum::response::IntoResponse;

@@ -62,7 +62,11 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-pub async fn limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn limit(
+    State((state, limiter)): State<(Arc<AppState>, Arc<RateLimiter>)>,
+    request: Request,
+    next: Next,
+) -> Response {
     // The host application's back end registers its users' devices with the admin token or
     // an API key, often from one address: those calls are not the anonymous public and do not
     // spend its budget. A token that does not authenticate is counted like no token.
@@ -76,7 +80,7 @@ pub async fn limit(State(state): State<Arc<AppState>>, request: Request, next: N
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| client_ip(c.0.ip(), request.headers(), &state.config.trusted_proxies));
     if let Some(ip) = ip {
-        if !state.rate_limiter.allow(ip) {
+        if !limiter.allow(ip) {
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

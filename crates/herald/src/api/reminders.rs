@@ -2,7 +2,8 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
-use super::{rfc3339, AppState};
+use super::AppState;
+use crate::clock::rfc3339;
 use crate::reminders::{apply_update, new_record, ReminderInput};
 use crate::storage::reminders::ReminderRecord;
 use axum::extract::State;

@@ -2,8 +2,9 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{authorize_subscription, bearer, ApiJson, ApiPath, ApiQuery};
-use super::{rfc3339, AppState};
+use super::AppState;
 use crate::access::Scope;
+use crate::clock::rfc3339;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets::OwnerTokenError;
 use crate::storage::subscriptions::NewSubscription;

@@ -64,16 +64,16 @@ pub async fn list(config: Config, args: ListArgs) -> Result<(), String> {
         if args.json {
             println!("{}", crate::api::key_json(key));
         } else {
-            let when = |ms: Option<i64>| ms.map(crate::api::rfc3339).unwrap_or_else(|| "-".into());
+            let when = |ms: Option<i64>| ms.map(crate::clock::rfc3339).unwrap_or_else(|| "-".into());
             println!(
                 "{}  {:<20}  {:<16}  created {}  last used {}{}",
                 key.id,
                 key.name,
                 key.scopes.to_text(),
-                crate::api::rfc3339(key.created_at),
+                crate::clock::rfc3339(key.created_at),
                 when(key.last_used_at),
                 key.revoked_at
-                    .map(|at| format!("  REVOKED {}", crate::api::rfc3339(at)))
+                    .map(|at| format!("  REVOKED {}", crate::clock::rfc3339(at)))
                     .unwrap_or_default()
             );
         }

@@ -74,7 +74,7 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String
                 record.id,
                 record
                     .next_fire_at
-                    .map(crate::api::rfc3339)
+                    .map(crate::clock::rfc3339)
                     .unwrap_or_else(|| "never".into())
             );
         }
@@ -89,7 +89,7 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String
                         r.template.get("title").and_then(Value::as_str).unwrap_or(""),
                         format!("{} {}", r.schedule, r.timezone),
                         r.next_fire_at
-                            .map(crate::api::rfc3339)
+                            .map(crate::clock::rfc3339)
                             .unwrap_or_else(|| "never".into()),
                         if r.paused { "  (paused)" } else { "" }
                     );

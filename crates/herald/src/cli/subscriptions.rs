@@ -43,7 +43,7 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), St
                         "id": s.id,
                         "subscription": { "endpoint": s.endpoint, "keys": { "p256dh": s.p256dh, "auth": s.auth } },
                         "secretHash": s.secret_hash,
-                        "createdAt": crate::api::rfc3339(s.created_at),
+                        "createdAt": crate::clock::rfc3339(s.created_at),
                     });
                     line[s.owner.kind.field()] = json!(s.owner.id.as_str());
                     writeln!(out, "{line}").map_err(|e| e.to_string())?;

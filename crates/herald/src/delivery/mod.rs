@@ -52,7 +52,9 @@ pub use client::push_client;
 pub use pool::{PushResponse, SendError};
 pub use transport::Transport;
 
+use crate::app::AppState;
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::domain::MessageMode;
 use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::{Metrics, OriginMetrics};
@@ -94,6 +96,21 @@ pub struct DeliverySettings {
     pub idle_poll: Duration,
 }
 
+impl DeliverySettings {
+    /// The settings `HERALD_*` gives, with the claim batch and idle poll the engine is tuned for.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            concurrency: config.delivery_concurrency,
+            max_in_flight_per_origin: config.delivery_max_in_flight_per_origin,
+            lease: config.delivery_lease,
+            max_attempts: config.max_attempts,
+            retry_base: config.retry_base,
+            batch_size: 500,
+            idle_poll: Duration::from_millis(500),
+        }
+    }
+}
+
 /// A message ready to send, shared by all its targets.
 struct Prepared {
     payload: Option<Vec<u8>>,
@@ -123,26 +140,18 @@ pub struct DeliveryEngine {
 }
 
 impl DeliveryEngine {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: Store,
-        signer: Arc<VapidSigner>,
-        transport: Transport,
-        policy: EndpointPolicy,
-        settings: DeliverySettings,
-        metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
-        wake: Arc<Notify>,
-    ) -> Self {
+    /// An engine over the shared state's store, keys and signals; `transport` carries the
+    /// pushes (tests and benchmarks pass their own trust roots through it).
+    pub fn new(state: &AppState, transport: Transport, settings: DeliverySettings) -> Self {
         Self {
-            store,
-            signer,
+            store: state.store.clone(),
+            signer: state.signer.clone(),
             transport,
-            policy,
+            policy: state.policy.clone(),
             settings,
-            metrics,
-            clock,
-            wake,
+            metrics: state.metrics.clone(),
+            clock: state.clock.clone(),
+            wake: state.delivery_wake.clone(),
             prepared: Mutex::new(HashMap::new()),
             lanes: Mutex::new(HashMap::new()),
         }

@@ -43,7 +43,7 @@ async fn half_open_connections_beyond_the_cap_do_not_lock_out_healthz() {
         ("HERALD_IDLE_TIMEOUT_SECONDS", "60"),
     ]))
     .await;
-    herald::http_server::raise_open_file_limit();
+    herald::api::http_server::raise_open_file_limit();
     let address = socket_address(&app);
     let mut half_open = Vec::new();
     for _ in 0..2000 {

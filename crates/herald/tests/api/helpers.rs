@@ -18,7 +18,7 @@ pub struct TestApp {
     pub database_url: String,
     pub http: reqwest::Client,
     pub push: MockPushService,
-    pub app_state: Arc<herald::api::AppState>,
+    pub app_state: Arc<herald::app::AppState>,
     pub engine: Arc<herald::delivery::DeliveryEngine>,
     pub scheduler: Arc<herald::scheduler::Scheduler>,
     pub clock: Option<ManualClock>,
@@ -130,7 +130,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         let router = herald::api::router(app_state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(herald::http_server::serve(
+        tokio::spawn(herald::api::http_server::serve(
             listener,
             router,
             app.connection_limits(),

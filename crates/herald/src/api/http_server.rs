@@ -19,7 +19,7 @@
 //!
 //! At start the soft open-file limit is raised to the hard limit, and the cap is kept below it.
 
-use crate::api::error::ApiError;
+use super::error::ApiError;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
