@@ -13,6 +13,7 @@
 //! - [`delivery`]: the engine that drains the outbox into push services;
 //! - [`scheduler`]: scheduled messages and the cleanup job;
 //! - [`endpoint_policy`]: which endpoints may be contacted (SSRF defence);
+//! - [`net`]: trusted proxy blocks, shared by configuration and the HTTP layer;
 //! - [`secrets`]: ids, secrets, hashing and owner tokens;
 //! - [`access`]: API keys and their scopes;
 //! - [`redact`]: how endpoints appear in logs;
@@ -36,6 +37,7 @@ pub mod endpoint_policy;
 pub mod http_server;
 pub mod logging;
 pub mod metrics;
+pub mod net;
 pub mod redact;
 pub mod reminders;
 pub mod scheduler;
