@@ -2,6 +2,11 @@
 //!
 //! Every setting is validated here, at start, so that a typo stops the server with a message
 //! that names the setting instead of surfacing later as a puzzling delivery failure.
+//!
+//! The layering is hand-written rather than `figment`'s: figment's environment provider
+//! derives names from field names (so `tests/operator.rs` could no longer find each
+//! `HERALD_*` name to check its README row), parses `yes`/`on` and comma lists differently,
+//! and words errors by key path instead of starting with the variable's name.
 
 use crate::net::TrustedProxies;
 use serde::Deserialize;
