@@ -160,8 +160,16 @@ impl Metrics {
             "Time from sending a push to a push service's answer, by origin",
             self.origin_latency.clone(),
         );
-        r.register("herald_queue_depth", "Outbox rows still to send", self.queue_depth.clone());
-        r.register("herald_subscriptions", "Stored subscriptions", self.subscriptions.clone());
+        r.register(
+            "herald_queue_depth",
+            "Outbox rows still to send",
+            self.queue_depth.clone(),
+        );
+        r.register(
+            "herald_subscriptions",
+            "Stored subscriptions",
+            self.subscriptions.clone(),
+        );
         r.register(
             "herald_messages_created",
             "Messages accepted by this instance",

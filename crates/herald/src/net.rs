@@ -14,7 +14,11 @@ pub struct TrustedProxies(Vec<IpNet>);
 impl TrustedProxies {
     /// Parses addresses or CIDR blocks (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`).
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
-        entries.iter().map(|e| parse_block(e.as_ref())).collect::<Result<_, _>>().map(Self)
+        entries
+            .iter()
+            .map(|e| parse_block(e.as_ref()))
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {

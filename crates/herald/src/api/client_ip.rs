@@ -94,6 +94,9 @@ mod tests {
         let ported = headers(&["203.0.113.9:5678"]);
         assert_eq!(client_ip(ip("10.0.0.2"), &ported, &trusted), ip("203.0.113.9"));
         // Nothing trusted: the header never counts.
-        assert_eq!(client_ip(ip("10.0.0.2"), &forwarded, &TrustedProxies::default()), ip("10.0.0.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &forwarded, &TrustedProxies::default()),
+            ip("10.0.0.2")
+        );
     }
 }
