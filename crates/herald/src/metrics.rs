@@ -119,7 +119,7 @@ impl Default for Metrics {
         };
         // Every outcome is shown from the start, so a rate over it has a zero to begin from.
         for outcome in OUTCOMES {
-            metrics.push_requests.get_or_create(&OutcomeLabel { outcome });
+            metrics.push_requests.get_or_create_owned(&OutcomeLabel { outcome });
         }
         metrics.register()
     }
