@@ -2,8 +2,13 @@
 //!
 //! Every setting is validated here, at start, so that a typo stops the server with a message
 //! that names the setting instead of surfacing later as a puzzling delivery failure.
+//!
+//! The layering is hand-written rather than `figment`'s: figment's environment provider
+//! derives names from field names (so `tests/operator.rs` could no longer find each
+//! `HERALD_*` name to check its README row), parses `yes`/`on` and comma lists differently,
+//! and words errors by key path instead of starting with the variable's name.
 
-use crate::api::client_ip::IpBlock;
+use crate::net::TrustedProxies;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,7 +56,7 @@ pub struct Config {
     /// Requests per minute per client IP on the public endpoints; 0 disables the limit.
     pub public_rate_limit: u32,
     /// Proxies whose `X-Forwarded-For` names the client (for the rate limit).
-    pub trusted_proxies: Vec<IpBlock>,
+    pub trusted_proxies: TrustedProxies,
     pub ssl_cert_file: Option<PathBuf>,
     /// A connection must finish each request header within this.
     pub header_read_timeout: Duration,
@@ -197,10 +202,8 @@ impl Config {
                 )));
             }
         }
-        let trusted_proxies = list("HERALD_TRUSTED_PROXIES", file.trusted_proxies)
-            .iter()
-            .map(|p| IpBlock::parse(p).map_err(|e| ConfigError(format!("HERALD_TRUSTED_PROXIES: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
+        let trusted_proxies = TrustedProxies::parse(&list("HERALD_TRUSTED_PROXIES", file.trusted_proxies))
+            .map_err(|e| ConfigError(format!("HERALD_TRUSTED_PROXIES: {e}")))?;
         Ok(Self {
             listen,
             database_url,

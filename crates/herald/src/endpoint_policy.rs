@@ -4,8 +4,12 @@
 //! host allow-list, and every address its host resolves to), and again at every connection:
 //! the HTTP client resolves names through [`GuardedResolver`], which drops private addresses,
 //! so a name that later re-resolves to `127.0.0.1` (DNS rebinding) still cannot be reached.
+//!
+//! Which addresses are public is decided by std's `Ipv4Addr` methods where they are stable,
+//! and by tables of `ipnet` blocks for the rest, so every range is named once.
 
 use herald_push::subscription::Endpoint;
+use ipnet::{Ipv4Net, Ipv6Net};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -114,6 +118,31 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// NAT64's well-known prefix: the gateway connects to the IPv4 address in the low 32 bits.
+const NAT64: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96);
+/// Global unicast, the only IPv6 space that can be public.
+const GLOBAL_UNICAST: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
+/// 6to4: the relay delivers to the IPv4 address in bits 16..48.
+const SIX_TO_FOUR: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16);
+/// Inside global unicast, blocks where no push service lives.
+const NON_PUBLIC_GLOBAL_V6: [Ipv6Net; 3] = [
+    // IETF protocol assignments: Teredo (2001::/32, whose client address is obscured),
+    // benchmarking, ORCHID, AMT and the like.
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),
+    // Documentation.
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+    Ipv6Net::new_assert(Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),
+];
+/// IPv4 blocks that are not public beyond those `Ipv4Addr`'s stable methods name (its
+/// `is_shared`, `is_benchmarking` and `is_reserved` are not stable yet).
+const NON_PUBLIC_V4: [Ipv4Net; 5] = [
+    Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8),     // "this network"
+    Ipv4Net::new_assert(Ipv4Addr::new(100, 64, 0, 0), 10), // shared address space (CGNAT)
+    Ipv4Net::new_assert(Ipv4Addr::new(192, 0, 0, 0), 24),  // IETF protocol assignments
+    Ipv4Net::new_assert(Ipv4Addr::new(198, 18, 0, 0), 15), // benchmarking
+    Ipv4Net::new_assert(Ipv4Addr::new(240, 0, 0, 0), 4),   // reserved, and broadcast
+];
+
 /// IPv6 is judged by an allow-list: only global unicast (2000::/3) can be public, which
 /// leaves out IPv4-compatible `::a.b.c.d`, site-local `fec0::/10`, unique-local, link-local,
 /// multicast and every reserved block at once. Inside 2000::/3, the blocks that are not
@@ -122,30 +151,17 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
     if let Some(v4) = v6.to_ipv4_mapped() {
         return is_public_v4(v4);
     }
-    let s = v6.segments();
-    let embedded_v4 = |high: u16, low: u16| Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8);
-    // NAT64 well-known prefix 64:ff9b::/96: the gateway connects to the embedded address.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        return is_public_v4(embedded_v4(s[6], s[7]));
+    let bits = v6.to_bits();
+    if NAT64.contains(&v6) {
+        return is_public_v4(Ipv4Addr::from_bits(bits as u32));
     }
-    if (s[0] & 0xe000) != 0x2000 {
-        return false;
+    if SIX_TO_FOUR.contains(&v6) {
+        return is_public_v4(Ipv4Addr::from_bits((bits >> 80) as u32));
     }
-    match (s[0], s[1]) {
-        // 6to4: the relay delivers to the IPv4 address in bits 16..48.
-        (0x2002, _) => is_public_v4(embedded_v4(s[1], s[2])),
-        // 2001::/23, IETF protocol assignments: Teredo (2001::/32, whose client address is
-        // obscured), benchmarking, ORCHID, AMT and the like; no push service lives there.
-        (0x2001, b) if b < 0x0200 => false,
-        // Documentation.
-        (0x2001, 0x0db8) => false,
-        (0x3fff, b) if b < 0x1000 => false,
-        _ => true,
-    }
+    GLOBAL_UNICAST.contains(&v6) && !NON_PUBLIC_GLOBAL_V6.iter().any(|block| block.contains(&v6))
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
     !(ip.is_private()
         || ip.is_loopback()
         || ip.is_link_local()
@@ -153,11 +169,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || ip.is_unspecified()
         || ip.is_multicast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments (192.0.0.0/24)
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240)
+        || NON_PUBLIC_V4.iter().any(|block| block.contains(&ip)))
 }
 
 /// A DNS resolver that never hands the HTTP client a non-public address (unless allowed).

@@ -13,7 +13,8 @@
 //!    [`domain`] (owners, audiences, modes and states that validate on parse),
 //!    [`redact`] (how endpoints appear in logs), [`logging`] (log format on stderr),
 //!    [`metrics`] (the `/metrics` counters and gauges),
-//!    [`endpoint_policy`] (which endpoints may be contacted: the SSRF defence);
+//!    [`endpoint_policy`] (which endpoints may be contacted: the SSRF defence),
+//!    [`net`] (trusted proxy blocks, shared by configuration and the HTTP layer);
 //! 2. [`secrets`] (ids, secrets, hashing, owner tokens) and [`config`] (`herald.toml` and
 //!    `HERALD_*` variables, validated at start);
 //! 3. [`access`]: API keys and their scopes;
@@ -42,6 +43,7 @@ pub mod domain;
 pub mod endpoint_policy;
 pub mod logging;
 pub mod metrics;
+pub mod net;
 pub mod redact;
 pub mod reminders;
 pub mod scheduler;

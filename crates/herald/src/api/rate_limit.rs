@@ -1,8 +1,11 @@
-//! A per-client-IP limit on the public endpoints: a fixed one-minute window per address,
-//! kept in memory. Behind trusted proxies the address comes from `X-Forwarded-For` (see
-//! `client_ip`). It blunts floods of registrations or secret guesses from one address;
+//! A per-client-IP limit on the public endpoints: a budget of requests per minute per
+//! address, kept in memory. Behind trusted proxies the address comes from `X-Forwarded-For`
+//! (see `client_ip`). It blunts floods of registrations or secret guesses from one address;
 //! it is not a substitute for a rate limit at the load balancer. Requests that carry the admin
 //! token or a live API key are exempt.
+//!
+//! The `governor` crate keeps the budgets (GCRA: the whole budget at once, refilled evenly over
+//! the minute), a well-kept keyed limiter in place of hand-written windows.
 
 use super::client_ip::client_ip;
 use super::error::ApiError;
@@ -11,41 +14,36 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
+use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// Addresses remembered before the idle ones (their budget full again) are forgotten.
+const MAX_TRACKED_ADDRESSES: usize = 100_000;
 
 pub struct RateLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// `None`: no limit.
+    budgets: Option<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl RateLimiter {
+    /// `per_minute` requests per address per minute; 0 disables the limit.
     pub fn new(per_minute: u32) -> Self {
         Self {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
+            budgets: NonZeroU32::new(per_minute).map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))),
         }
     }
 
     /// True when `ip` may make another request now.
     pub fn allow(&self, ip: IpAddr) -> bool {
-        if self.per_minute == 0 {
+        let Some(budgets) = &self.budgets else {
             return true;
+        };
+        if budgets.len() > MAX_TRACKED_ADDRESSES {
+            budgets.retain_recent();
         }
-        let ip = bucket(ip);
-        let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() > 100_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        }
-        let entry = windows.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.per_minute
+        budgets.check_key(&bucket(ip)).is_ok()
     }
 }
 
@@ -87,6 +85,7 @@ pub async fn limit(
                 "too many requests; slow down",
             )
             .into_response();
+            // When the whole budget is back, whatever the client spent.
             response
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("60"));
