@@ -5,8 +5,9 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
 use super::AppState;
 use crate::clock::rfc3339;
 use crate::compose::MessageRequest;
+use crate::storage::messages::MessageStatus;
 use crate::storage::messages::{Cancelled, MessageFilter, MessageView, StatusFilter};
-use crate::storage::outbox::state;
+use crate::storage::outbox::TargetState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -91,7 +92,7 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
         "expiresAt": rfc3339(m.expires_at),
         "reminderId": m.reminder_id,
         "targets": m.targets,
-        "pending": if m.status == crate::storage::messages::status::SCHEDULED { 0 } else { m.pending() },
+        "pending": if m.status == MessageStatus::Scheduled { 0 } else { m.pending() },
         "accepted": m.accepted,
         "failed": m.failed,
         "gone": m.gone,
@@ -211,13 +212,17 @@ pub async fn delivery(
     let rows = state.store.message_outcomes(&id).await?;
     let mut services: Vec<serde_json::Value> = Vec::new();
     for service in crate::storage::rollups::PushService::ALL {
-        let of = |wanted: i64| -> i64 {
+        let of = |wanted: TargetState| -> i64 {
             rows.iter()
                 .filter(|r| r.service == service && r.state == wanted)
                 .map(|r| r.targets)
                 .sum()
         };
-        let (accepted, failed, gone) = (of(state::ACCEPTED), of(state::FAILED), of(state::GONE));
+        let (accepted, failed, gone) = (
+            of(TargetState::Accepted),
+            of(TargetState::Failed),
+            of(TargetState::Gone),
+        );
         if accepted + failed + gone > 0 {
             services.push(json!({
                 "service": service.label(), "accepted": accepted, "failed": failed, "gone": gone,
@@ -226,11 +231,11 @@ pub async fn delivery(
     }
     let failures: Vec<_> = rows
         .iter()
-        .filter(|r| r.state != state::ACCEPTED)
+        .filter(|r| r.state != TargetState::Accepted)
         .map(|r| {
             json!({
                 "service": r.service.label(),
-                "outcome": if r.state == state::GONE { "gone" } else { "failed" },
+                "outcome": if r.state == TargetState::Gone { "gone" } else { "failed" },
                 "lastStatus": r.last_status,
                 "targets": r.targets,
             })
@@ -239,7 +244,7 @@ pub async fn delivery(
     Ok(Json(json!({
         "id": message.id,
         "targets": message.targets,
-        "pending": if message.status == crate::storage::messages::status::SCHEDULED { 0 } else { message.pending() },
+        "pending": if message.status == MessageStatus::Scheduled { 0 } else { message.pending() },
         "services": services,
         "failures": failures,
     })))

@@ -26,10 +26,7 @@ pub async fn openapi() -> impl IntoResponse {
 }
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> ApiResult<impl IntoResponse> {
-    sqlx::query("SELECT 1")
-        .execute(state.store.pool())
-        .await
-        .map_err(crate::storage::StoreError::from)?;
+    state.store.ping().await?;
     Ok(Json(json!({ "status": "ok" })))
 }
 

@@ -465,7 +465,7 @@ impl DeliveryEngine {
             expires_at: message.expires_at,
             urgency: message.urgency.as_deref().and_then(|u| Urgency::parse(u).ok()),
             topic: message.topic.as_deref().and_then(|t| Topic::parse(t).ok()),
-            sendable: message.status != crate::storage::messages::status::CANCELLED,
+            sendable: message.status != crate::storage::messages::MessageStatus::Cancelled,
         });
         let mut cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 1024 {

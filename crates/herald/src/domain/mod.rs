@@ -1,5 +1,7 @@
 //! Domain types that validate on parse: holding one proves the value was checked.
 
+pub mod states;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -12,22 +14,8 @@ pub enum OwnerKind {
     Admin,
 }
 
+// Its database codes (`as_db`, `from_db`) are in [`states`].
 impl OwnerKind {
-    pub fn as_db(self) -> i64 {
-        match self {
-            Self::Client => 0,
-            Self::Admin => 1,
-        }
-    }
-
-    pub fn from_db(value: i64) -> Self {
-        if value == 1 {
-            Self::Admin
-        } else {
-            Self::Client
-        }
-    }
-
     /// The JSON field name that carries this kind's id.
     pub fn field(self) -> &'static str {
         match self {

@@ -1,7 +1,7 @@
 //! API keys: name, scopes, the hash of the secret, when made, last used and revoked. Lookups
 //! are never cached, so a key revoked on one instance fails on the next request everywhere.
 
-use super::{col, Store, StoreResult};
+use super::{col, Store, StoreError, StoreResult};
 use crate::access::Scopes;
 
 /// A key as listed (never with its secret).
@@ -23,9 +23,10 @@ pub struct ApiKeyAuth {
     pub last_used_at: Option<i64>,
 }
 
-fn scopes_from(text: String) -> Scopes {
-    // Stored scopes were validated on the way in; an unreadable list grants nothing.
-    Scopes::parse_list(text.split(',')).unwrap_or_default()
+/// Stored scopes were validated on the way in: a list that no longer parses is a decode
+/// error (the request fails) rather than a key with other rights than it was given.
+fn scopes_from(text: String) -> StoreResult<Scopes> {
+    Scopes::parse_list(text.split(',')).map_err(|e| StoreError::Decode(format!("api key scopes: {e}")))
 }
 
 impl Store {
@@ -37,32 +38,28 @@ impl Store {
         secret_hash: &str,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let _writer = self.writer().await;
-        sqlx::query(
-            &self.sql("INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)"),
-        )
-        .bind(id)
-        .bind(name)
-        .bind(scopes.to_text())
-        .bind(secret_hash)
-        .bind(now_ms)
-        .execute(self.pool())
-        .await?;
+        self.write("INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(name)
+            .bind(scopes.to_text())
+            .bind(secret_hash)
+            .bind(now_ms)
+            .execute()
+            .await?;
         Ok(())
     }
 
     /// The unrevoked key with this id.
     pub async fn api_key_auth(&self, id: &str) -> StoreResult<Option<ApiKeyAuth>> {
-        let row = sqlx::query(
-            &self.sql("SELECT secret_hash, scopes, last_used_at FROM api_keys WHERE id = $1 AND revoked_at IS NULL"),
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
+        let row = self
+            .read("SELECT secret_hash, scopes, last_used_at FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_optional()
+            .await?;
         row.map(|r| {
             Ok(ApiKeyAuth {
                 secret_hash: col(&r, "secret_hash")?,
-                scopes: scopes_from(col(&r, "scopes")?),
+                scopes: scopes_from(col(&r, "scopes")?)?,
                 last_used_at: col(&r, "last_used_at")?,
             })
         })
@@ -70,28 +67,26 @@ impl Store {
     }
 
     pub async fn touch_api_key(&self, id: &str, now_ms: i64) -> StoreResult<()> {
-        let _writer = self.writer().await;
-        sqlx::query(&self.sql("UPDATE api_keys SET last_used_at = $1 WHERE id = $2"))
+        self.write("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now_ms)
             .bind(id)
-            .execute(self.pool())
+            .execute()
             .await?;
         Ok(())
     }
 
     /// Every key, oldest first.
     pub async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyView>> {
-        let rows = sqlx::query(
-            "SELECT id, name, scopes, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id",
-        )
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .read("SELECT id, name, scopes, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id")
+            .fetch_all()
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(ApiKeyView {
                     id: col(r, "id")?,
                     name: col(r, "name")?,
-                    scopes: scopes_from(col(r, "scopes")?),
+                    scopes: scopes_from(col(r, "scopes")?)?,
                     created_at: col(r, "created_at")?,
                     last_used_at: col(r, "last_used_at")?,
                     revoked_at: col(r, "revoked_at")?,
@@ -102,12 +97,12 @@ impl Store {
 
     /// Revokes a live key; false when there is no such live key.
     pub async fn revoke_api_key(&self, id: &str, now_ms: i64) -> StoreResult<bool> {
-        let _writer = self.writer().await;
-        let done = sqlx::query(&self.sql("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"))
+        let done = self
+            .write("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_ms)
             .bind(id)
-            .execute(self.pool())
+            .execute()
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 }

@@ -9,41 +9,11 @@
 //! message): its per-subscription index is written in random order, and when it lived on
 //! the outbox every payload broadcast paid for it too and slowed the next one down.
 
-use super::{col, Store, StoreResult};
+use super::{col, Store, StoreError, StoreResult, WriteTx};
+use crate::domain::states::TargetState;
+pub use crate::domain::states::{MessageStatus, ReceiptEvent};
 use crate::domain::{Audience, MessageMode, OwnerKind};
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
-
-/// `messages.status` values.
-pub mod status {
-    pub const SCHEDULED: i64 = 0;
-    pub const SENDING: i64 = 1;
-    pub const CANCELLED: i64 = 2;
-}
-
-/// Receipt events a service worker reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReceiptEvent {
-    Displayed,
-    Clicked,
-}
-
-impl ReceiptEvent {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "displayed" => Some(Self::Displayed),
-            "clicked" => Some(Self::Clicked),
-            _ => None,
-        }
-    }
-
-    fn as_db(self) -> i64 {
-        match self {
-            Self::Displayed => 0,
-            Self::Clicked => 1,
-        }
-    }
-}
 
 /// A validated message to store.
 #[derive(Debug, Clone)]
@@ -77,7 +47,7 @@ pub struct MessageView {
     pub urgency: Option<String>,
     pub topic: Option<String>,
     pub ttl_secs: i64,
-    pub status: i64,
+    pub status: MessageStatus,
     pub created_at: i64,
     pub send_at: i64,
     pub expires_at: i64,
@@ -98,10 +68,10 @@ impl MessageView {
     /// `scheduled`, `sending`, `done` or `cancelled`.
     pub fn status_label(&self) -> &'static str {
         match self.status {
-            status::SCHEDULED => "scheduled",
-            status::CANCELLED => "cancelled",
-            _ if self.pending() == 0 => "done",
-            _ => "sending",
+            MessageStatus::Scheduled => "scheduled",
+            MessageStatus::Cancelled => "cancelled",
+            MessageStatus::Sending if self.pending() == 0 => "done",
+            MessageStatus::Sending => "sending",
         }
     }
 }
@@ -171,21 +141,17 @@ fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
     let audience: String = col(row, "audience")?;
     Ok(MessageView {
         id: col(row, "id")?,
-        audience: serde_json::from_str(&audience).unwrap_or_default(),
+        audience: serde_json::from_str(&audience).map_err(|e| StoreError::Decode(format!("audience: {e}")))?,
         title: col(row, "title")?,
         body: col(row, "body")?,
         url: col(row, "url")?,
         icon: col(row, "icon")?,
         tag: col(row, "tag")?,
-        mode: if col::<i64>(row, "mode")? == 1 {
-            MessageMode::Tickle
-        } else {
-            MessageMode::Payload
-        },
+        mode: MessageMode::from_db(col(row, "mode")?)?,
         urgency: col(row, "urgency")?,
         topic: col(row, "topic")?,
         ttl_secs: col(row, "ttl")?,
-        status: col(row, "status")?,
+        status: MessageStatus::from_db(col(row, "status")?)?,
         created_at: col(row, "created_at")?,
         send_at: col(row, "send_at")?,
         expires_at: col(row, "expires_at")?,
@@ -197,13 +163,6 @@ fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
         displayed: col(row, "displayed")?,
         clicked: col(row, "clicked")?,
     })
-}
-
-fn mode_db(mode: MessageMode) -> i64 {
-    match mode {
-        MessageMode::Payload => 0,
-        MessageMode::Tickle => 1,
-    }
 }
 
 impl Store {
@@ -220,16 +179,16 @@ impl Store {
     /// firing and its message commit together).
     pub(crate) async fn insert_message(
         &self,
-        conn: &mut AnyConnection,
+        tx: &mut WriteTx,
         m: &NewMessage,
         now_ms: i64,
     ) -> StoreResult<Option<i64>> {
         let due = m.send_at_ms <= now_ms;
-        sqlx::query(&self.sql(
+        tx.query(
             "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
              created_at, send_at, expires_at, reminder_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        ))
+        )
         .bind(&m.id)
         .bind(m.audience.to_json().to_string())
         .bind(&m.title)
@@ -237,109 +196,41 @@ impl Store {
         .bind(m.url.as_deref())
         .bind(m.icon.as_deref())
         .bind(m.tag.as_deref())
-        .bind(mode_db(m.mode))
+        .bind(m.mode.as_db())
         .bind(m.urgency.as_deref())
         .bind(m.topic.as_deref())
         .bind(m.ttl_secs)
-        .bind(if due { status::SENDING } else { status::SCHEDULED })
+        .bind(
+            if due {
+                MessageStatus::Sending
+            } else {
+                MessageStatus::Scheduled
+            }
+            .as_db(),
+        )
         .bind(now_ms)
         .bind(m.send_at_ms)
         .bind(m.send_at_ms.max(now_ms) + m.ttl_secs * 1000)
         .bind(m.reminder_id.as_deref())
-        .execute(&mut *conn)
+        .execute()
         .await?;
         if due {
-            Ok(Some(self.expand(conn, &m.id, &m.audience, now_ms).await?))
+            Ok(Some(expand(tx, &m.id, &m.audience, now_ms).await?))
         } else {
             Ok(None)
         }
     }
 
-    /// Inserts one outbox row per subscription of the audience (and, for a tickle message, one
-    /// inbox row per outbox row) and records the count.
-    async fn expand(
-        &self,
-        conn: &mut AnyConnection,
-        message_id: &str,
-        audience: &Audience,
-        now_ms: i64,
-    ) -> StoreResult<i64> {
-        const INSERT: &str =
-            "INSERT INTO outbox (message_id, subscription_id, next_attempt_at) SELECT $1, id, $2 FROM subscriptions";
-        let inserted = match audience {
-            Audience::One(owner) => {
-                sqlx::query(&self.sql(&format!("{INSERT} WHERE owner_kind = $3 AND owner_id = $4")))
-                    .bind(message_id)
-                    .bind(now_ms)
-                    .bind(owner.kind.as_db())
-                    .bind(owner.id.as_str())
-                    .execute(&mut *conn)
-                    .await?
-            }
-            Audience::Many(kind, ids) => {
-                let sql = format!(
-                    "{INSERT} WHERE owner_kind = $3 AND owner_id IN ({})",
-                    Store::placeholders(4, ids.len())
-                );
-                let sql = self.sql(&sql);
-                let mut query = sqlx::query(&sql).bind(message_id).bind(now_ms).bind(kind.as_db());
-                for id in Store::padded(ids) {
-                    query = query.bind(id.as_str());
-                }
-                query.execute(&mut *conn).await?
-            }
-            Audience::All(Some(kind)) => {
-                sqlx::query(&self.sql(&format!("{INSERT} WHERE owner_kind = $3")))
-                    .bind(message_id)
-                    .bind(now_ms)
-                    .bind(kind.as_db())
-                    .execute(&mut *conn)
-                    .await?
-            }
-            Audience::All(None) => {
-                sqlx::query(&self.sql(INSERT))
-                    .bind(message_id)
-                    .bind(now_ms)
-                    .execute(&mut *conn)
-                    .await?
-            }
-        };
-        let targets = inserted.rows_affected() as i64;
-        let mode: i64 = sqlx::query_scalar(&self.sql("SELECT mode FROM messages WHERE id = $1"))
-            .bind(message_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        if mode == mode_db(MessageMode::Tickle) {
-            // Only tickle messages are fetched from the inbox: payload broadcasts leave it
-            // (and its per-subscription index) untouched.
-            sqlx::query(&self.sql(
-                "INSERT INTO inbox (outbox_id, subscription_id, message_id) \
-                 SELECT id, subscription_id, message_id FROM outbox WHERE message_id = $1",
-            ))
-            .bind(message_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        sqlx::query(&self.sql("UPDATE messages SET targets = $1 WHERE id = $2"))
-            .bind(targets)
-            .bind(message_id)
-            .execute(&mut *conn)
-            .await?;
-        Ok(targets)
-    }
-
     /// Fires scheduled messages whose time has come: each is claimed by flipping its status,
     /// so with several instances exactly one expands it. Returns `(id, targets)` per message.
     pub async fn fire_due_messages(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            &self
-                .sql("SELECT id, audience FROM messages WHERE status = $1 AND send_at <= $2 ORDER BY send_at LIMIT $3"),
-        )
-        .bind(status::SCHEDULED)
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .read("SELECT id, audience FROM messages WHERE status = $1 AND send_at <= $2 ORDER BY send_at LIMIT $3")
+            .bind(MessageStatus::Scheduled.as_db())
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all()
+            .await?;
         let mut fired = Vec::new();
         for row in rows {
             let id: String = col(&row, "id")?;
@@ -349,22 +240,23 @@ impl Store {
                 .and_then(|v| Audience::from_json(&v))
             else {
                 tracing::error!(message = %id, "stored audience does not parse; cancelling the message");
-                sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2"))
-                    .bind(status::CANCELLED)
+                self.write("UPDATE messages SET status = $1 WHERE id = $2")
+                    .bind(MessageStatus::Cancelled.as_db())
                     .bind(&id)
-                    .execute(self.pool())
+                    .execute()
                     .await?;
                 continue;
             };
             let mut tx = self.begin().await?;
-            let claimed = sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3"))
-                .bind(status::SENDING)
+            let claimed = tx
+                .query("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3")
+                .bind(MessageStatus::Sending.as_db())
                 .bind(&id)
-                .bind(status::SCHEDULED)
-                .execute(&mut *tx)
+                .bind(MessageStatus::Scheduled.as_db())
+                .execute()
                 .await?;
-            if claimed.rows_affected() == 1 {
-                let targets = self.expand(&mut tx, &id, &audience, now_ms).await?;
+            if claimed == 1 {
+                let targets = expand(&mut tx, &id, &audience, now_ms).await?;
                 tx.commit().await?;
                 fired.push((id, targets));
             }
@@ -374,20 +266,15 @@ impl Store {
 
     /// The earliest `send_at` of a scheduled message, so the scheduler can sleep until then.
     pub async fn next_scheduled_at(&self) -> StoreResult<Option<i64>> {
-        Ok(
-            sqlx::query_scalar(&self.sql("SELECT MIN(send_at) FROM messages WHERE status = $1"))
-                .bind(status::SCHEDULED)
-                .fetch_one(self.pool())
-                .await?,
-        )
+        self.read("SELECT MIN(send_at) FROM messages WHERE status = $1")
+            .bind(MessageStatus::Scheduled.as_db())
+            .fetch_scalar()
+            .await
     }
 
     pub async fn message(&self, id: &str) -> StoreResult<Option<MessageView>> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
-        let row = sqlx::query(&self.sql(&sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = self.read(sql).bind(id).fetch_optional().await?;
         row.as_ref().map(message_from).transpose()
     }
 
@@ -421,13 +308,22 @@ impl Store {
             conditions.push("created_at < $");
             binds.push(Bind::Int(until));
         }
-        // "done" and "sending" are both stored as SENDING; they differ by what is left to settle.
-        match filter.status {
-            Some(StatusFilter::Scheduled) => conditions.push("status = 0"),
-            Some(StatusFilter::Cancelled) => conditions.push("status = 2"),
-            Some(StatusFilter::Sending) => conditions.push("status = 1 AND targets > accepted + failed + gone"),
-            Some(StatusFilter::Done) => conditions.push("status = 1 AND targets <= accepted + failed + gone"),
-            None => {}
+        // "done" and "sending" are both stored as `MessageStatus::Sending`; they differ by what is left to settle.
+        if let Some(wanted) = filter.status {
+            let (status, condition) = match wanted {
+                StatusFilter::Scheduled => (MessageStatus::Scheduled, "status = $"),
+                StatusFilter::Cancelled => (MessageStatus::Cancelled, "status = $"),
+                StatusFilter::Sending => (
+                    MessageStatus::Sending,
+                    "status = $ AND targets > accepted + failed + gone",
+                ),
+                StatusFilter::Done => (
+                    MessageStatus::Sending,
+                    "status = $ AND targets <= accepted + failed + gone",
+                ),
+            };
+            conditions.push(condition);
+            binds.push(Bind::Int(status.as_db()));
         }
         if let Some(text) = &filter.title {
             // Case-insensitive on every engine; the text's own wildcards match literally.
@@ -445,7 +341,7 @@ impl Store {
             sql.push_str(&conditions.join(" AND "));
         }
         sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $");
-        // Number the placeholders in order, as `Store::sql` expects.
+        // Number the placeholders in order, as every statement is written.
         let mut numbered = String::with_capacity(sql.len() + 16);
         let mut n = 0;
         for c in sql.chars() {
@@ -455,34 +351,32 @@ impl Store {
                 numbered.push_str(&n.to_string());
             }
         }
-        let numbered = self.sql(&numbered);
-        let mut query = sqlx::query(&numbered);
+        let mut query = self.read(numbered);
         for bind in binds {
             query = match bind {
                 Bind::Int(v) => query.bind(v),
                 Bind::Text(v) => query.bind(v),
             };
         }
-        let rows = query.bind(limit).fetch_all(self.pool()).await?;
+        let rows = query.bind(limit).fetch_all().await?;
         rows.iter().map(message_from).collect()
     }
 
     /// Cancels a message that has not started sending.
     pub async fn cancel_message(&self, id: &str) -> StoreResult<Cancelled> {
-        let writer = self.writer().await;
-        let done = sqlx::query(&self.sql("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3"))
-            .bind(status::CANCELLED)
+        let done = self
+            .write("UPDATE messages SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(MessageStatus::Cancelled.as_db())
             .bind(id)
-            .bind(status::SCHEDULED)
-            .execute(self.pool())
+            .bind(MessageStatus::Scheduled.as_db())
+            .execute()
             .await?;
-        drop(writer);
-        if done.rows_affected() == 1 {
+        if done == 1 {
             return Ok(Cancelled::Yes);
         }
         Ok(match self.message(id).await? {
             None => Cancelled::NotFound,
-            Some(m) if m.status == status::CANCELLED => Cancelled::Yes,
+            Some(m) if m.status == MessageStatus::Cancelled => Cancelled::Yes,
             Some(_) => Cancelled::AlreadySent,
         })
     }
@@ -491,27 +385,29 @@ impl Store {
     /// with a random claim first, and exactly the claimed rows are returned.
     pub async fn take_tickles(&self, subscription_id: &str, now_ms: i64) -> StoreResult<Vec<InboxMessage>> {
         let claim = crate::secrets::random_claim();
-        let writer = self.writer().await;
-        sqlx::query(&self.sql(
+        // `fetched` is 0 until a fetch claims the row.
+        self.write(
             "UPDATE inbox SET fetched = $1 WHERE subscription_id = $2 AND fetched = 0 \
-             AND message_id IN (SELECT id FROM messages WHERE mode = 1 AND expires_at > $3) \
-             AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = inbox.outbox_id AND o.state <> 3)",
-        ))
+             AND message_id IN (SELECT id FROM messages WHERE mode = $3 AND expires_at > $4) \
+             AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = inbox.outbox_id AND o.state <> $5)",
+        )
         .bind(claim)
         .bind(subscription_id)
+        .bind(MessageMode::Tickle.as_db())
         .bind(now_ms)
-        .execute(self.pool())
+        .bind(TargetState::Gone.as_db())
+        .execute()
         .await?;
-        drop(writer);
-        let rows = sqlx::query(&self.sql(
-            "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM inbox i \
-             JOIN messages m ON m.id = i.message_id WHERE i.subscription_id = $1 AND i.fetched = $2 \
-             ORDER BY m.created_at, m.id",
-        ))
-        .bind(subscription_id)
-        .bind(claim)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .read(
+                "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM inbox i \
+                 JOIN messages m ON m.id = i.message_id WHERE i.subscription_id = $1 AND i.fetched = $2 \
+                 ORDER BY m.created_at, m.id",
+            )
+            .bind(subscription_id)
+            .bind(claim)
+            .fetch_all()
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(InboxMessage {
@@ -537,49 +433,35 @@ impl Store {
         now_ms: i64,
     ) -> StoreResult<Option<bool>> {
         let mut tx = self.begin().await?;
-        let sent: i64 =
-            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND subscription_id = $2"))
-                .bind(message_id)
-                .bind(subscription_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let sent: i64 = tx
+            .query("SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND subscription_id = $2")
+            .bind(message_id)
+            .bind(subscription_id)
+            .fetch_scalar()
+            .await?;
         if sent == 0 {
             return Ok(None);
         }
-        let inserted = sqlx::query(
-            &self.sql("INSERT INTO receipts (message_id, subscription_id, event, created_at) VALUES ($1, $2, $3, $4)"),
-        )
-        .bind(message_id)
-        .bind(subscription_id)
-        .bind(event.as_db())
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await;
+        let inserted = tx
+            .query("INSERT INTO receipts (message_id, subscription_id, event, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(message_id)
+            .bind(subscription_id)
+            .bind(event.as_db())
+            .bind(now_ms)
+            .execute()
+            .await;
         match inserted {
             Ok(_) => {}
-            Err(e) if super::is_unique_violation(&e) => return Ok(Some(false)),
-            Err(e) => return Err(e.into()),
+            Err(StoreError::Database(e)) if super::is_unique_violation(&e) => return Ok(Some(false)),
+            Err(e) => return Err(e),
         }
         let column = match event {
             ReceiptEvent::Displayed => "UPDATE messages SET displayed = displayed + 1 WHERE id = $1",
             ReceiptEvent::Clicked => "UPDATE messages SET clicked = clicked + 1 WHERE id = $1",
         };
-        sqlx::query(&self.sql(column))
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await?;
+        tx.query(column).bind(message_id).execute().await?;
         tx.commit().await?;
         Ok(Some(true))
-    }
-
-    /// Targets of a message whose first attempt has not settled yet.
-    pub async fn unattempted_targets(&self, message_id: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            &self.sql("SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND state = 0 AND attempts = 0"),
-        )
-        .bind(message_id)
-        .fetch_one(self.pool())
-        .await?)
     }
 
     /// Deletes messages whose TTL has ended, with their outbox rows, receipts and breakdowns,
@@ -589,17 +471,16 @@ impl Store {
         self.prune_rollups(now_ms).await?;
         let mut removed = 0;
         loop {
-            let ids = sqlx::query(
-                &self.sql("SELECT id FROM messages WHERE (expires_at <= $1 AND status <> $2) OR status = $3 LIMIT 500"),
-            )
-            .bind(now_ms)
-            .bind(status::SCHEDULED)
-            .bind(status::CANCELLED)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| col::<String>(r, "id"))
-            .collect::<StoreResult<Vec<_>>>()?;
+            let ids = self
+                .read("SELECT id FROM messages WHERE (expires_at <= $1 AND status <> $2) OR status = $3 LIMIT 500")
+                .bind(now_ms)
+                .bind(MessageStatus::Scheduled.as_db())
+                .bind(MessageStatus::Cancelled.as_db())
+                .fetch_all()
+                .await?
+                .iter()
+                .map(|r| col::<String>(r, "id"))
+                .collect::<StoreResult<Vec<_>>>()?;
             if ids.is_empty() {
                 return Ok(removed);
             }
@@ -612,7 +493,7 @@ impl Store {
                     "DELETE FROM message_outcomes WHERE message_id = $1",
                     "DELETE FROM messages WHERE id = $1",
                 ] {
-                    sqlx::query(&self.sql(sql)).bind(id).execute(&mut *tx).await?;
+                    tx.query(sql).bind(id).execute().await?;
                 }
                 tx.commit().await?;
                 removed += 1;
@@ -621,11 +502,70 @@ impl Store {
     }
 
     pub async fn count_owner_kind(&self, kind: OwnerKind) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1"))
-                .bind(kind.as_db())
-                .fetch_one(self.pool())
-                .await?,
-        )
+        self.read("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1")
+            .bind(kind.as_db())
+            .fetch_scalar()
+            .await
     }
+}
+
+/// Inserts one outbox row per subscription of the audience (and, for a tickle message, one
+/// inbox row per outbox row) and records the count.
+async fn expand(tx: &mut WriteTx, message_id: &str, audience: &Audience, now_ms: i64) -> StoreResult<i64> {
+    const INSERT: &str =
+        "INSERT INTO outbox (message_id, subscription_id, next_attempt_at) SELECT $1, id, $2 FROM subscriptions";
+    let inserted = match audience {
+        Audience::One(owner) => {
+            tx.query(format!("{INSERT} WHERE owner_kind = $3 AND owner_id = $4"))
+                .bind(message_id)
+                .bind(now_ms)
+                .bind(owner.kind.as_db())
+                .bind(owner.id.as_str())
+                .execute()
+                .await?
+        }
+        Audience::Many(kind, ids) => {
+            let sql = format!(
+                "{INSERT} WHERE owner_kind = $3 AND owner_id IN ({})",
+                Store::placeholders(4, ids.len())
+            );
+            let mut query = tx.query(sql).bind(message_id).bind(now_ms).bind(kind.as_db());
+            for id in Store::padded(ids) {
+                query = query.bind(id.as_str());
+            }
+            query.execute().await?
+        }
+        Audience::All(Some(kind)) => {
+            tx.query(format!("{INSERT} WHERE owner_kind = $3"))
+                .bind(message_id)
+                .bind(now_ms)
+                .bind(kind.as_db())
+                .execute()
+                .await?
+        }
+        Audience::All(None) => tx.query(INSERT).bind(message_id).bind(now_ms).execute().await?,
+    };
+    let targets = inserted as i64;
+    let mode = tx
+        .query("SELECT mode FROM messages WHERE id = $1")
+        .bind(message_id)
+        .fetch_scalar()
+        .await?;
+    if MessageMode::from_db(mode)? == MessageMode::Tickle {
+        // Only tickle messages are fetched from the inbox: payload broadcasts leave it
+        // (and its per-subscription index) untouched.
+        tx.query(
+            "INSERT INTO inbox (outbox_id, subscription_id, message_id) \
+             SELECT id, subscription_id, message_id FROM outbox WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .execute()
+        .await?;
+    }
+    tx.query("UPDATE messages SET targets = $1 WHERE id = $2")
+        .bind(targets)
+        .bind(message_id)
+        .execute()
+        .await?;
+    Ok(targets)
 }

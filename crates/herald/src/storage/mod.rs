@@ -1,9 +1,12 @@
 //! Storage: one SQL schema, three engines (SQLite by default, PostgreSQL, MySQL/MariaDB).
 //!
-//! Queries go through `sqlx::Any` and use only portable types (i64, text). SQL is written
-//! with `$1, $2, …` placeholders, each used once and in order, and [`Store::sql`] rewrites
-//! them to `?` for MySQL. Where the engines truly differ (claiming outbox rows, upserts),
-//! the dialect is matched explicitly in the module that needs it.
+//! Queries go through `sqlx::Any` and use only portable types (i64, text). Every statement
+//! goes through [`query`] ([`Store::read`], [`Store::write`], [`WriteTx::query`]): SQL is
+//! written with `$1, $2, …` placeholders, each used once and in order, and rewritten to `?`
+//! for MySQL there; writes on SQLite take the writer lock there. Where the engines truly
+//! differ (claiming outbox rows, upserts), the dialect is matched explicitly in the module
+//! that needs it. Kinds and states are stored as the codes in [`crate::domain::states`] and
+//! bound as values; a code no variant has reads as [`StoreError::Decode`].
 //!
 //! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
 //! (messages, audience expansion, the tickle inbox and receipts), [`outbox`] (per-target
@@ -19,18 +22,21 @@ pub mod api_keys;
 mod database_file;
 pub mod messages;
 pub mod outbox;
+mod query;
 pub mod reminders;
 pub mod rollups;
 pub mod settings;
 pub mod sqlite_file;
 pub mod subscriptions;
 
+use crate::domain::states::UnknownCode;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use query::{Query, WriteTx};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -56,6 +62,16 @@ pub enum StoreError {
     /// The database to open does not exist, or holds no Herald tables; the text says which.
     #[error("{0}")]
     Missing(String),
+    /// A stored value Herald cannot read back: an unknown code, a NULL where a value is
+    /// required, text that does not parse. Nothing falls back to a default in its place.
+    #[error("stored value: {0}")]
+    Decode(String),
+}
+
+impl From<UnknownCode> for StoreError {
+    fn from(unknown: UnknownCode) -> Self {
+        Self::Decode(unknown.to_string())
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -69,31 +85,6 @@ pub struct Store {
     /// for the file lock, avoids `SQLITE_BUSY` (a deferred transaction that read first cannot
     /// upgrade once another writer committed) and SQLite's sleeping busy handler.
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A write transaction; on SQLite it also holds the in-process writer lock.
-pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> StoreResult<()> {
-        Ok(self.tx.commit().await?)
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = sqlx::AnyConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
 }
 
 impl Store {
@@ -198,7 +189,7 @@ impl Store {
                  WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'"
             }
         };
-        let row = sqlx::query(query).fetch_one(&self.pool).await?;
+        let row = self.read(query).fetch_one().await?;
         Ok(col::<i64>(&row, "n")? > 0)
     }
 
@@ -210,63 +201,24 @@ impl Store {
         }
     }
 
-    /// Starts a write transaction: `BEGIN IMMEDIATE` under the writer lock on SQLite, so it
-    /// holds the write lock from the start; a plain `BEGIN` elsewhere.
-    pub async fn begin(&self) -> StoreResult<WriteTx> {
-        if self.backend == Backend::Sqlite {
-            let writer = self.sqlite_writer.clone().lock_owned().await;
-            let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            Ok(WriteTx {
-                tx,
-                _writer: Some(writer),
-            })
-        } else {
-            Ok(WriteTx {
-                tx: self.pool.begin().await?,
-                _writer: None,
-            })
-        }
-    }
-
-    /// Holds the SQLite writer lock for a single write statement outside a transaction.
-    pub async fn writer(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        if self.backend == Backend::Sqlite {
-            Some(self.sqlite_writer.clone().lock_owned().await)
-        } else {
-            None
-        }
-    }
-
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// The pool itself, for tests that look at rows directly; Herald's own statements go
+    /// through [`Self::read`], [`Self::write`] and [`Self::begin`].
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    /// Rewrites `$N` placeholders to `?` for MySQL; other engines take them as written.
-    pub fn sql<'q>(&self, query: &'q str) -> Cow<'q, str> {
-        if self.backend != Backend::MySql {
-            return Cow::Borrowed(query);
-        }
-        let mut out = String::with_capacity(query.len());
-        let mut chars = query.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                while chars.peek().is_some_and(char::is_ascii_digit) {
-                    chars.next();
-                }
-                out.push('?');
-            } else {
-                out.push(c);
-            }
-        }
-        Cow::Owned(out)
+    /// Whether the database answers (for `/healthz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read("SELECT 1").execute().await?;
+        Ok(())
     }
 
     /// `$first, $first+1, …` for an `IN (…)` list of `count` values, built at run time; pass
-    /// the result through [`Self::sql`] like any other query. The list is as long as
+    /// the result to [`Self::read`] or [`Self::write`] like any other query. The list is as long as
     /// [`Self::padded`] makes it.
     pub fn placeholders(first: usize, count: usize) -> String {
         let padded = if count == 0 { 0 } else { count.next_power_of_two() };
@@ -342,7 +294,7 @@ impl FromColumn for Option<String> {
             Err(sqlx::Error::ColumnDecode { .. }) => {
                 let bytes: Option<Vec<u8>> = row.try_get(name)?;
                 bytes
-                    .map(|b| String::from_utf8(b).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e)))))
+                    .map(|b| String::from_utf8(b).map_err(|e| StoreError::Decode(format!("{name}: {e}"))))
                     .transpose()
             }
             Err(e) => Err(e.into()),
@@ -352,8 +304,7 @@ impl FromColumn for Option<String> {
 
 impl FromColumn for String {
     fn from_column(row: &AnyRow, name: &str) -> StoreResult<Self> {
-        Option::<String>::from_column(row, name)?
-            .ok_or_else(|| StoreError::Database(sqlx::Error::ColumnNotFound(format!("{name} is NULL"))))
+        Option::<String>::from_column(row, name)?.ok_or_else(|| StoreError::Decode(format!("{name} is NULL")))
     }
 }
 
@@ -361,26 +312,45 @@ impl FromColumn for String {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn mysql_placeholders_are_rewritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .unwrap();
-        assert_eq!(store.sql("SELECT $1, $2"), "SELECT $1, $2");
-        let mysql = Store {
-            pool: store.pool.clone(),
-            backend: Backend::MySql,
-            sqlite_writer: store.sqlite_writer.clone(),
-        };
-        assert_eq!(
-            mysql.sql("a = $1 AND b IN ($2, $10) AND c = '$'"),
-            "a = ? AND b IN (?, ?) AND c = '$'"
-        );
+    #[test]
+    fn in_lists_are_padded_to_a_power_of_two() {
         assert_eq!(Store::placeholders(3, 2), "$3, $4");
         assert_eq!(Store::placeholders(1, 3), "$1, $2, $3, $4");
         assert_eq!(Store::padded(&[1, 2, 3]).copied().collect::<Vec<_>>(), [1, 2, 3, 3]);
         assert_eq!(Store::padded(&[7]).copied().collect::<Vec<_>>(), [7]);
         assert_eq!(Store::padded::<i64>(&[]).count(), 0);
+    }
+
+    #[tokio::test]
+    async fn unreadable_stored_values_are_decode_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let insert = "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, \
+                      secret_hash, created_at, push_service) VALUES ($1, $2, $3, $4, $5, 'k', 'a', 'h', 0, 0)";
+        // An owner kind no variant has, and an owner id that no longer parses.
+        for (id, kind, owner) in [("s1", 7, "42"), ("s2", 0, "")] {
+            store
+                .write(insert)
+                .bind(id)
+                .bind(kind)
+                .bind(owner)
+                .bind(format!("https://push.example/{id}"))
+                .bind(id)
+                .execute()
+                .await
+                .unwrap();
+            let read = store.subscription_auth(id).await;
+            assert!(matches!(read, Err(StoreError::Decode(_))), "{id}: {read:?}");
+        }
+        store
+            .write(
+                "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES ('k1', 'n', 'root', 'h', 0)",
+            )
+            .execute()
+            .await
+            .unwrap();
+        assert!(matches!(store.api_key_auth("k1").await, Err(StoreError::Decode(_))));
     }
 }

@@ -12,8 +12,9 @@
 //! [`pushed_outcome`]), so the two agree over any period.
 
 use super::outbox::SettledAs;
-use super::{col, Backend, Store, StoreResult};
-use sqlx::AnyConnection;
+use super::{col, Backend, Store, StoreResult, WriteTx};
+use crate::domain::states::{TargetState, UnknownCode};
+use crate::domain::OwnerKind;
 use std::collections::BTreeMap;
 
 const MINUTE_MS: i64 = 60_000;
@@ -73,14 +74,11 @@ impl PushService {
         }
     }
 
-    pub fn from_db(value: i64) -> Self {
-        match value {
-            1 => Self::Fcm,
-            2 => Self::Mozilla,
-            3 => Self::Apple,
-            4 => Self::Windows,
-            _ => Self::Other,
-        }
+    pub fn from_db(code: i64) -> Result<Self, UnknownCode> {
+        Self::ALL.into_iter().find(|s| s.as_db() == code).ok_or(UnknownCode {
+            what: "push service",
+            code,
+        })
     }
 
     /// The name the API uses.
@@ -117,8 +115,11 @@ impl PushOutcome {
         }
     }
 
-    fn from_db(value: i64) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_db() == value)
+    fn from_db(code: i64) -> Result<Self, UnknownCode> {
+        Self::ALL.into_iter().find(|o| o.as_db() == code).ok_or(UnknownCode {
+            what: "push outcome",
+            code,
+        })
     }
 
     pub fn label(self) -> &'static str {
@@ -157,7 +158,7 @@ pub fn pushed_outcome(status: Option<u16>, result: SettledAs) -> Option<PushOutc
 /// Push requests of one settled batch, by (service, outcome).
 pub(crate) type PushCounts = BTreeMap<(PushService, PushOutcome), i64>;
 /// Settled targets of one batch, by (message, service, final state, last status or -1).
-pub(crate) type MessageOutcomes<'a> = BTreeMap<(&'a str, PushService, i64, i64), i64>;
+pub(crate) type MessageOutcomes<'a> = BTreeMap<(&'a str, PushService, TargetState, i64), i64>;
 
 /// A random shard of a day's subscription counters.
 fn day_shard() -> i64 {
@@ -166,142 +167,132 @@ fn day_shard() -> i64 {
     i64::from(byte[0] % DAY_SHARDS)
 }
 
+/// `INSERT … ON CONFLICT DO UPDATE` adding to counters, with `rows` value tuples.
+fn upsert_adding(backend: Backend, table: &str, keys: &[&str], counters: &[&str], rows: usize) -> String {
+    let width = keys.len() + counters.len();
+    let values = (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let columns = [keys, counters].concat().join(", ");
+    let update = match backend {
+        Backend::MySql => {
+            let sets: Vec<String> = counters.iter().map(|c| format!("{c} = {c} + VALUES({c})")).collect();
+            format!("ON DUPLICATE KEY UPDATE {}", sets.join(", "))
+        }
+        Backend::Sqlite | Backend::Postgres => {
+            let sets: Vec<String> = counters
+                .iter()
+                .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+                .collect();
+            format!("ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), sets.join(", "))
+        }
+    };
+    format!("INSERT INTO {table} ({columns}) VALUES {values} {update}")
+}
+
+/// Adds a batch's push requests to the minute and hour rollups (two statements).
+pub(crate) async fn add_push_counts(tx: &mut WriteTx, counts: &PushCounts, now_ms: i64) -> StoreResult<()> {
+    let counts: Vec<_> = counts.iter().filter(|(_, n)| **n > 0).collect();
+    if counts.is_empty() {
+        return Ok(());
+    }
+    for (table, bucket_column, bucket) in [
+        ("push_minutes", "minute", now_ms.div_euclid(MINUTE_MS)),
+        ("push_hours", "hour", now_ms.div_euclid(HOUR_MS)),
+    ] {
+        let sql = upsert_adding(
+            tx.backend(),
+            table,
+            &[bucket_column, "push_service", "outcome"],
+            &["pushes"],
+            counts.len(),
+        );
+        let mut query = tx.query(sql);
+        for ((service, outcome), n) in &counts {
+            query = query.bind(bucket).bind(service.as_db()).bind(outcome.as_db()).bind(**n);
+        }
+        query.execute().await?;
+    }
+    Ok(())
+}
+
+/// Adds subscriptions created and pruned to today's counters.
+pub(crate) async fn add_subscription_day(tx: &mut WriteTx, now_ms: i64, created: i64, pruned: i64) -> StoreResult<()> {
+    if created == 0 && pruned == 0 {
+        return Ok(());
+    }
+    let sql = upsert_adding(
+        tx.backend(),
+        "subscription_days",
+        &["day", "shard"],
+        &["created", "pruned"],
+        1,
+    );
+    tx.query(sql)
+        .bind(now_ms.div_euclid(DAY_MS))
+        .bind(day_shard())
+        .bind(created)
+        .bind(pruned)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+/// Adds a batch's settled targets to their messages' breakdowns.
+pub(crate) async fn add_message_outcomes(tx: &mut WriteTx, outcomes: &MessageOutcomes<'_>) -> StoreResult<()> {
+    let rows: Vec<_> = outcomes.iter().filter(|(_, n)| **n > 0).collect();
+    for chunk in rows.chunks(64) {
+        let sql = upsert_adding(
+            tx.backend(),
+            "message_outcomes",
+            &["message_id", "push_service", "state", "last_status"],
+            &["targets"],
+            chunk.len(),
+        );
+        let mut query = tx.query(sql);
+        for ((message_id, service, state, status), n) in chunk {
+            query = query
+                .bind(*message_id)
+                .bind(service.as_db())
+                .bind(state.as_db())
+                .bind(*status)
+                .bind(**n);
+        }
+        query.execute().await?;
+    }
+    Ok(())
+}
+
+/// The push service of each given subscription that still exists.
+pub(crate) async fn push_services(
+    tx: &mut WriteTx,
+    subscription_ids: &[&str],
+) -> StoreResult<std::collections::HashMap<String, PushService>> {
+    let mut services = std::collections::HashMap::with_capacity(subscription_ids.len());
+    for chunk in subscription_ids.chunks(512) {
+        let sql = format!(
+            "SELECT id, push_service FROM subscriptions WHERE id IN ({})",
+            Store::placeholders(1, chunk.len())
+        );
+        let mut query = tx.query(sql);
+        for id in Store::padded(chunk) {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all().await? {
+            services.insert(
+                col::<String>(&row, "id")?,
+                PushService::from_db(col(&row, "push_service")?)?,
+            );
+        }
+    }
+    Ok(services)
+}
+
 impl Store {
-    /// `INSERT … ON CONFLICT DO UPDATE` adding to counters, with `rows` value tuples.
-    fn upsert_adding(&self, table: &str, keys: &[&str], counters: &[&str], rows: usize) -> String {
-        let width = keys.len() + counters.len();
-        let values = (0..rows)
-            .map(|r| {
-                let cells: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let columns = [keys, counters].concat().join(", ");
-        let update = match self.backend() {
-            Backend::MySql => {
-                let sets: Vec<String> = counters.iter().map(|c| format!("{c} = {c} + VALUES({c})")).collect();
-                format!("ON DUPLICATE KEY UPDATE {}", sets.join(", "))
-            }
-            Backend::Sqlite | Backend::Postgres => {
-                let sets: Vec<String> = counters
-                    .iter()
-                    .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-                    .collect();
-                format!("ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), sets.join(", "))
-            }
-        };
-        self.sql(&format!("INSERT INTO {table} ({columns}) VALUES {values} {update}"))
-            .into_owned()
-    }
-
-    /// Adds a batch's push requests to the minute and hour rollups (two statements).
-    pub(crate) async fn add_push_counts(
-        &self,
-        conn: &mut AnyConnection,
-        counts: &PushCounts,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        let counts: Vec<_> = counts.iter().filter(|(_, n)| **n > 0).collect();
-        if counts.is_empty() {
-            return Ok(());
-        }
-        for (table, bucket_column, bucket) in [
-            ("push_minutes", "minute", now_ms.div_euclid(MINUTE_MS)),
-            ("push_hours", "hour", now_ms.div_euclid(HOUR_MS)),
-        ] {
-            let sql = self.upsert_adding(
-                table,
-                &[bucket_column, "push_service", "outcome"],
-                &["pushes"],
-                counts.len(),
-            );
-            let mut query = sqlx::query(&sql);
-            for ((service, outcome), n) in &counts {
-                query = query.bind(bucket).bind(service.as_db()).bind(outcome.as_db()).bind(**n);
-            }
-            query.execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Adds subscriptions created and pruned to today's counters.
-    pub(crate) async fn add_subscription_day(
-        &self,
-        conn: &mut AnyConnection,
-        now_ms: i64,
-        created: i64,
-        pruned: i64,
-    ) -> StoreResult<()> {
-        if created == 0 && pruned == 0 {
-            return Ok(());
-        }
-        let sql = self.upsert_adding("subscription_days", &["day", "shard"], &["created", "pruned"], 1);
-        sqlx::query(&sql)
-            .bind(now_ms.div_euclid(DAY_MS))
-            .bind(day_shard())
-            .bind(created)
-            .bind(pruned)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
-    /// Adds a batch's settled targets to their messages' breakdowns.
-    pub(crate) async fn add_message_outcomes(
-        &self,
-        conn: &mut AnyConnection,
-        outcomes: &MessageOutcomes<'_>,
-    ) -> StoreResult<()> {
-        let rows: Vec<_> = outcomes.iter().filter(|(_, n)| **n > 0).collect();
-        for chunk in rows.chunks(64) {
-            let sql = self.upsert_adding(
-                "message_outcomes",
-                &["message_id", "push_service", "state", "last_status"],
-                &["targets"],
-                chunk.len(),
-            );
-            let mut query = sqlx::query(&sql);
-            for ((message_id, service, state, status), n) in chunk {
-                query = query
-                    .bind(*message_id)
-                    .bind(service.as_db())
-                    .bind(*state)
-                    .bind(*status)
-                    .bind(**n);
-            }
-            query.execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    /// The push service of each given subscription that still exists.
-    pub(crate) async fn push_services(
-        &self,
-        conn: &mut AnyConnection,
-        subscription_ids: &[&str],
-    ) -> StoreResult<std::collections::HashMap<String, PushService>> {
-        let mut services = std::collections::HashMap::with_capacity(subscription_ids.len());
-        for chunk in subscription_ids.chunks(512) {
-            let sql = format!(
-                "SELECT id, push_service FROM subscriptions WHERE id IN ({})",
-                Store::placeholders(1, chunk.len())
-            );
-            let sql = self.sql(&sql);
-            let mut query = sqlx::query(&sql);
-            for id in Store::padded(chunk) {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&mut *conn).await? {
-                services.insert(
-                    col::<String>(&row, "id")?,
-                    PushService::from_db(col(&row, "push_service")?),
-                );
-            }
-        }
-        Ok(services)
-    }
-
     /// Deletes rollup rows older than the overview shows (run with the expiry cleanup).
     pub async fn prune_rollups(&self, now_ms: i64) -> StoreResult<()> {
         let mut tx = self.begin().await?;
@@ -319,7 +310,7 @@ impl Store {
                 (now_ms - KEEP_DAYS_MS) / DAY_MS,
             ),
         ] {
-            sqlx::query(&self.sql(sql)).bind(before).execute(&mut *tx).await?;
+            tx.query(sql).bind(before).execute().await?;
         }
         tx.commit().await
     }
@@ -349,17 +340,14 @@ impl Store {
 
     async fn subscriptions_by_service(&self) -> StoreResult<BTreeMap<(PushService, bool), i64>> {
         let mut subscriptions = BTreeMap::new();
-        for row in sqlx::query(
-            "SELECT owner_kind, push_service, COUNT(*) AS n FROM subscriptions GROUP BY owner_kind, push_service",
-        )
-        .fetch_all(self.pool())
-        .await?
+        for row in self
+            .read("SELECT owner_kind, push_service, COUNT(*) AS n FROM subscriptions GROUP BY owner_kind, push_service")
+            .fetch_all()
+            .await?
         {
-            let kind = crate::domain::OwnerKind::from_db(col(&row, "owner_kind")?);
-            let service = PushService::from_db(col(&row, "push_service")?);
-            *subscriptions
-                .entry((service, kind == crate::domain::OwnerKind::Admin))
-                .or_insert(0) += col::<i64>(&row, "n")?;
+            let kind = OwnerKind::from_db(col(&row, "owner_kind")?)?;
+            let service = PushService::from_db(col(&row, "push_service")?)?;
+            *subscriptions.entry((service, kind == OwnerKind::Admin)).or_insert(0) += col::<i64>(&row, "n")?;
         }
         Ok(subscriptions)
     }
@@ -367,9 +355,10 @@ impl Store {
     /// (created, pruned) for each of the 30 days from `first_day`.
     async fn subscription_days(&self, first_day: i64) -> StoreResult<Vec<(i64, i64)>> {
         let mut days = vec![(0i64, 0i64); 30];
-        for row in sqlx::query(&self.sql("SELECT day, created, pruned FROM subscription_days WHERE day >= $1"))
+        for row in self
+            .read("SELECT day, created, pruned FROM subscription_days WHERE day >= $1")
             .bind(first_day)
-            .fetch_all(self.pool())
+            .fetch_all()
             .await?
         {
             let day: i64 = col(&row, "day")?;
@@ -386,14 +375,12 @@ impl Store {
         let first = current - count as i64 + 1;
         let mut buckets = vec![BTreeMap::new(); count];
         let sql = format!("SELECT {column} AS bucket, push_service, outcome, pushes FROM {table} WHERE {column} >= $1");
-        for row in sqlx::query(&self.sql(&sql)).bind(first).fetch_all(self.pool()).await? {
+        for row in self.read(sql).bind(first).fetch_all().await? {
             let bucket: i64 = col(&row, "bucket")?;
-            let Some(outcome) = PushOutcome::from_db(col(&row, "outcome")?) else {
-                continue;
-            };
+            let outcome = PushOutcome::from_db(col(&row, "outcome")?)?;
             if let Some(slot) = usize::try_from(bucket - first).ok().and_then(|i| buckets.get_mut(i)) {
                 *slot
-                    .entry((PushService::from_db(col(&row, "push_service")?), outcome))
+                    .entry((PushService::from_db(col(&row, "push_service")?)?, outcome))
                     .or_insert(0) += col::<i64>(&row, "pushes")?;
             }
         }
@@ -402,19 +389,20 @@ impl Store {
 
     /// A message's settled targets by push service, final state and last HTTP status.
     pub async fn message_outcomes(&self, message_id: &str) -> StoreResult<Vec<MessageOutcome>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT push_service, state, last_status, targets FROM message_outcomes WHERE message_id = $1 \
-             ORDER BY push_service, state, last_status",
-        ))
-        .bind(message_id)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .read(
+                "SELECT push_service, state, last_status, targets FROM message_outcomes WHERE message_id = $1 \
+                 ORDER BY push_service, state, last_status",
+            )
+            .bind(message_id)
+            .fetch_all()
+            .await?;
         rows.iter()
             .map(|r| {
                 let status: i64 = col(r, "last_status")?;
                 Ok(MessageOutcome {
-                    service: PushService::from_db(col(r, "push_service")?),
-                    state: col(r, "state")?,
+                    service: PushService::from_db(col(r, "push_service")?)?,
+                    state: TargetState::from_db(col(r, "state")?)?,
                     last_status: (status >= 0).then_some(status),
                     targets: col(r, "targets")?,
                 })
@@ -448,8 +436,8 @@ pub struct PushSeries {
 #[derive(Debug, Clone)]
 pub struct MessageOutcome {
     pub service: PushService,
-    /// `outbox.state`: accepted, failed or gone.
-    pub state: i64,
+    /// Accepted, failed or gone.
+    pub state: TargetState,
     pub last_status: Option<i64>,
     pub targets: i64,
 }
@@ -479,7 +467,7 @@ mod tests {
             ("not a url", PushService::Other),
         ] {
             assert_eq!(PushService::from_endpoint(endpoint), service, "{endpoint}");
-            assert_eq!(PushService::from_db(service.as_db()), service);
+            assert_eq!(PushService::from_db(service.as_db()), Ok(service));
         }
     }
 

@@ -2,7 +2,7 @@
 //! the owner-token secret. Several instances on one database agree on them because the first
 //! writer wins and everyone reads the stored value back.
 
-use super::{col, is_unique_violation, Store, StoreResult};
+use super::{col, is_unique_violation, Store, StoreError, StoreResult};
 
 pub const VAPID_PRIVATE_KEY: &str = "vapid_private_key";
 pub const ADMIN_TOKEN_HASH: &str = "admin_token_hash";
@@ -10,9 +10,10 @@ pub const OWNER_TOKEN_SECRET: &str = "owner_token_secret";
 
 impl Store {
     pub async fn setting(&self, name: &str) -> StoreResult<Option<String>> {
-        let row = sqlx::query(&self.sql("SELECT value FROM settings WHERE name = $1"))
+        let row = self
+            .read("SELECT value FROM settings WHERE name = $1")
             .bind(name)
-            .fetch_optional(self.pool())
+            .fetch_optional()
             .await?;
         row.map(|r| col(&r, "value")).transpose()
     }
@@ -23,28 +24,35 @@ impl Store {
         if let Some(existing) = self.setting(name).await? {
             return Ok((existing, false));
         }
-        let inserted = sqlx::query(&self.sql("INSERT INTO settings (name, value) VALUES ($1, $2)"))
+        let inserted = self
+            .write("INSERT INTO settings (name, value) VALUES ($1, $2)")
             .bind(name)
             .bind(value)
-            .execute(self.pool())
+            .execute()
             .await;
         match inserted {
             Ok(_) => Ok((value.to_owned(), true)),
-            Err(e) if is_unique_violation(&e) => Ok((self.setting(name).await?.unwrap_or_default(), false)),
-            Err(e) => Err(e.into()),
+            // Another instance stored it first: read theirs back.
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => match self.setting(name).await? {
+                Some(stored) => Ok((stored, false)),
+                None => Err(StoreError::Conflict(format!(
+                    "the setting {name} was stored and removed at once"
+                ))),
+            },
+            Err(e) => Err(e),
         }
     }
 
     pub async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(&self.sql("DELETE FROM settings WHERE name = $1"))
+        tx.query("DELETE FROM settings WHERE name = $1")
             .bind(name)
-            .execute(&mut *tx)
+            .execute()
             .await?;
-        sqlx::query(&self.sql("INSERT INTO settings (name, value) VALUES ($1, $2)"))
+        tx.query("INSERT INTO settings (name, value) VALUES ($1, $2)")
             .bind(name)
             .bind(value)
-            .execute(&mut *tx)
+            .execute()
             .await?;
         tx.commit().await?;
         Ok(())

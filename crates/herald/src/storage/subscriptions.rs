@@ -6,7 +6,7 @@
 //! for another owner replaces the row with a new one (new id, new secret): what was queued for
 //! the old owner is never handed to the new one.
 
-use super::rollups::PushService;
+use super::rollups::{self, PushService};
 use super::{col, is_unique_violation, Store, StoreError, StoreResult};
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets;
@@ -53,12 +53,13 @@ fn endpoint_hash(endpoint: &str) -> String {
     base64url::encode(digest::digest(&digest::SHA256, endpoint.as_bytes()))
 }
 
-fn owner_from(kind: i64, id: String) -> Owner {
-    Owner {
-        kind: OwnerKind::from_db(kind),
-        // Stored ids were validated on the way in.
-        id: OwnerId::parse(&id).unwrap_or_else(|_| OwnerId::parse("?").expect("valid")),
-    }
+/// The owner a row stores. Ids were validated on the way in; one that no longer parses is a
+/// decode error, not someone else's id.
+fn owner_from(kind: i64, id: String) -> StoreResult<Owner> {
+    Ok(Owner {
+        kind: OwnerKind::from_db(kind)?,
+        id: OwnerId::parse(&id).map_err(|e| StoreError::Decode(format!("owner id: {e}")))?,
+    })
 }
 
 impl Store {
@@ -84,19 +85,20 @@ impl Store {
         let (secret, secret_hash) = secrets::new_secret();
         let mut tx = self.begin().await?;
         // One round trip: the row for this endpoint (if any) and how many the owner has.
-        let probe = sqlx::query(&self.sql(
-            "SELECT s.id, s.owner_kind, s.owner_id, \
-             (SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2) AS owned \
-             FROM (SELECT 1 AS one) AS probe LEFT JOIN subscriptions s ON s.endpoint_hash = $3",
-        ))
-        .bind(new.owner.kind.as_db())
-        .bind(new.owner.id.as_str())
-        .bind(&hash)
-        .fetch_one(&mut *tx)
-        .await?;
+        let probe = tx
+            .query(
+                "SELECT s.id, s.owner_kind, s.owner_id, \
+                 (SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2) AS owned \
+                 FROM (SELECT 1 AS one) AS probe LEFT JOIN subscriptions s ON s.endpoint_hash = $3",
+            )
+            .bind(new.owner.kind.as_db())
+            .bind(new.owner.id.as_str())
+            .bind(&hash)
+            .fetch_one()
+            .await?;
         let existing_id: Option<String> = col(&probe, "id")?;
         let moves_owner = match &existing_id {
-            Some(_) => owner_from(col(&probe, "owner_kind")?, col(&probe, "owner_id")?) != new.owner,
+            Some(_) => owner_from(col(&probe, "owner_kind")?, col(&probe, "owner_id")?)? != new.owner,
             None => true,
         };
         let count: i64 = col(&probe, "owned")?;
@@ -109,24 +111,24 @@ impl Store {
             Some(id) if moves_owner => {
                 // Someone else's endpoint changes hands: the old row goes, with its tickle
                 // messages (their outbox rows settle as gone), and the new owner starts afresh.
-                sqlx::query(&self.sql("DELETE FROM subscriptions WHERE id = $1"))
+                tx.query("DELETE FROM subscriptions WHERE id = $1")
                     .bind(&id)
-                    .execute(&mut *tx)
+                    .execute()
                     .await?;
                 None
             }
             other => other,
         };
         let registered = if let Some(id) = existing_id {
-            sqlx::query(&self.sql(
+            tx.query(
                 "UPDATE subscriptions SET p256dh = $1, auth = $2, secret_hash = $3, user_agent = $4 WHERE id = $5",
-            ))
+            )
             .bind(&new.p256dh)
             .bind(&new.auth)
             .bind(&secret_hash)
             .bind(new.user_agent.as_deref())
             .bind(&id)
-            .execute(&mut *tx)
+            .execute()
             .await?;
             Registered {
                 id,
@@ -135,10 +137,10 @@ impl Store {
             }
         } else {
             let id = secrets::random_id();
-            sqlx::query(&self.sql(
+            tx.query(
                 "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, \
                  secret_hash, user_agent, created_at, push_service) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            ))
+            )
             .bind(&id)
             .bind(new.owner.kind.as_db())
             .bind(new.owner.id.as_str())
@@ -150,9 +152,9 @@ impl Store {
             .bind(new.user_agent.as_deref())
             .bind(now_ms)
             .bind(PushService::from_endpoint(&new.endpoint).as_db())
-            .execute(&mut *tx)
+            .execute()
             .await?;
-            self.add_subscription_day(&mut tx, now_ms, 1, 0).await?;
+            rollups::add_subscription_day(&mut tx, now_ms, 1, 0).await?;
             Registered {
                 id,
                 secret,
@@ -176,15 +178,16 @@ impl Store {
         let hash = endpoint_hash(endpoint);
         let mut tx = self.begin().await?;
         // The new endpoint may already be registered on its own: this row takes it over.
-        sqlx::query(&self.sql("DELETE FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2"))
+        tx.query("DELETE FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2")
             .bind(&hash)
             .bind(id)
-            .execute(&mut *tx)
+            .execute()
             .await?;
-        let updated = sqlx::query(&self.sql(
-            "UPDATE subscriptions SET endpoint = $1, endpoint_hash = $2, p256dh = $3, auth = $4, secret_hash = $5, \
-             push_service = $6 WHERE id = $7",
-        ))
+        let updated = tx
+            .query(
+                "UPDATE subscriptions SET endpoint = $1, endpoint_hash = $2, p256dh = $3, auth = $4, secret_hash = $5, \
+                 push_service = $6 WHERE id = $7",
+            )
         .bind(endpoint)
         .bind(&hash)
         .bind(p256dh)
@@ -192,33 +195,34 @@ impl Store {
         .bind(&secret_hash)
         .bind(PushService::from_endpoint(endpoint).as_db())
         .bind(id)
-        .execute(&mut *tx)
+        .execute()
         .await?;
         tx.commit().await?;
-        Ok((updated.rows_affected() == 1).then_some(secret))
+        Ok((updated == 1).then_some(secret))
     }
 
     pub async fn subscription_auth(&self, id: &str) -> StoreResult<Option<SubscriptionAuth>> {
-        let row = sqlx::query(&self.sql("SELECT secret_hash, owner_kind, owner_id FROM subscriptions WHERE id = $1"))
+        let row = self
+            .read("SELECT secret_hash, owner_kind, owner_id FROM subscriptions WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional()
             .await?;
         row.map(|r| {
             Ok(SubscriptionAuth {
                 secret_hash: col(&r, "secret_hash")?,
-                owner: owner_from(col(&r, "owner_kind")?, col(&r, "owner_id")?),
+                owner: owner_from(col(&r, "owner_kind")?, col(&r, "owner_id")?)?,
             })
         })
         .transpose()
     }
 
     pub async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
-        let _writer = self.writer().await;
-        let done = sqlx::query(&self.sql("DELETE FROM subscriptions WHERE id = $1"))
+        let done = self
+            .write("DELETE FROM subscriptions WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute()
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 
     /// A page of subscriptions ordered by id, optionally of one owner, and the total count.
@@ -231,33 +235,36 @@ impl Store {
         let after = after.unwrap_or("");
         let (rows, total) = match owner {
             Some(owner) => {
-                let rows = sqlx::query(&self.sql(
-                    "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at FROM subscriptions \
-                     WHERE owner_kind = $1 AND owner_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-                ))
-                .bind(owner.kind.as_db())
-                .bind(owner.id.as_str())
-                .bind(after)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?;
-                let total: i64 = sqlx::query_scalar(
-                    &self.sql("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2"),
-                )
-                .bind(owner.kind.as_db())
-                .bind(owner.id.as_str())
-                .fetch_one(self.pool())
-                .await?;
+                let rows = self
+                    .read(
+                        "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at \
+                         FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+                    )
+                    .bind(owner.kind.as_db())
+                    .bind(owner.id.as_str())
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all()
+                    .await?;
+                let total: i64 = self
+                    .read("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2")
+                    .bind(owner.kind.as_db())
+                    .bind(owner.id.as_str())
+                    .fetch_scalar()
+                    .await?;
                 (rows, total)
             }
             None => {
                 // The page and the count side by side: the count walks an index of every row.
-                let sql = self.sql(
-                    "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at FROM subscriptions \
-                     WHERE id > $1 ORDER BY id LIMIT $2",
-                );
-                let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(self.pool());
-                futures::try_join!(async { Ok(rows.await?) }, self.count_subscriptions())?
+                let rows = self
+                    .read(
+                        "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at \
+                         FROM subscriptions WHERE id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all();
+                futures::try_join!(rows, self.count_subscriptions())?
             }
         };
         let views = rows
@@ -265,9 +272,9 @@ impl Store {
             .map(|r| {
                 Ok(SubscriptionView {
                     id: col(r, "id")?,
-                    owner: owner_from(col(r, "owner_kind")?, col(r, "owner_id")?),
+                    owner: owner_from(col(r, "owner_kind")?, col(r, "owner_id")?)?,
                     endpoint: col(r, "endpoint")?,
-                    push_service: PushService::from_db(col(r, "push_service")?),
+                    push_service: PushService::from_db(col(r, "push_service")?)?,
                     created_at: col(r, "created_at")?,
                     last_success_at: col(r, "last_success_at")?,
                 })
@@ -277,9 +284,7 @@ impl Store {
     }
 
     pub async fn count_subscriptions(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions")
-            .fetch_one(self.pool())
-            .await?)
+        self.read("SELECT COUNT(*) FROM subscriptions").fetch_scalar().await
     }
 }
 
@@ -299,19 +304,20 @@ pub struct ExportedSubscription {
 impl Store {
     /// A page of full subscription rows ordered by id, for export.
     pub async fn export_subscriptions(&self, after: &str, limit: i64) -> StoreResult<Vec<ExportedSubscription>> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT id, owner_kind, owner_id, endpoint, p256dh, auth, secret_hash, created_at FROM subscriptions \
-             WHERE id > $1 ORDER BY id LIMIT $2",
-        ))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .read(
+                "SELECT id, owner_kind, owner_id, endpoint, p256dh, auth, secret_hash, created_at FROM subscriptions \
+                 WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all()
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(ExportedSubscription {
                     id: col(r, "id")?,
-                    owner: owner_from(col(r, "owner_kind")?, col(r, "owner_id")?),
+                    owner: owner_from(col(r, "owner_kind")?, col(r, "owner_id")?)?,
                     endpoint: col(r, "endpoint")?,
                     p256dh: col(r, "p256dh")?,
                     auth: col(r, "auth")?,
@@ -328,22 +334,21 @@ impl Store {
     pub async fn import_subscription(&self, s: &ExportedSubscription, now_ms: i64) -> StoreResult<bool> {
         let hash = endpoint_hash(&s.endpoint);
         let mut tx = self.begin().await?;
-        let updated = sqlx::query(&self.sql(
-            "UPDATE subscriptions SET owner_kind = $1, owner_id = $2, p256dh = $3, auth = $4 WHERE endpoint_hash = $5",
-        ))
+        let updated = tx
+            .query("UPDATE subscriptions SET owner_kind = $1, owner_id = $2, p256dh = $3, auth = $4 WHERE endpoint_hash = $5")
         .bind(s.owner.kind.as_db())
         .bind(s.owner.id.as_str())
         .bind(&s.p256dh)
         .bind(&s.auth)
         .bind(&hash)
-        .execute(&mut *tx)
+        .execute()
         .await?;
-        let created = updated.rows_affected() == 0;
+        let created = updated == 0;
         if created {
-            sqlx::query(&self.sql(
+            tx.query(
                 "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, secret_hash, \
                  created_at, push_service) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            ))
+            )
             .bind(&s.id)
             .bind(s.owner.kind.as_db())
             .bind(s.owner.id.as_str())
@@ -354,9 +359,9 @@ impl Store {
             .bind(&s.secret_hash)
             .bind(s.created_at)
             .bind(PushService::from_endpoint(&s.endpoint).as_db())
-            .execute(&mut *tx)
+            .execute()
             .await?;
-            self.add_subscription_day(&mut tx, now_ms, 1, 0).await?;
+            rollups::add_subscription_day(&mut tx, now_ms, 1, 0).await?;
         }
         tx.commit().await?;
         Ok(created)
