@@ -76,6 +76,7 @@ impl Application {
             state.metrics.clone(),
             state.clock.clone(),
             state.delivery_wake.clone(),
+            state.delivery_recorded.clone(),
         ));
         let scheduler = Arc::new(Scheduler::new(state.clone()));
         let limits = ConnectionLimits {
@@ -218,6 +219,7 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
         metrics: Arc::new(Metrics::default()),
         clock,
         delivery_wake: Arc::new(Notify::new()),
+        delivery_recorded: Arc::new(Notify::new()),
         scheduler_wake: Arc::new(Notify::new()),
         rate_limiter: api::RateLimiter::new(config.public_rate_limit),
         config: Arc::new(config),
