@@ -29,6 +29,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Wakes the delivery engine when new outbox rows exist.
     pub delivery_wake: Arc<Notify>,
+    /// Notified (all waiters) each time the delivery engine has recorded a batch of results.
+    pub delivery_recorded: Arc<Notify>,
     /// Wakes the scheduler when a scheduled message or reminder changes.
     pub scheduler_wake: Arc<Notify>,
 }

@@ -207,6 +207,7 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
         metrics: Arc::new(Metrics::default()),
         clock,
         delivery_wake: Arc::new(Notify::new()),
+        delivery_recorded: Arc::new(Notify::new()),
         scheduler_wake: Arc::new(Notify::new()),
         config: Arc::new(config),
     })

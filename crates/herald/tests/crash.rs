@@ -253,8 +253,9 @@ async fn a_broadcast_survives_sigkill_mid_send() {
         "the restarted instance sent {second_sent}, but only {} were unsettled at the kill",
         DEVICES - first_settled
     );
+    // A hang, not a slow machine: the whole run takes well under a minute.
     assert!(
-        started.elapsed() < Duration::from_secs(60),
+        started.elapsed() < Duration::from_secs(300),
         "took {:?}",
         started.elapsed()
     );

@@ -8,9 +8,15 @@
 use futures::StreamExt;
 use herald_testkit::{MockPushService, MockResponse};
 use serde_json::{json, Value};
-use sqlx::Connection;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+// Shared with the API suite, which also uses the parts for MariaDB and SQLite.
+#[allow(dead_code)]
+#[path = "api/test_database.rs"]
+mod test_database;
+
+use test_database::{DatabaseServer, TestDatabase};
 
 const ADMIN: &str = "scale-out-admin-token-0123456789";
 
@@ -110,12 +116,9 @@ async fn broadcast(base: &str, title: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_a_broadcast_and_survive_losing_one() {
-    let name = format!(
-        "herald_scale_{}",
-        herald::secrets::random_id().to_lowercase().replace(['-', '_'], "x")
-    );
-    let mut admin = match sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres").await {
-        Ok(connection) => connection,
+    // Dropped at the end of the test, whether it passes or fails.
+    let database = match TestDatabase::create(DatabaseServer::Postgres, "herald_scale").await {
+        Ok(database) => database,
         // scripts/test sets this, after saying loudly why, when it cannot provide PostgreSQL.
         Err(e) if std::env::var_os("HERALD_TEST_SKIP_POSTGRES").is_some() => {
             eprintln!("SKIPPED two_instances_share_a_broadcast_and_survive_losing_one: no PostgreSQL ({e})");
@@ -127,11 +130,7 @@ async fn two_instances_share_a_broadcast_and_survive_losing_one() {
              starts it (scripts/services.sh); HERALD_TEST_SKIP_POSTGRES=1 skips this test."
         ),
     };
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let url = database.url.clone();
 
     let push = MockPushService::start().await;
     let a = start(&url).await;
@@ -211,7 +210,4 @@ async fn two_instances_share_a_broadcast_and_survive_losing_one() {
     );
     let _ = endpoints;
     drop(b);
-    let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
 }

@@ -19,6 +19,9 @@ use std::time::Duration;
 
 /// How long `?wait=true` waits for first attempts before answering with what it has.
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
+/// How often `?wait=true` checks without being woken: this instance's recorder wakes it, but
+/// another instance may be the one that sends and records.
+const WAIT_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,8 +59,20 @@ pub async fn create(
     }
     // The original's "request sent": wait until every target's first attempt has settled.
     let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-    while state.store.unattempted_targets(&message.id).await? > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    loop {
+        // Taken before the check, so results recorded between the check and the wait wake it.
+        let recorded = state.delivery_recorded.notified();
+        if state.store.unattempted_targets(&message.id).await? == 0 {
+            break;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::select! {
+            _ = recorded => {}
+            _ = tokio::time::sleep_until((now + WAIT_RECHECK).min(deadline)) => {}
+        }
     }
     let view = state
         .store

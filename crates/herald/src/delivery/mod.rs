@@ -135,6 +135,8 @@ pub struct DeliveryEngine {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    /// Told whenever results are recorded (`?wait=true` listens).
+    recorded: Arc<Notify>,
     prepared: Mutex<HashMap<String, Arc<Prepared>>>,
     lanes: Mutex<HashMap<String, Arc<OriginLane>>>,
 }
@@ -152,6 +154,7 @@ impl DeliveryEngine {
             metrics: state.metrics.clone(),
             clock: state.clock.clone(),
             wake: state.delivery_wake.clone(),
+            recorded: state.delivery_recorded.clone(),
             prepared: Mutex::new(HashMap::new()),
             lanes: Mutex::new(HashMap::new()),
         }
@@ -165,7 +168,12 @@ impl DeliveryEngine {
     /// Runs until `shutdown`; then lets in-flight pushes finish and records them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (results_tx, results_rx) = mpsc::channel::<(Settlement, OwnedSemaphorePermit)>(8192);
-        let recorder = tokio::spawn(record(self.store.clone(), self.clock.clone(), results_rx));
+        let recorder = tokio::spawn(record(
+            self.store.clone(),
+            self.clock.clone(),
+            results_rx,
+            self.recorded.clone(),
+        ));
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         loop {
             if shutdown.is_cancelled() {
@@ -247,6 +255,7 @@ impl DeliveryEngine {
         }))
         .await;
         self.store.settle(&settlements, self.clock.now_ms()).await?;
+        self.recorded.notify_waiters();
         Ok(count)
     }
 
@@ -506,9 +515,14 @@ fn jitter() -> i64 {
 }
 
 /// Settles results in batches: waits for one, then takes whatever else is ready (up to 1000),
-/// and frees their permits once they are recorded.
+/// and frees their permits once they are recorded; then tells `recorded`.
 /// A failed write is retried, never dropped: the rows' leases would only re-send them.
-async fn record(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<(Settlement, OwnedSemaphorePermit)>) {
+async fn record(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::Receiver<(Settlement, OwnedSemaphorePermit)>,
+    recorded: Arc<Notify>,
+) {
     let mut received = Vec::with_capacity(1000);
     while rx.recv_many(&mut received, 1000).await > 0 {
         let (batch, permits): (Vec<Settlement>, Vec<OwnedSemaphorePermit>) = received.drain(..).unzip();
@@ -519,5 +533,6 @@ async fn record(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<(Set
             delay = (delay * 2).min(Duration::from_secs(10));
         }
         drop(permits);
+        recorded.notify_waiters();
     }
 }

@@ -304,8 +304,9 @@ async fn subscriptions_export_and_import_report_bad_lines_and_keep_the_rest() {
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_refuse_a_database_without_herald_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let url = fresh_database(dir.path()).await;
-    let out = herald_on(&url)
+    let database = fresh_database(dir.path()).await;
+    let url = &database.url;
+    let out = herald_on(url)
         .args(["notify", "--uid", "42", "--title", "hi"])
         .output()
         .unwrap();
@@ -317,10 +318,10 @@ async fn commands_refuse_a_database_without_herald_tables() {
     );
     assert!(stderr.contains("HERALD_DATABASE_URL"), "{stderr}");
     // Still empty: the server's first start (or `herald init`) sets it up, and then it works.
-    let out = herald_on(&url).arg("init").output().unwrap();
+    let out = herald_on(url).arg("init").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("created the Herald database"));
-    let out = herald_on(&url)
+    let out = herald_on(url)
         .args(["notify", "--uid", "42", "--title", "hi"])
         .output()
         .unwrap();

@@ -251,22 +251,20 @@ async fn answers_slower_than_the_push_timeout_are_retried() {
     app.push.script(&endpoint, vec![MockResponse::created().delay(slow)]);
     let late = app.register_existing(json!({"uid": "late"}), endpoint, browser).await;
 
-    let started = Instant::now();
     let id = app.send(json!({"to": {"all": "clients"}, "title": "Slow"})).await;
-    // The fast devices are not held up by the slow ones.
-    let pushes = app.push.wait_for(3, Duration::from_secs(5)).await;
+    // The fast devices are not held up by the slow ones: theirs are answered before any slow
+    // push reaches the 1 s timeout (each counts a retry then). The slow ones are answered
+    // after 2.5 s, so the first three answers are the fast ones.
+    let pushes = app.push.wait_for(3, Duration::from_secs(20)).await;
+    let retries_by_then = app.app_state.metrics.pushes("retry");
     for d in &healthy {
         let p: Vec<_> = pushes
             .iter()
             .filter(|p| d.endpoint.ends_with(&format!("/{}", p.device)))
             .collect();
         assert_eq!(p.len(), 1, "{}", d.endpoint);
-        assert!(
-            p[0].at.duration_since(started) < Duration::from_millis(900),
-            "{:?}",
-            p[0].at.duration_since(started)
-        );
     }
+    assert_eq!(retries_by_then, 0, "the fast devices waited for a slow one's timeout");
     let live: Vec<&Device> = healthy.iter().chain(&hung).collect();
     let m = check_run(&app, &id, "Slow", &live, &[]).await;
     assert_eq!(
@@ -483,7 +481,7 @@ async fn huge_retry_after_values_are_not_ignored() {
     let id = app
         .send(json!({"to": {"all": "clients"}, "title": "Never mind", "ttl": 60}))
         .await;
-    app.push.wait_for(devices.len(), Duration::from_secs(5)).await;
+    app.push.wait_for(devices.len(), Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let mut resent = Vec::new();
     for (value, d) in &devices {

@@ -54,7 +54,9 @@ async fn half_open_connections_beyond_the_cap_do_not_lock_out_healthz() {
     }
     let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let started = Instant::now();
-    let health = tokio::time::timeout(Duration::from_secs(5), fresh.get(app.url("/healthz")).send())
+    // Locked out, it would wait for the 60 s header timeout to free a slot; answered, it takes
+    // milliseconds. 20 s is generous for a busy machine and still tells the two apart.
+    let health = tokio::time::timeout(Duration::from_secs(20), fresh.get(app.url("/healthz")).send())
         .await
         .expect("/healthz answered while 2000 half-open connections were open")
         .unwrap();
@@ -85,13 +87,19 @@ async fn slow_silent_and_idle_clients_are_cut_within_their_timeouts() {
     .await;
     let address = socket_address(&app);
 
+    // Each timeout is 1 s; uncut, these connections would stay open for good. The bounds are
+    // generous for a busy machine.
+    let give_up = Duration::from_secs(20);
+
     // Slowloris: a header that trickles in a line at a time and never ends.
     let mut slow = TcpStream::connect(&address).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let trickle = tokio::spawn(async move {
         let started = Instant::now();
-        for i in 0..40 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        // A line every 250 ms: 80 lines in 20 s, below the header count a server may refuse,
+        // so only the timeout can cut it.
+        for i in 0..80 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
             if slow.write_all(format!("X-Slow-{i}: y\r\n").as_bytes()).await.is_err() {
                 return Some(started.elapsed());
             }
@@ -106,7 +114,7 @@ async fn slow_silent_and_idle_clients_are_cut_within_their_timeouts() {
 
     // A client that connects and says nothing.
     let mut silent = TcpStream::connect(&address).await.unwrap();
-    let silent_cut = closed_within(&mut silent, Duration::from_secs(4)).await;
+    let silent_cut = closed_within(&mut silent, give_up).await;
     assert!(
         silent_cut.is_some(),
         "a silent connection stayed open past the header timeout"
@@ -120,7 +128,7 @@ async fn slow_silent_and_idle_clients_are_cut_within_their_timeouts() {
     let mut answer = [0u8; 512];
     let n = idle.read(&mut answer).await.unwrap();
     assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
-    let idle_cut = closed_within(&mut idle, Duration::from_secs(4)).await;
+    let idle_cut = closed_within(&mut idle, give_up).await;
     assert!(
         idle_cut.is_some(),
         "an idle keep-alive connection stayed open past the idle timeout"
@@ -128,8 +136,8 @@ async fn slow_silent_and_idle_clients_are_cut_within_their_timeouts() {
 
     let slow_cut = trickle.await.unwrap();
     assert!(
-        slow_cut.is_some_and(|t| t < Duration::from_secs(3)),
-        "a trickled header was not cut within the 1 s header timeout: {slow_cut:?}"
+        slow_cut.is_some(),
+        "a trickled header was not cut by the 1 s header timeout within {give_up:?}"
     );
 }
 

@@ -2,6 +2,7 @@
 //! by default; PostgreSQL or MariaDB when `HERALD_TEST_DATABASE` says so) and its own mock
 //! push service that verifies VAPID and decrypts every push independently.
 
+pub use crate::test_database::{DatabaseServer, TestDatabase};
 use herald::clock::{Clock, ManualClock, SystemClock};
 use herald::config::Config;
 use herald::startup::Application;
@@ -23,6 +24,9 @@ pub struct TestApp {
     pub scheduler: Arc<herald::scheduler::Scheduler>,
     pub clock: Option<ManualClock>,
     shutdown: CancellationToken,
+    /// The database this app made, dropped after the app stops; `None` on a database given
+    /// in [`Options::database_url`], which its maker drops.
+    _database: Option<TestDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -48,37 +52,17 @@ pub struct Options {
     pub push: Option<MockOptions>,
 }
 
-/// A fresh database URL for the backend chosen by `HERALD_TEST_DATABASE`.
-pub async fn fresh_database(dir: &std::path::Path) -> String {
-    let name = format!(
-        "herald_test_{}",
-        herald::secrets::random_id().to_lowercase().replace(['-', '_'], "x")
-    );
-    match std::env::var("HERALD_TEST_DATABASE").as_deref() {
-        Ok("postgres") => {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
-                .await
-                .unwrap_or_else(|e| panic!("HERALD_TEST_DATABASE=postgres needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; scripts/services.sh sets it up): {e}"));
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            format!("postgres://postgres@127.0.0.1:5432/{name}")
-        }
-        Ok("mysql") => {
-            use sqlx::Connection;
-            let mut conn = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/mysql")
-                .await
-                .unwrap_or_else(|e| panic!("HERALD_TEST_DATABASE=mysql needs MariaDB on 127.0.0.1:3306 (user root, no password; scripts/services.sh sets it up): {e}"));
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            format!("mysql://root@127.0.0.1:3306/{name}")
-        }
-        _ => format!("sqlite://{}/herald.db", dir.display()),
-    }
+/// A fresh database for the backend chosen by `HERALD_TEST_DATABASE`, dropped with the value.
+pub async fn fresh_database(dir: &std::path::Path) -> TestDatabase {
+    let server = match std::env::var("HERALD_TEST_DATABASE").as_deref() {
+        Ok("postgres") => DatabaseServer::Postgres,
+        Ok("mysql") => DatabaseServer::MySql,
+        _ => return TestDatabase::sqlite(dir),
+    };
+    TestDatabase::create(server, "herald_test").await.unwrap_or_else(|e| match server {
+        DatabaseServer::Postgres => panic!("HERALD_TEST_DATABASE=postgres needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; scripts/services.sh sets it up): {e}"),
+        DatabaseServer::MySql => panic!("HERALD_TEST_DATABASE=mysql needs MariaDB on 127.0.0.1:3306 (user root, no password; scripts/services.sh sets it up): {e}"),
+    })
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -87,9 +71,12 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = match &options.database_url {
-        Some(url) => url.clone(),
-        None => fresh_database(dir.path()).await,
+    let (database_url, database) = match &options.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let made = fresh_database(dir.path()).await;
+            (made.url.clone(), Some(made))
+        }
     };
     let mut env: Vec<(&str, String)> = vec![
         ("HERALD_LISTEN", "127.0.0.1:0".into()),
@@ -151,6 +138,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         scheduler,
         clock: manual,
         shutdown,
+        _database: database,
         _dir: dir,
     }
 }

