@@ -1,5 +1,10 @@
 //! Domain types that validate on parse: holding one proves the value was checked.
 
+pub mod language;
+pub mod quiet_hours;
+pub mod segment;
+pub mod spread;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
