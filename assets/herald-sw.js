@@ -16,8 +16,14 @@
  *  - an empty ("tickle") push makes the worker fetch this device's waiting
  *    messages from Herald and show each of them;
  *  - when neither gives anything, a generic "New message" is shown.
+ * Both carry the same fields (declarative names / the API's camelCase names):
+ * actions (buttons, as many as Notification.maxActions allows), image, badge,
+ * require_interaction / requireInteraction, silent, renotify, lang, dir, the
+ * sender's data, and app_badge / appBadge (the number on the app's icon, set
+ * with navigator.setAppBadge where the browser has it).
  * After a notification is shown, and when it is clicked, the worker posts a
- * receipt to Herald ("displayed" / "clicked").
+ * receipt to Herald ("displayed" / "clicked"; a click on a button adds
+ * "action": its id). A button opens its URL only on this worker's origin.
  */
 'use strict';
 
@@ -83,15 +89,18 @@ function authHeaders(rec, extra) {
   return Object.assign({ Authorization: `Bearer ${rec.secret}` }, extra || {});
 }
 
-async function sendReceipt(messageId, eventName) {
+/** `action`: the id of the button clicked; left out for the notification itself. */
+async function sendReceipt(messageId, eventName, action) {
   if (!messageId) return;
   const rec = await readRecord();
   if (!rec) return;
+  const receipt = { messageId: String(messageId), event: eventName };
+  if (action) receipt.action = String(action);
   try {
     const res = await fetch(apiUrl(rec, `/subscriptions/${encodeURIComponent(rec.id)}/receipts`), {
       method: 'POST',
       headers: authHeaders(rec, { 'Content-Type': 'application/json' }),
-      body: JSON.stringify({ messageId: String(messageId), event: eventName }),
+      body: JSON.stringify(receipt),
       credentials: 'omit',
       cache: 'no-store',
     });
@@ -126,8 +135,114 @@ function cleanOptions(options) {
 }
 
 async function show(title, options, messageId) {
-  await self.registration.showNotification(title || GENERIC_TITLE, cleanOptions(options));
+  try {
+    await self.registration.showNotification(title || GENERIC_TITLE, cleanOptions(options));
+  } catch (err) {
+    // A browser that refuses one of the richer options still shows the text.
+    console.warn('[herald-sw] showing the full notification failed; showing the text only', err);
+    const { body, icon, tag, data } = options;
+    await self.registration.showNotification(title || GENERIC_TITLE, cleanOptions({ body, icon, tag, data }));
+  }
   if (messageId) await sendReceipt(messageId, 'displayed');
+}
+
+/** The most buttons this browser shows; all of them when it does not say. */
+function actionLimit() {
+  const max = typeof Notification !== 'undefined' ? Notification.maxActions : undefined;
+  return typeof max === 'number' && max >= 0 ? max : Infinity;
+}
+
+/**
+ * Buttons for showNotification() and the map {id: url or null} the click
+ * handler reads back. Entries are {action, title, navigate} (declarative) or
+ * {id, title, url} (API). URLs stay out of the shown options: a browser that
+ * navigates by itself would skip the click receipt.
+ */
+function actionsFrom(list) {
+  const shown = [];
+  const urls = {};
+  if (!Array.isArray(list)) return { shown, urls };
+  for (const a of list) {
+    if (shown.length >= actionLimit()) break;
+    if (!a || typeof a !== 'object') continue;
+    const id = a.action != null ? a.action : a.id;
+    if (id == null || id === '' || !a.title) continue;
+    shown.push({ action: String(id), title: String(a.title) });
+    const url = a.navigate != null ? a.navigate : a.url;
+    urls[String(id)] = url ? String(url) : null;
+  }
+  return { shown, urls };
+}
+
+const DIRECTIONS = ['auto', 'ltr', 'rtl'];
+
+/**
+ * showNotification() options for a message in the API's camelCase shape
+ * (tickle messages as fetched; declarative ones through fromDeclarative).
+ * Flags are set only when true; renotify only with a tag (browsers refuse it
+ * without one).
+ */
+function optionsFor(m) {
+  const { shown, urls } = actionsFrom(m.actions);
+  const options = {
+    body: m.body,
+    icon: m.icon,
+    image: m.image,
+    badge: m.badge,
+    tag: m.tag,
+    lang: m.lang,
+    dir: DIRECTIONS.includes(m.dir) ? m.dir : undefined,
+    timestamp: typeof m.timestamp === 'number' ? m.timestamp : undefined,
+    data: {
+      url: m.url || null,
+      messageId: m.id != null ? String(m.id) : null,
+      actions: urls,
+      data: m.data !== undefined ? m.data : null,
+    },
+  };
+  if (shown.length > 0) options.actions = shown;
+  if (m.requireInteraction === true) options.requireInteraction = true;
+  if (m.silent === true) options.silent = true;
+  if (m.renotify === true && m.tag) options.renotify = true;
+  return options;
+}
+
+/** Sets (or with 0 clears) the number on the app's icon, where the browser can. */
+async function setAppBadge(count) {
+  if (!Number.isInteger(count) || count < 0) return;
+  const nav = self.navigator;
+  if (!nav || typeof nav.setAppBadge !== 'function') return;
+  try {
+    if (count === 0 && typeof nav.clearAppBadge === 'function') await nav.clearAppBadge();
+    else await nav.setAppBadge(count);
+  } catch (err) {
+    console.warn('[herald-sw] setting the app badge failed', err);
+  }
+}
+
+/** A declarative message in the API's shape; the sender's object is data.data. */
+function fromDeclarative(msg) {
+  const n = msg.notification;
+  const d = n.data && typeof n.data === 'object' ? n.data : {};
+  return {
+    id: d.messageId != null ? d.messageId : d.message_id,
+    title: n.title,
+    body: n.body,
+    url: n.navigate,
+    icon: n.icon,
+    image: n.image,
+    badge: n.badge,
+    tag: n.tag,
+    lang: n.lang,
+    dir: n.dir,
+    timestamp: n.timestamp,
+    requireInteraction: n.require_interaction,
+    silent: n.silent,
+    renotify: n.renotify,
+    actions: n.actions,
+    data: d.data,
+    appBadge: msg.app_badge,
+  };
 }
 
 /** The Declarative Web Push message in a push, or null for a tickle / unknown payload. */
@@ -143,7 +258,7 @@ function declarativeFrom(data) {
   try {
     const msg = JSON.parse(text);
     if (msg && msg.web_push === DECLARATIVE_MAGIC && msg.notification && typeof msg.notification === 'object') {
-      return msg.notification;
+      return fromDeclarative(msg);
     }
   } catch {
     /* not JSON: treat as a tickle */
@@ -161,23 +276,10 @@ async function showGeneric() {
 }
 
 async function handlePush(data) {
-  const n = declarativeFrom(data);
-  if (n) {
-    const messageId = n.data && (n.data.messageId != null ? n.data.messageId : n.data.message_id);
-    await show(
-      n.title,
-      {
-        body: n.body,
-        icon: n.icon,
-        tag: n.tag,
-        lang: n.lang,
-        dir: n.dir,
-        silent: n.silent,
-        timestamp: typeof n.timestamp === 'number' ? n.timestamp : undefined,
-        data: { url: n.navigate || null, messageId: messageId != null ? String(messageId) : null },
-      },
-      messageId,
-    );
+  const m = declarativeFrom(data);
+  if (m) {
+    await show(m.title, optionsFor(m), m.id);
+    await setAppBadge(m.appBadge);
     return;
   }
 
@@ -193,21 +295,12 @@ async function handlePush(data) {
     return;
   }
   const results = await Promise.allSettled(
-    messages.map((m) =>
-      show(
-        m.title,
-        {
-          body: m.body,
-          icon: m.icon,
-          tag: m.tag,
-          timestamp: timestampOf(m.createdAt),
-          data: { url: m.url || null, messageId: m.id != null ? String(m.id) : null },
-        },
-        m.id,
-      ),
-    ),
+    messages.map((m) => show(m.title, optionsFor(Object.assign({}, m, { timestamp: timestampOf(m.createdAt) })), m.id)),
   );
   if (results.every((r) => r.status === 'rejected')) await showGeneric();
+  // Messages come oldest first: the newest badge count wins.
+  const badged = messages.filter((m) => Number.isInteger(m.appBadge));
+  if (badged.length > 0) await setAppBadge(badged[badged.length - 1].appBadge);
 }
 
 self.addEventListener('push', (event) => {
@@ -237,15 +330,38 @@ async function focusOrOpen(url) {
   if (self.clients.openWindow) await self.clients.openWindow(target);
 }
 
+/** `url` resolved against this worker's origin, or null when it leads elsewhere. */
+function sameOriginUrl(url) {
+  let target;
+  try {
+    target = new URL(url, self.location.origin);
+  } catch {
+    return null;
+  }
+  return target.origin === self.location.origin ? target.href : null;
+}
+
 self.addEventListener('notificationclick', (event) => {
   const notification = event.notification;
   notification.close();
   const data = notification.data || {};
+  const actions = data.actions && typeof data.actions === 'object' ? data.actions : {};
+  // Only a button this message defined counts as an action; a button without
+  // a URL opens what the notification itself would.
+  const action =
+    typeof event.action === 'string' && Object.prototype.hasOwnProperty.call(actions, event.action)
+      ? event.action
+      : '';
+  let url = data.url;
+  if (action && actions[action]) {
+    url = sameOriginUrl(actions[action]);
+    if (!url) console.warn(`[herald-sw] button ${action}: ${actions[action]} is not on this origin; not opened`);
+  }
   // Start the receipt first, but do not make the window wait for it: a
   // window may only be opened shortly after the click.
-  const receipt = sendReceipt(data.messageId, 'clicked');
-  const navigate = data.url
-    ? focusOrOpen(data.url).catch((err) => console.warn('[herald-sw] opening window failed', err))
+  const receipt = sendReceipt(data.messageId, 'clicked', action);
+  const navigate = url
+    ? focusOrOpen(url).catch((err) => console.warn('[herald-sw] opening window failed', err))
     : Promise.resolve();
   event.waitUntil(Promise.all([receipt, navigate]));
 });

@@ -7,6 +7,7 @@
  *
  *   await subscribe({ api: 'https://herald.example', ownerToken });       // token from your backend
  *   await subscribe({ api: 'https://herald.example', registerUrl: '/push/register' });
+ *   await subscribe({ api, ownerToken, tags: ['district:12', 'tariff:home-100'] });
  *   await unsubscribe({ api: 'https://herald.example' });                 // this device only
  *   await state();   // 'unsupported' | 'denied' | 'subscribed' | 'unsubscribed'
  *
@@ -19,6 +20,14 @@
  *    host application (same-origin cookies are sent), which registers it with
  *    Herald server-side using the admin token and returns Herald's
  *    {"id", "secret"}.
+ *
+ * Either way the registration body also carries, for Herald to pick each
+ * message's language and hold pushes during quiet hours:
+ *  - languages: the browser's languages, most preferred first
+ *    (navigator.languages, else [navigator.language]);
+ *  - timeZone: the device's IANA time zone (Intl), e.g. "Europe/Kyiv";
+ *  - tags: the segments passed to subscribe({tags}), when given.
+ * A registerUrl endpoint should pass these three on to Herald unchanged.
  *
  * Hosting on another origin. A service worker can only be registered from the
  * origin of the page, so a host application at https://portal.example that
@@ -169,19 +178,52 @@ async function currentRegistration(scope) {
   return (await navigator.serviceWorker.getRegistration(scope)) || null;
 }
 
+/** The browser's languages, most preferred first. */
+function browserLanguages() {
+  const list =
+    Array.isArray(navigator.languages) && navigator.languages.length > 0 ? navigator.languages : [navigator.language];
+  // Herald takes at most 32; nobody reads past the first few.
+  return list.filter((l) => typeof l === 'string' && l !== '').slice(0, 16);
+}
+
+/** The device's IANA time zone, or undefined when Intl cannot tell. */
+function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The registration body: the subscription, what this device is like, and extra fields. */
+function registrationBody(sub, tags, extra) {
+  const body = Object.assign({ subscription: sub.toJSON() }, extra);
+  const languages = browserLanguages();
+  if (languages.length > 0) body.languages = languages;
+  const timeZone = browserTimeZone();
+  if (timeZone) body.timeZone = timeZone;
+  if (tags !== undefined) body.tags = tags;
+  return body;
+}
+
 // ---------------------------------------------------------------- API
 
 /**
  * Ask for permission (when not decided yet), register the worker, subscribe to
- * push and register the subscription with Herald.
+ * push and register the subscription with Herald, with the browser's
+ * languages, its time zone and the optional `tags` (an array of strings such
+ * as "district:12").
  * Resolves to {state: 'subscribed', id} | {state: 'denied'} | {state: 'unsupported'}
  * | {state: 'unsubscribed'} (the permission prompt was dismissed).
  * Rejects with an Error (with .code and .status) when Herald refuses.
  */
-export async function subscribe({ api, ownerToken, registerUrl, serviceWorkerUrl = '/herald-sw.js', scope } = {}) {
+export async function subscribe({ api, ownerToken, registerUrl, serviceWorkerUrl = '/herald-sw.js', scope, tags } = {}) {
   if (!isSupported()) return { state: 'unsupported' };
   const base = trimApi(api);
   if (!ownerToken && !registerUrl) throw new TypeError('herald: pass `ownerToken` or `registerUrl`');
+  if (tags !== undefined && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
+    throw new TypeError('herald: `tags` must be an array of strings');
+  }
 
   let permission = Notification.permission;
   if (permission === 'default') permission = await Notification.requestPermission();
@@ -213,7 +255,7 @@ export async function subscribe({ api, ownerToken, registerUrl, serviceWorkerUrl
       {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ subscription: sub.toJSON(), ownerToken }),
+        body: JSON.stringify(registrationBody(sub, tags, { ownerToken })),
         credentials: 'omit',
       },
       'Registering with Herald',
@@ -224,7 +266,7 @@ export async function subscribe({ api, ownerToken, registerUrl, serviceWorkerUrl
       {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ subscription: sub.toJSON() }),
+        body: JSON.stringify(registrationBody(sub, tags)),
         credentials: 'same-origin',
       },
       'Registering the subscription',

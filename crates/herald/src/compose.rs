@@ -134,7 +134,7 @@ impl MessageRequest {
 
 /// The encoded size of the payload this message will carry.
 fn payload_size(message: &NewMessage) -> usize {
-    crate::delivery::payload::declarative_json(&crate::delivery::payload::Notification {
+    crate::domain::payload::declarative_json(&crate::domain::payload::Notification {
         id: &message.id,
         title: &message.title,
         body: message.body.as_deref(),

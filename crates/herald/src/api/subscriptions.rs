@@ -38,6 +38,13 @@ pub struct RegisterRequest {
     uid: Option<serde_json::Value>,
     aid: Option<serde_json::Value>,
     owner_token: Option<String>,
+    // Sent by herald.js; accepted and not yet stored (issue 16 integrates them).
+    #[allow(dead_code)]
+    languages: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    time_zone: Option<serde_json::Value>,
+    #[allow(dead_code)]
+    tags: Option<serde_json::Value>,
 }
 
 /// Validates a browser subscription: well-formed keys and an endpoint the policy allows.

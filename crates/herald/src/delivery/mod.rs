@@ -42,7 +42,6 @@
 //!   its lease ends, so no other instance can claim a row while it is on the wire.
 
 mod client;
-pub mod payload;
 mod pool;
 mod tls;
 mod transport;
@@ -55,6 +54,7 @@ pub use transport::Transport;
 use crate::app::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::payload;
 use crate::domain::MessageMode;
 use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::{Metrics, OriginMetrics};

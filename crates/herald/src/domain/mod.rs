@@ -1,5 +1,10 @@
 //! Domain types that validate on parse: holding one proves the value was checked.
 
+pub mod language;
+pub mod payload;
+pub mod quiet_hours;
+pub mod segment;
+pub mod spread;
 pub mod states;
 
 use serde::{Deserialize, Serialize};
