@@ -36,8 +36,11 @@ impl LanguageTag {
         let first_ok = first.eq_ignore_ascii_case("x")
             || first.eq_ignore_ascii_case("i")
             || (matches!(first.len(), 2 | 3 | 5..=8) && first.bytes().all(|b| b.is_ascii_alphabetic()));
-        // A singleton (`x`, `u`, …) introduces more subtags; it never ends a tag.
-        let ends_well = subtags.last().is_some_and(|last| last.len() > 1);
+        // A singleton (`x`, `u`, …) introduces more subtags; it never ends a tag. After the
+        // private-use `x`, one-character subtags are ordinary (`zh-x-a-b`).
+        let private_use_from = subtags.iter().position(|s| s.eq_ignore_ascii_case("x"));
+        let ends_well = subtags.len() > 1 + private_use_from.unwrap_or(usize::MAX - 1)
+            || subtags.last().is_some_and(|last| last.len() > 1);
         if !well_formed || !first_ok || !ends_well {
             return Err(refuse());
         }
