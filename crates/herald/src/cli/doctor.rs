@@ -330,7 +330,7 @@ async fn check_push_services(config: &Config, args: &DoctorArgs, timeout: Durati
     let client = match probe_client(config, timeout) {
         Ok(client) => client,
         Err(e) => {
-            report.add(Level::Critical, "push services", e);
+            report.add(Level::Critical, "push services", e.to_string());
             return;
         }
     };

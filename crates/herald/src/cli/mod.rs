@@ -249,7 +249,7 @@ async fn serve(path: Option<PathBuf>) -> Result<(), CliError> {
         tracing::info!("shutting down: finishing in-flight requests and pushes");
     });
     tracing::info!(address = %app.local_addr(), "herald is listening; admin console at /admin/, demo at /demo/");
-    app.run_until_stopped(shutdown).await
+    Ok(app.run_until_stopped(shutdown).await?)
 }
 
 /// Registers the SIGTERM and SIGINT (Ctrl-C) handlers now; the future ends at the first one.

@@ -95,7 +95,7 @@ pub async fn run(args: SendArgs) -> Result<(), CliError> {
         host_allowlist: vec![],
     };
     let ssl_cert_file = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-    let client = push_client(&policy, Duration::from_secs(30), ssl_cert_file.as_deref())?;
+    let client = push_client(&policy, Duration::from_secs(30), ssl_cert_file.as_deref()).map_err(CliError::other)?;
     let response = client
         .post(request.url)
         .headers(request.headers)
@@ -112,14 +112,14 @@ pub async fn run(args: SendArgs) -> Result<(), CliError> {
             println!("{status}: the push service accepted the message");
             Ok(())
         }
-        PushOutcome::Gone { reason, .. } => Err(match reason {
+        PushOutcome::Gone { reason, .. } => Err(CliError::Refused(match reason {
             GoneReason::Expired => {
                 format!("{status}: the subscription is gone (expired or unsubscribed); delete it. Body: {text}")
             }
             GoneReason::KeyMismatch => format!(
                 "{status}: the subscription was made with another VAPID key; it is gone for this key. Body: {text}"
             ),
-        }),
+        })),
         PushOutcome::RetryLater { retry_after, .. } => Err(CliError::Refused(format!(
             "{status}: the push service asks to retry later{}. Body: {text}",
             retry_after

@@ -140,7 +140,7 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
     };
     let created_at = match value.get("createdAt").and_then(Value::as_str) {
         Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .map_err(|_| "createdAt is not an RFC 3339 time")?
+            .map_err(|_| CliError::Refused("createdAt is not an RFC 3339 time".into()))?
             .timestamp_millis(),
         None => now_ms,
     };
