@@ -38,7 +38,7 @@ fn now_ms() -> i64 {
 
 pub async fn create(config: Config, args: CreateArgs) -> Result<(), CliError> {
     let name = access::validate_name(&args.name)?;
-    let scopes = Scopes::parse_list(args.scope.iter().map(|s| s.trim()))?;
+    let scopes = Scopes::parse_list(args.scope.iter().map(|s| s.trim())).map_err(|e| CliError::flag("--scope", e))?;
     let store = super::open_store(&config).await?;
     let (id, token, hash) = access::new_key();
     store.insert_api_key(&id, &name, scopes, &hash, now_ms()).await?;
