@@ -6,6 +6,7 @@
 //! and the 256-bit secret is checked against its stored SHA-256 in constant time, like every
 //! other secret (see [`crate::secrets`]).
 
+use crate::domain::ValidationError;
 use crate::secrets;
 
 /// One power an API key may hold.
@@ -30,11 +31,13 @@ impl Scope {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        Scope::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| format!("unknown scope {text:?}; scopes are send, read and admin"))
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == text).ok_or_else(|| {
+            ValidationError::new(
+                "scopes",
+                format!("`scopes`: unknown scope {text:?}; scopes are send, read and admin"),
+            )
+        })
     }
 
     fn bit(self) -> u8 {
@@ -65,14 +68,19 @@ impl Scopes {
     }
 
     /// A list such as `send,read` (also the stored form); duplicates are folded, an empty
-    /// list is refused.
-    pub fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+    /// list is refused. The error names the item: `scopes[1]`.
+    pub fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, ValidationError> {
         let mut scopes = Self::default();
-        for item in items {
-            scopes.0 |= Scope::parse(item)?.bit();
+        for (index, item) in items.into_iter().enumerate() {
+            scopes.0 |= Scope::parse(item)
+                .map_err(|e| ValidationError::new(format!("scopes[{index}]"), e.message))?
+                .bit();
         }
         if scopes.is_empty() {
-            return Err("give at least one scope: send, read or admin".into());
+            return Err(ValidationError::new(
+                "scopes",
+                "`scopes`: give at least one scope: send, read or admin",
+            ));
         }
         Ok(scopes)
     }
@@ -108,15 +116,16 @@ pub fn parse_key(token: &str) -> Option<(&str, &str)> {
 }
 
 /// A key's name: what it is for, one line of 1 to 100 characters.
-pub fn validate_name(name: &str) -> Result<String, String> {
+pub fn validate_name(name: &str) -> Result<String, ValidationError> {
     if name.chars().any(crate::domain::disguises_a_name) {
-        return Err(
-            "`name` must not contain control characters, line separators or invisible formatting characters".into(),
-        );
+        return Err(ValidationError::new(
+            "name",
+            "`name` must not contain control characters, line separators or invisible formatting characters",
+        ));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err("`name` must be 1 to 100 characters".into());
+        return Err(ValidationError::new("name", "`name` must be 1 to 100 characters"));
     }
     Ok(name.to_owned())
 }
@@ -135,7 +144,11 @@ mod tests {
             Scopes::parse_list("read,send,read".split(',')).unwrap().to_text(),
             "send,read"
         );
-        assert!(Scopes::parse_list(["root"]).unwrap_err().contains("root"));
+        let error = Scopes::parse_list(["send", "root"]).unwrap_err();
+        assert!(
+            error.message.contains("root") && error.field == "scopes[1]",
+            "{error:?}"
+        );
         assert!(Scopes::parse_list([]).is_err());
     }
 

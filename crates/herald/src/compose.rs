@@ -2,7 +2,7 @@
 //! The HTTP API, the CLI and reminders all go through [`MessageRequest::validate`], so the
 //! rules are the same whichever way a message arrives.
 
-use crate::domain::{Audience, MessageMode};
+use crate::domain::{Audience, MessageMode, ValidationError};
 use crate::secrets;
 use crate::storage::messages::NewMessage;
 use herald_push::ece::AES128GCM_MAX_PLAINTEXT;
@@ -12,10 +12,10 @@ use serde::Deserialize;
 pub const DEFAULT_TTL_SECS: u64 = 86_400;
 
 /// The body of `POST /api/v1/messages`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MessageRequest {
-    pub to: serde_json::Value,
+    pub to: Audience,
     pub title: String,
     pub body: Option<String>,
     pub url: Option<String>,
@@ -30,50 +30,63 @@ pub struct MessageRequest {
 
 impl MessageRequest {
     /// Checks every field; the error names the field and the rule.
-    pub fn validate(&self, now_ms: i64) -> Result<NewMessage, String> {
-        let audience = Audience::from_json(&self.to)?;
+    pub fn validate(&self, now_ms: i64) -> Result<NewMessage, ValidationError> {
+        let audience = self.to.clone();
         let title = self.title.trim();
         if title.is_empty() || title.chars().count() > 256 {
-            return Err("`title` must be 1 to 256 characters".into());
+            return Err(ValidationError::new("title", "`title` must be 1 to 256 characters"));
         }
         // Checked before trimming too: a trailing newline or vertical tab is a control character.
         if self.title.chars().any(crate::domain::breaks_a_line) {
-            return Err("`title` must not contain control characters or line separators".into());
+            return Err(ValidationError::new(
+                "title",
+                "`title` must not contain control characters or line separators",
+            ));
         }
         // Only the body is multi-line text; every other field is one line.
-        let text =
-            |name: &str, value: &Option<String>, max: usize, multiline: bool| -> Result<Option<String>, String> {
-                match value {
-                    Some(v) if v.chars().count() > max => Err(format!("`{name}` must be at most {max} characters")),
-                    Some(v)
-                        if v.chars().any(|c| {
-                            if multiline {
-                                c.is_control() && c != '\n' && c != '\t'
-                            } else {
-                                crate::domain::breaks_a_line(c)
-                            }
-                        }) =>
-                    {
-                        Err(format!(
-                            "`{name}` must not contain control characters or line separators"
-                        ))
-                    }
-                    Some(v) if !v.is_empty() => Ok(Some(v.clone())),
-                    _ => Ok(None),
+        let text = |name: &str,
+                    value: &Option<String>,
+                    max: usize,
+                    multiline: bool|
+         -> Result<Option<String>, ValidationError> {
+            match value {
+                Some(v) if v.chars().count() > max => Err(ValidationError::new(
+                    name,
+                    format!("`{name}` must be at most {max} characters"),
+                )),
+                Some(v)
+                    if v.chars().any(|c| {
+                        if multiline {
+                            c.is_control() && c != '\n' && c != '\t'
+                        } else {
+                            crate::domain::breaks_a_line(c)
+                        }
+                    }) =>
+                {
+                    Err(ValidationError::new(
+                        name,
+                        format!("`{name}` must not contain control characters or line separators"),
+                    ))
                 }
-            };
+                Some(v) if !v.is_empty() => Ok(Some(v.clone())),
+                _ => Ok(None),
+            }
+        };
         let body = text("body", &self.body, 16_000, true)?;
         let url = link("url", &self.url)?;
         let icon = link("icon", &self.icon)?;
         let tag = text("tag", &self.tag, 128, false)?;
         let ttl = self.ttl.unwrap_or(DEFAULT_TTL_SECS);
         if ttl > u64::from(MAX_TTL_SECONDS) {
-            return Err(format!("`ttl` must be at most {MAX_TTL_SECONDS} seconds (30 days)"));
+            return Err(ValidationError::new(
+                "ttl",
+                format!("`ttl` must be at most {MAX_TTL_SECONDS} seconds (30 days)"),
+            ));
         }
         let urgency = match &self.urgency {
             Some(u) => Some(
                 Urgency::parse(u)
-                    .map_err(|e| format!("`urgency`: {e}"))?
+                    .map_err(|e| ValidationError::new("urgency", format!("`urgency`: {e}")))?
                     .as_str()
                     .to_owned(),
             ),
@@ -82,23 +95,27 @@ impl MessageRequest {
         let topic = match &self.topic {
             Some(t) => Some(
                 Topic::parse(t)
-                    .map_err(|e| format!("`topic`: {e}"))?
+                    .map_err(|e| ValidationError::new("topic", format!("`topic`: {e}")))?
                     .as_str()
                     .to_owned(),
             ),
             None => None,
         };
         let mode = match &self.mode {
-            Some(m) => MessageMode::parse(m).map_err(|e| format!("`mode`: {e}"))?,
+            Some(m) => MessageMode::parse(m).map_err(|e| ValidationError::new("mode", format!("`mode`: {e}")))?,
             None => MessageMode::Payload,
         };
         let send_at_ms = match &self.send_at {
             Some(when) => {
-                let at = chrono::DateTime::parse_from_rfc3339(when)
-                    .map_err(|_| format!("`sendAt` {when:?} is not an RFC 3339 time such as 2026-12-01T09:00:00Z"))?;
+                let at = chrono::DateTime::parse_from_rfc3339(when).map_err(|_| {
+                    ValidationError::new(
+                        "sendAt",
+                        format!("`sendAt` {when:?} is not an RFC 3339 time such as 2026-12-01T09:00:00Z"),
+                    )
+                })?;
                 let at_ms = at.timestamp_millis();
                 if at_ms > now_ms + 366 * 86_400_000 {
-                    return Err("`sendAt` must be within a year".into());
+                    return Err(ValidationError::new("sendAt", "`sendAt` must be within a year"));
                 }
                 at_ms.max(now_ms)
             }
@@ -122,9 +139,12 @@ impl MessageRequest {
         if mode == MessageMode::Payload {
             let size = payload_size(&message);
             if size > AES128GCM_MAX_PLAINTEXT {
-                return Err(format!(
-                    "the notification is {size} bytes as JSON but a push carries at most {AES128GCM_MAX_PLAINTEXT}; \
-                     shorten it or use \"mode\": \"tickle\""
+                return Err(ValidationError::new(
+                    "body",
+                    format!(
+                        "the notification is {size} bytes as JSON but a push carries at most {AES128GCM_MAX_PLAINTEXT}; \
+                         shorten it or use \"mode\": \"tickle\""
+                    ),
                 ));
             }
         }
@@ -146,17 +166,18 @@ fn payload_size(message: &NewMessage) -> usize {
 }
 
 /// A link: an absolute http(s) URL or a path on the host application's origin.
-fn link(name: &str, value: &Option<String>) -> Result<Option<String>, String> {
+fn link(name: &str, value: &Option<String>) -> Result<Option<String>, ValidationError> {
+    let refuse = |message: String| Err(ValidationError::new(name, message));
     let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     if value.chars().count() > 2048 {
-        return Err(format!("`{name}` must be at most 2048 characters"));
+        return refuse(format!("`{name}` must be at most 2048 characters"));
     }
     // The URL parser strips tabs and newlines and keeps other controls percent-encoded or raw;
     // a link is one line of visible text, so any control character is refused outright.
     if value.chars().any(char::is_control) {
-        return Err(format!("`{name}` must not contain control characters"));
+        return refuse(format!("`{name}` must not contain control characters"));
     }
     // Browsers read `\` as `/`, so `/\evil.example` would leave the origin like `//evil.example`.
     if value.starts_with('/') && !value.starts_with("//") && !value.contains(['\\', ' ', '\t', '\n', '\r']) {
@@ -164,7 +185,7 @@ fn link(name: &str, value: &Option<String>) -> Result<Option<String>, String> {
     }
     match url::Url::parse(value) {
         Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Ok(Some(value.to_owned())),
-        _ => Err(format!("`{name}` must be an http(s) URL or a path starting with /")),
+        _ => refuse(format!("`{name}` must be an http(s) URL or a path starting with /")),
     }
 }
 
@@ -175,7 +196,32 @@ mod tests {
 
     fn request(v: serde_json::Value) -> Result<NewMessage, String> {
         let r: MessageRequest = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        r.validate(1_000_000)
+        r.validate(1_000_000).map_err(|e| e.to_string())
+    }
+
+    fn field_of(v: serde_json::Value) -> String {
+        let r: MessageRequest = crate::domain::validation::from_json_value(v.clone()).unwrap();
+        r.validate(1_000_000).unwrap_err().field
+    }
+
+    #[test]
+    fn errors_carry_their_json_field() {
+        for (v, field) in [
+            (json!({"to": {"uid": 1}, "title": ""}), "title"),
+            (json!({"to": {"uid": 1}, "title": "t", "icon": "ftp://x"}), "icon"),
+            (json!({"to": {"uid": 1}, "title": "t", "sendAt": "soon"}), "sendAt"),
+            (
+                json!({"to": {"uid": 1}, "title": "t", "body": "x".repeat(5000)}),
+                "body",
+            ),
+        ] {
+            assert_eq!(field_of(v.clone()), field, "{v}");
+        }
+        let error = crate::domain::validation::from_json_value::<MessageRequest>(
+            json!({"to": {"uids": ["1", "2", "3", ""]}, "title": "t"}),
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "to.uids[3]");
     }
 
     #[test]

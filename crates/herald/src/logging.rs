@@ -25,13 +25,25 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// Reads `HERALD_LOG_FORMAT` (`text`, the default, or `json`).
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, LogSetupError> {
         match std::env::var("HERALD_LOG_FORMAT").unwrap_or_default().trim() {
             "" | "text" => Ok(Self::Text),
             "json" => Ok(Self::Json),
-            other => Err(format!("HERALD_LOG_FORMAT: {other:?} is not text or json")),
+            other => Err(LogSetupError::Format(other.to_owned())),
         }
     }
+}
+
+/// A logging setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LogSetupError {
+    #[error("HERALD_LOG_FORMAT: {0:?} is not text or json")]
+    Format(String),
+    #[error("HERALD_LOG: {text:?} is not a log filter like herald=debug,warn ({reason})")]
+    Filter {
+        text: String,
+        reason: tracing_subscriber::filter::ParseError,
+    },
 }
 
 /// Whether stderr gets ANSI colours: a terminal, and `NO_COLOR` unset or empty
@@ -42,17 +54,19 @@ pub fn colours_on_stderr() -> bool {
 
 /// The filter `HERALD_LOG` names (unset or empty: `herald=info,warn`). An invalid one is an
 /// error like any other invalid setting: falling back silently would hide the logs asked for.
-fn log_filter(value: Option<&str>) -> Result<EnvFilter, String> {
+fn log_filter(value: Option<&str>) -> Result<EnvFilter, LogSetupError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(EnvFilter::new("herald=info,warn")),
-        Some(text) => EnvFilter::try_new(text)
-            .map_err(|e| format!("HERALD_LOG: {text:?} is not a log filter like herald=debug,warn ({e})")),
+        Some(text) => EnvFilter::try_new(text).map_err(|reason| LogSetupError::Filter {
+            text: text.to_owned(),
+            reason,
+        }),
     }
 }
 
 /// Installs the global subscriber. An unknown `HERALD_LOG_FORMAT` or an invalid `HERALD_LOG`
 /// is an error for the caller to report.
-pub fn init() -> Result<(), String> {
+pub fn init() -> Result<(), LogSetupError> {
     let format = LogFormat::from_env()?;
     let filter = log_filter(std::env::var("HERALD_LOG").ok().as_deref())?;
     let _ = FORMAT.set(format);
@@ -90,7 +104,7 @@ mod tests {
 
     #[test]
     fn an_invalid_log_filter_is_refused_naming_the_setting() {
-        let message = log_filter(Some("herald=loud")).unwrap_err();
+        let message = log_filter(Some("herald=loud")).unwrap_err().to_string();
         assert!(
             message.starts_with("HERALD_LOG: \"herald=loud\" is not a log filter"),
             "{message}"

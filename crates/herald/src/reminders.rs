@@ -5,11 +5,16 @@
 //! in a spring-forward gap fires at the first valid instant after it; a time that occurs twice
 //! in an autumn fold fires once.
 
+use crate::domain::validation::from_json_value;
+use crate::domain::ValidationError;
 use crate::storage::reminders::ReminderRecord;
 use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
+use serde::de::{self, Deserializer, MapAccess};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::fmt;
 use std::str::FromStr;
 
 /// A validated schedule.
@@ -27,60 +32,186 @@ enum Kind {
 
 const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
+/// A schedule as a request states it: `{"at": time}`, `{"daily": "HH:MM"}`,
+/// `{"weekly": {"days": [...], "time": "HH:MM"}}` or `{"cron": pattern}` (five fields
+/// `m h dom mon dow`, six with seconds first, seven with a year last, or a nickname like
+/// `@daily`). Exactly one key; the time zone travels beside it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleSpec {
+    At(String),
+    Daily(TimeOfDay),
+    Weekly(Weekly),
+    Cron(CronPattern),
+}
+
+impl<'de> Deserialize<'de> for ScheduleSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = ScheduleSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object such as {\"daily\": \"09:00\"}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ScheduleSpec, A::Error> {
+                const ONE_KEY: &str = "`schedule` must have exactly one of at, daily, weekly, cron";
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(ONE_KEY));
+                };
+                let spec = match key.as_str() {
+                    "at" => ScheduleSpec::At(map.next_value()?),
+                    "daily" => ScheduleSpec::Daily(map.next_value()?),
+                    "weekly" => ScheduleSpec::Weekly(map.next_value()?),
+                    "cron" => ScheduleSpec::Cron(map.next_value()?),
+                    other => return Err(de::Error::custom(format!("`schedule` has an unknown key {other:?}"))),
+                };
+                if map.next_key::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom(ONE_KEY));
+                }
+                Ok(spec)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// `"HH:MM"`, a time of day.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeOfDay {
+    text: String,
+    hour: u32,
+    minute: u32,
+}
+
+impl TryFrom<String> for TimeOfDay {
+    type Error = ValidationError;
+
+    fn try_from(text: String) -> Result<Self, ValidationError> {
+        use chrono::Timelike;
+        let time = NaiveTime::parse_from_str(&text, "%H:%M")
+            .map_err(|_| ValidationError::new("", format!("{text:?} is not a time of day like 09:00")))?;
+        Ok(Self {
+            hour: time.hour(),
+            minute: time.minute(),
+            text,
+        })
+    }
+}
+
+impl From<TimeOfDay> for String {
+    fn from(time: TimeOfDay) -> String {
+        time.text
+    }
+}
+
+/// `{"days": ["mon", "friday"], "time": "HH:MM"}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Weekly {
+    pub days: Weekdays,
+    pub time: TimeOfDay,
+}
+
+/// At least one weekday.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(try_from = "Vec<Weekday>")]
+pub struct Weekdays(Vec<Weekday>);
+
+impl TryFrom<Vec<Weekday>> for Weekdays {
+    type Error = ValidationError;
+
+    fn try_from(days: Vec<Weekday>) -> Result<Self, ValidationError> {
+        if days.is_empty() {
+            return Err(ValidationError::new(
+                "",
+                "`schedule.weekly.days` must list days such as [\"mon\"]",
+            ));
+        }
+        Ok(Self(days))
+    }
+}
+
+/// `mon` or `monday` (any case): the text as given and its cron number (Sunday is 0).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Weekday {
+    text: String,
+    number: usize,
+}
+
+impl TryFrom<String> for Weekday {
+    type Error = ValidationError;
+
+    fn try_from(text: String) -> Result<Self, ValidationError> {
+        let name = text.to_ascii_lowercase();
+        let number = DAYS
+            .iter()
+            .position(|d| name == *d || name == full_day_name(d))
+            .ok_or_else(|| ValidationError::new("", format!("{text:?} is not a weekday")))?;
+        Ok(Self { text, number })
+    }
+}
+
+impl From<Weekday> for String {
+    fn from(day: Weekday) -> String {
+        day.text
+    }
+}
+
+/// A cron pattern croner accepts, at most 200 bytes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CronPattern(String);
+
+impl TryFrom<String> for CronPattern {
+    type Error = ValidationError;
+
+    fn try_from(pattern: String) -> Result<Self, ValidationError> {
+        if pattern.len() > 200 {
+            return Err(ValidationError::new("", "`schedule.cron` is too long"));
+        }
+        cron(&pattern)?;
+        Ok(Self(pattern))
+    }
+}
+
+impl From<CronPattern> for String {
+    fn from(pattern: CronPattern) -> String {
+        pattern.0
+    }
+}
+
 impl Schedule {
-    /// Parses `{"at": time}`, `{"daily": "HH:MM"}`, `{"weekly": {"days": [...], "time": "HH:MM"}}`
-    /// or `{"cron": pattern}` (five fields `m h dom mon dow`, six with seconds first, seven
-    /// with a year last, or a nickname like `@daily`) in time zone `zone` (default UTC).
-    pub fn parse(value: &Value, zone: Option<&str>) -> Result<Self, String> {
+    /// Parses a stored or requested schedule (see [`ScheduleSpec`]) in time zone `zone`
+    /// (default UTC).
+    pub fn parse(value: &Value, zone: Option<&str>) -> Result<Self, ValidationError> {
+        let spec: ScheduleSpec = from_json_value(value.clone()).map_err(|e| e.under("schedule"))?;
+        Self::new(&spec, zone)
+    }
+
+    /// A schedule from its request form, in time zone `zone` (default UTC).
+    pub fn new(spec: &ScheduleSpec, zone: Option<&str>) -> Result<Self, ValidationError> {
         let zone: Tz = match zone {
-            Some(z) => z
-                .parse()
-                .map_err(|_| format!("`timezone` {z:?} is not an IANA time zone such as Europe/Kyiv"))?,
+            Some(z) => z.parse().map_err(|_| {
+                ValidationError::new(
+                    "timezone",
+                    format!("`timezone` {z:?} is not an IANA time zone such as Europe/Kyiv"),
+                )
+            })?,
             None => Tz::UTC,
         };
-        let object = value
-            .as_object()
-            .filter(|o| o.len() == 1)
-            .ok_or("`schedule` must have exactly one of at, daily, weekly, cron")?;
-        let (key, inner) = object.iter().next().expect("one entry");
-        let kind = match key.as_str() {
-            "at" => {
-                let text = inner.as_str().ok_or("`schedule.at` must be a time string")?;
-                Kind::Once(parse_at(text, zone)?)
+        let json = serde_json::to_value(spec).unwrap_or_default();
+        let kind = match spec {
+            ScheduleSpec::At(text) => Kind::Once(parse_at(text, zone)?),
+            ScheduleSpec::Daily(time) => repeating(&format!("{} {} * * *", time.minute, time.hour), json)?,
+            ScheduleSpec::Weekly(Weekly { days, time }) => {
+                let numbers: Vec<String> = days.0.iter().map(|d| d.number.to_string()).collect();
+                repeating(
+                    &format!("{} {} * * {}", time.minute, time.hour, numbers.join(",")),
+                    json,
+                )?
             }
-            "daily" => {
-                let (h, m) = parse_hhmm(inner.as_str().ok_or("`schedule.daily` must be \"HH:MM\"")?)?;
-                repeating(&format!("{m} {h} * * *"), value.clone())?
-            }
-            "weekly" => {
-                let days = inner["days"]
-                    .as_array()
-                    .filter(|d| !d.is_empty())
-                    .ok_or("`schedule.weekly.days` must list days such as [\"mon\"]")?;
-                let mut numbers = Vec::new();
-                for day in days {
-                    let name = day.as_str().map(|d| d.to_ascii_lowercase()).unwrap_or_default();
-                    let n = DAYS
-                        .iter()
-                        .position(|d| name == *d || name == full_day_name(d))
-                        .ok_or(format!("`schedule.weekly.days`: {day} is not a weekday"))?;
-                    numbers.push(n.to_string());
-                }
-                let (h, m) = parse_hhmm(
-                    inner["time"]
-                        .as_str()
-                        .ok_or("`schedule.weekly.time` must be \"HH:MM\"")?,
-                )?;
-                repeating(&format!("{m} {h} * * {}", numbers.join(",")), value.clone())?
-            }
-            "cron" => {
-                let pattern = inner.as_str().ok_or("`schedule.cron` must be a string")?;
-                if pattern.len() > 200 {
-                    return Err("`schedule.cron` is too long".into());
-                }
-                repeating(pattern, value.clone())?
-            }
-            other => return Err(format!("`schedule` has an unknown key {other:?}")),
+            ScheduleSpec::Cron(pattern) => repeating(&pattern.0, json)?,
         };
         Ok(Self { kind, zone })
     }
@@ -125,30 +256,35 @@ fn full_day_name(short: &str) -> &'static str {
     }
 }
 
-fn repeating(pattern: &str, json: Value) -> Result<Kind, String> {
-    let cron =
-        Cron::from_str(pattern).map_err(|e| format!("`schedule`: {pattern:?} is not a valid cron pattern: {e}"))?;
+fn cron(pattern: &str) -> Result<Cron, ValidationError> {
+    Cron::from_str(pattern).map_err(|e| {
+        ValidationError::new(
+            "schedule",
+            format!("`schedule`: {pattern:?} is not a valid cron pattern: {e}"),
+        )
+    })
+}
+
+fn repeating(pattern: &str, json: Value) -> Result<Kind, ValidationError> {
     Ok(Kind::Repeating {
-        cron: Box::new(cron),
+        cron: Box::new(cron(pattern)?),
         json,
     })
 }
 
-fn parse_hhmm(text: &str) -> Result<(u32, u32), String> {
-    let time =
-        NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| format!("{text:?} is not a time of day like 09:00"))?;
-    use chrono::Timelike;
-    Ok((time.hour(), time.minute()))
-}
-
 /// An RFC 3339 time, or a local date-time (`2026-12-01T09:00:00`) read in `zone`.
-fn parse_at(text: &str, zone: Tz) -> Result<i64, String> {
+fn parse_at(text: &str, zone: Tz) -> Result<i64, ValidationError> {
+    let refuse = |message: String| ValidationError::new("schedule.at", message);
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.timestamp_millis());
     }
     let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
-        .map_err(|_| format!("`schedule.at` {text:?} is not a time such as 2026-12-01T09:00:00"))?;
+        .map_err(|_| {
+            refuse(format!(
+                "`schedule.at` {text:?} is not a time such as 2026-12-01T09:00:00"
+            ))
+        })?;
     match zone.from_local_datetime(&local) {
         chrono::LocalResult::Single(t) => Ok(t.timestamp_millis()),
         chrono::LocalResult::Ambiguous(first, _) => Ok(first.timestamp_millis()),
@@ -157,45 +293,31 @@ fn parse_at(text: &str, zone: Tz) -> Result<i64, String> {
             .from_local_datetime(&(local + chrono::Duration::hours(1)))
             .earliest()
             .map(|t| t.timestamp_millis())
-            .ok_or_else(|| format!("`schedule.at` {text:?} does not exist in {zone}")),
+            .ok_or_else(|| refuse(format!("`schedule.at` {text:?} does not exist in {zone}"))),
     }
 }
 
 /// A reminder as the API and CLI describe it: message fields plus `schedule`, `timezone`
 /// and `paused`. For updates every field is optional and replaces the stored one.
+#[derive(Debug, Deserialize)]
 pub struct ReminderInput {
+    /// The message fields, checked as a message when the reminder is saved.
+    #[serde(flatten)]
     pub template: serde_json::Map<String, Value>,
-    pub schedule: Option<Value>,
+    pub schedule: Option<ScheduleSpec>,
     pub timezone: Option<String>,
     pub paused: Option<bool>,
 }
 
 impl ReminderInput {
-    /// Splits a JSON object into the schedule fields and the message template.
-    pub fn from_json(value: Value) -> Result<Self, String> {
-        let Value::Object(mut map) = value else {
-            return Err("the body must be a JSON object".into());
-        };
-        if map.contains_key("sendAt") {
-            return Err("`sendAt` is not a reminder field; use `schedule`".into());
+    fn check_template(&self) -> Result<(), ValidationError> {
+        if self.template.contains_key("sendAt") {
+            return Err(ValidationError::new(
+                "sendAt",
+                "`sendAt` is not a reminder field; use `schedule`",
+            ));
         }
-        let schedule = map.remove("schedule");
-        let timezone = match map.remove("timezone") {
-            Some(Value::String(z)) => Some(z),
-            Some(Value::Null) | None => None,
-            Some(_) => return Err("`timezone` must be a string".into()),
-        };
-        let paused = match map.remove("paused") {
-            Some(Value::Bool(p)) => Some(p),
-            None => None,
-            Some(_) => return Err("`paused` must be true or false".into()),
-        };
-        Ok(Self {
-            template: map,
-            schedule,
-            timezone,
-            paused,
-        })
+        Ok(())
     }
 }
 
@@ -203,19 +325,21 @@ impl ReminderInput {
 pub fn validate_template(
     template: &serde_json::Map<String, Value>,
     now_ms: i64,
-) -> Result<crate::storage::messages::NewMessage, String> {
-    let request: crate::compose::MessageRequest =
-        serde_json::from_value(Value::Object(template.clone())).map_err(|e| e.to_string())?;
+) -> Result<crate::storage::messages::NewMessage, ValidationError> {
+    let request: crate::compose::MessageRequest = from_json_value(Value::Object(template.clone()))?;
     request.validate(now_ms)
 }
 
 /// A new reminder record from an input, with its first firing computed.
-pub fn new_record(input: ReminderInput, now_ms: i64) -> Result<ReminderRecord, String> {
-    let schedule = input.schedule.ok_or("`schedule` is required")?;
+pub fn new_record(input: ReminderInput, now_ms: i64) -> Result<ReminderRecord, ValidationError> {
+    input.check_template()?;
+    let schedule = input
+        .schedule
+        .ok_or_else(|| ValidationError::new("schedule", "`schedule` is required"))?;
     let mut record = ReminderRecord {
         id: crate::secrets::random_id(),
         template: Value::Object(input.template),
-        schedule,
+        schedule: serde_json::to_value(&schedule).unwrap_or_default(),
         timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
         paused: input.paused.unwrap_or(false),
         next_fire_at: None,
@@ -231,7 +355,8 @@ pub fn new_record(input: ReminderInput, now_ms: i64) -> Result<ReminderRecord, S
 /// Applies an update: given message fields replace the stored ones (`null` removes one);
 /// schedule, zone and pause state replace theirs. The next firing is recomputed from now,
 /// so occurrences missed while paused do not fire.
-pub fn apply_update(record: &mut ReminderRecord, input: ReminderInput, now_ms: i64) -> Result<(), String> {
+pub fn apply_update(record: &mut ReminderRecord, input: ReminderInput, now_ms: i64) -> Result<(), ValidationError> {
+    input.check_template()?;
     let mut template = record.template.as_object().cloned().unwrap_or_default();
     for (key, value) in input.template {
         if value.is_null() {
@@ -242,7 +367,7 @@ pub fn apply_update(record: &mut ReminderRecord, input: ReminderInput, now_ms: i
     }
     record.template = Value::Object(template);
     if let Some(schedule) = input.schedule {
-        record.schedule = schedule;
+        record.schedule = serde_json::to_value(&schedule).unwrap_or_default();
     }
     if let Some(zone) = input.timezone {
         record.timezone = zone;
@@ -253,14 +378,14 @@ pub fn apply_update(record: &mut ReminderRecord, input: ReminderInput, now_ms: i
     settle(record, now_ms)
 }
 
-fn settle(record: &mut ReminderRecord, now_ms: i64) -> Result<(), String> {
+fn settle(record: &mut ReminderRecord, now_ms: i64) -> Result<(), ValidationError> {
     let template = record.template.as_object().cloned().unwrap_or_default();
     validate_template(&template, now_ms)?;
     let schedule = Schedule::parse(&record.schedule, Some(&record.timezone))?;
     record.schedule = schedule.to_json();
     record.next_fire_at = schedule.next_after(now_ms);
     if record.next_fire_at.is_none() && !record.paused {
-        return Err("`schedule.at` is in the past".into());
+        return Err(ValidationError::new("schedule.at", "`schedule.at` is in the past"));
     }
     Ok(())
 }
@@ -375,6 +500,17 @@ mod tests {
             (json!({"at": "soon"}), None),
         ] {
             assert!(Schedule::parse(&v, zone).is_err(), "{v} {zone:?}");
+        }
+        for (v, field) in [
+            (json!({"cron": "not a cron"}), "schedule.cron"),
+            (
+                json!({"weekly": {"days": ["mon", "sunshine"], "time": "09:00"}}),
+                "schedule.weekly.days[1]",
+            ),
+            (json!({"daily": "25:00"}), "schedule.daily"),
+            (json!({"hourly": 1}), "schedule"),
+        ] {
+            assert_eq!(Schedule::parse(&v, None).unwrap_err().field, field, "{v}");
         }
     }
 }

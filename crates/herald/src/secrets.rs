@@ -60,7 +60,7 @@ pub enum OwnerTokenError {
     #[error("the owner token must carry exp no more than 24 hours ahead")]
     Lifetime,
     #[error("the owner token must carry exactly one of uid and aid: {0}")]
-    Owner(String),
+    Owner(crate::domain::ValidationError),
 }
 
 /// Signs and verifies owner tokens: HS256 JWTs whose claims carry `uid` or `aid` and `exp`.
@@ -127,7 +127,10 @@ impl OwnerTokenKey {
                 kind: OwnerKind::Admin,
                 id: OwnerId::from_json(aid).map_err(OwnerTokenError::Owner)?,
             }),
-            _ => Err(OwnerTokenError::Owner("found neither or both".into())),
+            _ => Err(OwnerTokenError::Owner(crate::domain::ValidationError::new(
+                "",
+                "found neither or both",
+            ))),
         }
     }
 }

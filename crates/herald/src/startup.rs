@@ -9,13 +9,13 @@ use crate::api::{
 use crate::app::AppState;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::delivery::{DeliveryEngine, DeliverySettings, Transport};
+use crate::delivery::{DeliveryEngine, DeliverySettings, Transport, TransportError};
 use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::secrets::{self, OwnerTokenKey};
 use crate::storage::sqlite_file::{self, ServerLock};
-use crate::storage::{settings, Store};
+use crate::storage::{settings, Store, StoreError};
 use herald_push::keys::VapidKeyPair;
 use herald_push::vapid::{VapidSigner, VapidSubject};
 use std::net::SocketAddr;
@@ -23,6 +23,34 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// Why the server could not start. The texts are what the operator reads on stderr, so
+/// each names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Another server holds the SQLite file (the lock's own message names it and the holder).
+    #[error("{0}")]
+    DatabaseLocked(String),
+    #[error("HERALD_DATABASE_URL: cannot open the database: {0}")]
+    OpenDatabase(StoreError),
+    #[error("HERALD_LISTEN: cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("HERALD_VAPID_PRIVATE_KEY: {0}")]
+    VapidKey(herald_push::Error),
+    #[error("{0}")]
+    VapidKeyGeneration(herald_push::Error),
+    #[error("stored VAPID key: {0}")]
+    StoredVapidKey(herald_push::Error),
+    #[error("HERALD_VAPID_SUBJECT: {0}")]
+    VapidSubject(herald_push::Error),
+    #[error("database: {0}")]
+    Database(#[from] StoreError),
+}
 
 /// Used when `HERALD_VAPID_SUBJECT` is unset; Apple refuses it, hence the warning at start.
 pub const PLACEHOLDER_SUBJECT: &str = "mailto:herald@localhost";
@@ -38,23 +66,27 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> Result<Self, String> {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, String> {
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         // Before the database is opened (or created, or migrated): one server per SQLite file.
         let sqlite_lock = sqlite_file::database_path(&config.database_url)
             .map(|path| ServerLock::acquire(&path))
-            .transpose()?;
+            .transpose()
+            .map_err(StartupError::DatabaseLocked)?;
         let store = Store::connect(&config.database_url)
             .await
-            .map_err(|e| format!("HERALD_DATABASE_URL: cannot open the database: {e}"))?;
+            .map_err(StartupError::OpenDatabase)?;
         let state = Arc::new(assemble_state(store, config, clock).await?);
         let open_file_limit = http_server::raise_open_file_limit();
         let listener = TcpListener::bind(state.config.listen)
             .await
-            .map_err(|e| format!("HERALD_LISTEN: cannot listen on {}: {e}", state.config.listen))?;
+            .map_err(|source| StartupError::Listen {
+                address: state.config.listen,
+                source,
+            })?;
         let transport = Transport::new(
             &state.policy,
             state.config.push_timeout,
@@ -115,7 +147,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` is cancelled; in-flight requests and pushes finish first.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), String> {
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartupError> {
         // Released only after the store is closed below.
         let _sqlite_lock = self.sqlite_lock;
         let engine = tokio::spawn(self.engine.clone().run(shutdown.clone()));
@@ -136,25 +168,23 @@ impl Application {
 }
 
 /// Loads or creates the keys and tokens the server needs, then builds the shared state.
-pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>) -> Result<AppState, String> {
-    let db = |e: crate::storage::StoreError| format!("database: {e}");
+pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     let vapid_key = match &config.vapid_private_key {
-        Some(text) => VapidKeyPair::parse(text).map_err(|e| format!("HERALD_VAPID_PRIVATE_KEY: {e}"))?,
+        Some(text) => VapidKeyPair::parse(text).map_err(StartupError::VapidKey)?,
         None => {
-            let fresh = VapidKeyPair::generate().map_err(|e| e.to_string())?;
-            let encoded = fresh.private_key_base64url().map_err(|e| e.to_string())?;
-            let (stored, created) = store
-                .setting_or_insert(settings::VAPID_PRIVATE_KEY, &encoded)
-                .await
-                .map_err(db)?;
+            let fresh = VapidKeyPair::generate().map_err(StartupError::VapidKeyGeneration)?;
+            let encoded = fresh
+                .private_key_base64url()
+                .map_err(StartupError::VapidKeyGeneration)?;
+            let (stored, created) = store.setting_or_insert(settings::VAPID_PRIVATE_KEY, &encoded).await?;
             if created {
                 tracing::info!("generated a VAPID key pair and stored it in the database");
             }
-            VapidKeyPair::parse(&stored).map_err(|e| format!("stored VAPID key: {e}"))?
+            VapidKeyPair::parse(&stored).map_err(StartupError::StoredVapidKey)?
         }
     };
     let subject = match &config.vapid_subject {
-        Some(s) => VapidSubject::parse(s).map_err(|e| format!("HERALD_VAPID_SUBJECT: {e}"))?,
+        Some(s) => VapidSubject::parse(s).map_err(StartupError::VapidSubject)?,
         None => {
             tracing::warn!(
                 "HERALD_VAPID_SUBJECT is not set; using {PLACEHOLDER_SUBJECT}, which Apple's push service refuses. \
@@ -170,10 +200,7 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
         Some(token) => secrets::hash_secret(token),
         None => {
             let (token, hash) = secrets::new_secret();
-            let (stored, created) = store
-                .setting_or_insert(settings::ADMIN_TOKEN_HASH, &hash)
-                .await
-                .map_err(db)?;
+            let (stored, created) = store.setting_or_insert(settings::ADMIN_TOKEN_HASH, &hash).await?;
             if created {
                 // Shown once: only the hash is kept.
                 crate::logging::notice(&format!("Herald admin token (shown once, store it now): {token}"));
@@ -185,11 +212,7 @@ pub async fn assemble_state(store: Store, config: Config, clock: Arc<dyn Clock>)
         Some(secret) => secret.clone(),
         None => {
             let (fresh, _) = secrets::new_secret();
-            store
-                .setting_or_insert(settings::OWNER_TOKEN_SECRET, &fresh)
-                .await
-                .map_err(db)?
-                .0
+            store.setting_or_insert(settings::OWNER_TOKEN_SECRET, &fresh).await?.0
         }
     };
     let policy = EndpointPolicy {

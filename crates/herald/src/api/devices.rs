@@ -3,13 +3,13 @@
 //! opens only its own subscription's data.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{authorize_subscription, bearer, ApiJson, ApiPath};
+use super::extract::{ApiJson, SubscriptionSecret};
 use super::subscriptions::{validate_subscription, PushSubscriptionJson};
 use super::AppState;
 use crate::clock::rfc3339;
+use crate::domain::ValidationError;
 use crate::storage::messages::ReceiptEvent;
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -20,10 +20,8 @@ use std::sync::Arc;
 /// Returns this subscription's pending tickle messages and removes exactly those.
 pub async fn inbox(
     State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath,
-    parts: Parts,
+    SubscriptionSecret(id): SubscriptionSecret,
 ) -> ApiResult<impl IntoResponse> {
-    authorize_subscription(&state, bearer(&parts), &id, false).await?;
     let messages = state.store.take_tickles(&id, state.clock.now_ms()).await?;
     let messages: Vec<_> = messages
         .iter()
@@ -49,13 +47,11 @@ pub struct ReceiptRequest {
 
 pub async fn receipt(
     State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath,
-    parts: Parts,
+    SubscriptionSecret(id): SubscriptionSecret,
     ApiJson(req): ApiJson<ReceiptRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    authorize_subscription(&state, bearer(&parts), &id, false).await?;
     let event = ReceiptEvent::parse(&req.event)
-        .ok_or_else(|| ApiError::bad_request("`event` must be \"displayed\" or \"clicked\""))?;
+        .ok_or_else(|| ValidationError::new("event", "`event` must be \"displayed\" or \"clicked\""))?;
     if !crate::secrets::is_valid_id(&req.message_id) {
         return Err(ApiError::not_found("this message was not sent to this subscription"));
     }
@@ -78,11 +74,9 @@ pub struct ReplaceRequest {
 /// After `pushsubscriptionchange`: the same Herald subscription, a new browser endpoint.
 pub async fn replace(
     State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath,
-    parts: Parts,
+    SubscriptionSecret(id): SubscriptionSecret,
     ApiJson(req): ApiJson<ReplaceRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    authorize_subscription(&state, bearer(&parts), &id, false).await?;
     let subscription = validate_subscription(&state, &req.subscription).await?;
     let secret = state
         .store

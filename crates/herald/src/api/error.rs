@@ -1,6 +1,8 @@
 //! The API's one error type. Every failure becomes `{"error": {"code", "message"}}` with a
-//! fitting status; storage errors are logged and answered with a generic 500.
+//! fitting status; a field that breaks a rule is 422 `invalid_field` with the field's JSON
+//! path in `field`; storage errors are logged and answered with a generic 500.
 
+use crate::domain::ValidationError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,6 +12,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The JSON path of the offending field (`title`, `to.uids[3]`), for `invalid_field`.
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -18,6 +22,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
         }
     }
 
@@ -42,9 +47,21 @@ impl ApiError {
     }
 }
 
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        let mut api = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", error.message);
+        api.field = Some(error.field).filter(|f| !f.is_empty());
+        api
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = serde_json::json!(field);
+        }
+        let body = serde_json::json!({ "error": error });
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response

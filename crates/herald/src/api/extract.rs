@@ -1,51 +1,77 @@
 //! Extractors whose rejections are JSON errors, and bearer authentication: the admin token or
-//! a scoped API key (see [`crate::access`]), or a subscription's own secret.
+//! a scoped API key (see [`crate::access`]), a subscription's own secret, or the rules for
+//! who may register a subscription.
 
 use super::error::ApiError;
 use super::AppState;
 use crate::access::{Scope, Scopes};
+use crate::domain::{Owner, ValidationError};
 use crate::secrets;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use crate::secrets::OwnerTokenError;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
-/// `Json<T>` that answers malformed, oversize or mistyped bodies with a JSON error.
+/// A JSON body: 415 without a JSON content type, 413 when too large, 400 when it is not
+/// JSON at all, and 422 `invalid_field` naming the field when a value has the wrong type, an
+/// unknown field is present, or a typed field (an audience, a schedule) breaks its rule.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !has_json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON with Content-Type: application/json",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is too large",
+                )
+            } else {
+                ApiError::bad_request(e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Self)
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the body must be JSON with Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is too large",
-        ),
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request(format!("the body is not valid JSON: {}", e.body_text()))
-        }
-        JsonRejection::JsonDataError(e) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", e.body_text())
-        }
-        other => ApiError::bad_request(other.body_text()),
-    }
+/// `application/json` or a `+json` type, as axum's `Json` accepts.
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind == "application" && (subtype == "json" || subtype.ends_with("+json"))
+}
+
+/// Syntax errors are 400; data errors are a [`ValidationError`] at the path serde reached.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let not_json = |e: &serde_json::Error| ApiError::bad_request(format!("the body is not valid JSON: {e}"));
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| match error.inner().classify() {
+            serde_json::error::Category::Data => ValidationError::from_json_error(error.path(), error.inner()).into(),
+            _ => not_json(error.inner()),
+        })?;
+    deserializer.end().map_err(|e| not_json(&e))?;
+    Ok(value)
 }
 
 /// `Query<T>` with JSON errors.
@@ -181,5 +207,92 @@ pub async fn authorize_subscription(
             let _ = secrets::verify_secret(token, "");
             Err(refused())
         }
+    }
+}
+
+/// Proof that the request carries subscription `{id}`'s own secret; holds the id. A bad id
+/// is 404 as with [`ApiPath`]; a missing or wrong secret is 401.
+pub struct SubscriptionSecret(pub String);
+
+impl FromRequestParts<Arc<AppState>> for SubscriptionSecret {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let ApiPath(id) = ApiPath::from_request_parts(parts, state).await?;
+        authorize_subscription(state, bearer(parts), &id, false).await?;
+        Ok(Self(id))
+    }
+}
+
+/// Like [`SubscriptionSecret`], or the admin token or a key with the `admin` scope: who may
+/// delete subscription `{id}`.
+pub struct SubscriptionSecretOrAdmin(pub String);
+
+impl FromRequestParts<Arc<AppState>> for SubscriptionSecretOrAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let ApiPath(id) = ApiPath::from_request_parts(parts, state).await?;
+        authorize_subscription(state, bearer(parts), &id, true).await?;
+        Ok(Self(id))
+    }
+}
+
+/// The body of `POST /api/v1/subscriptions` and the owner it may register for: with an
+/// `ownerToken`, the token's owner (the body's `uid`/`aid`, if given, must match); otherwise
+/// the body's owner, for a bearer that is the admin token or a key with the `send` scope
+/// (which could mint an owner token for the same effect).
+pub struct Registrant {
+    pub owner: Owner,
+    pub request: super::subscriptions::RegisterRequest,
+}
+
+impl FromRequest<Arc<AppState>> for Registrant {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let token = bearer_header(req.headers()).map(str::to_owned);
+        let ApiJson(request) = ApiJson::<super::subscriptions::RegisterRequest>::from_request(req, state).await?;
+        let owner = registrant(state, token.as_deref(), &request).await?;
+        Ok(Self { owner, request })
+    }
+}
+
+async fn registrant(
+    state: &AppState,
+    bearer: Option<&str>,
+    request: &super::subscriptions::RegisterRequest,
+) -> Result<Owner, ApiError> {
+    let from_body = request.owner()?;
+    if let Some(token) = &request.owner_token {
+        let owner = state
+            .owner_tokens
+            .verify(token, state.clock.now_ms() / 1000)
+            .map_err(|e| match e {
+                OwnerTokenError::Owner(_) => ValidationError::new("ownerToken", e.to_string()).into(),
+                _ => ApiError::unauthorized(e.to_string()),
+            })?;
+        if from_body.as_ref().is_some_and(|b| *b != owner) {
+            return Err(ApiError::forbidden(
+                "the owner in the body differs from the owner token",
+            ));
+        }
+        return Ok(owner);
+    }
+    let Some(token) = bearer else {
+        return Err(ApiError::unauthorized(
+            "send an `ownerToken` or Authorization: Bearer <admin token or an API key with the `send` scope>",
+        ));
+    };
+    match state.authenticate(token).await? {
+        Some(scopes) if scopes.allows(Scope::Send) => {
+            from_body.ok_or_else(|| ValidationError::new("uid", "give `uid` or `aid`").into())
+        }
+        Some(_) => Err(ApiError::forbidden(
+            "this API key lacks the `send` scope registering needs",
+        )),
+        None => Err(ApiError::unauthorized(
+            "the token is not valid (not the admin token, or an unknown or revoked API key)",
+        )),
     }
 }

@@ -21,10 +21,6 @@ pub struct CreateKeyRequest {
     scopes: Vec<String>,
 }
 
-fn invalid(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
-}
-
 pub fn key_json(k: &ApiKeyView) -> Value {
     json!({
         "id": k.id,
@@ -41,9 +37,8 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<CreateKeyRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let name = access::validate_name(&req.name).map_err(invalid)?;
-    let scopes =
-        Scopes::parse_list(req.scopes.iter().map(String::as_str)).map_err(|e| invalid(format!("`scopes`: {e}")))?;
+    let name = access::validate_name(&req.name)?;
+    let scopes = Scopes::parse_list(req.scopes.iter().map(String::as_str))?;
     let (id, token, hash) = access::new_key();
     let now = state.clock.now_ms();
     state.store.insert_api_key(&id, &name, scopes, &hash, now).await?;

@@ -36,9 +36,7 @@ pub async fn create(
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let now = state.clock.now_ms();
-    let message = req
-        .validate(now)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", e))?;
+    let message = req.validate(now)?;
     let targets = state.store.create_message(&message, now).await?;
     state.metrics.message_created();
     let Some(targets) = targets else {

@@ -4,7 +4,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{bearer_header, ApiJson, Sender};
 use super::AppState;
 use crate::access::Scope;
-use crate::domain::{Owner, OwnerId, OwnerKind};
+use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
 use crate::secrets::verify_secret;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -59,8 +59,8 @@ pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerTokenRequest {
-    uid: Option<serde_json::Value>,
-    aid: Option<serde_json::Value>,
+    uid: Option<OwnerId>,
+    aid: Option<OwnerId>,
     /// Seconds; default 600, at most 24 hours.
     ttl: Option<i64>,
 }
@@ -71,20 +71,20 @@ pub async fn owner_token(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<OwnerTokenRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let owner = match (&req.uid, &req.aid) {
-        (Some(uid), None) => Owner {
+    let owner = match (req.uid, req.aid) {
+        (Some(id), None) => Owner {
             kind: OwnerKind::Client,
-            id: OwnerId::from_json(uid).map_err(ApiError::bad_request)?,
+            id,
         },
-        (None, Some(aid)) => Owner {
+        (None, Some(id)) => Owner {
             kind: OwnerKind::Admin,
-            id: OwnerId::from_json(aid).map_err(ApiError::bad_request)?,
+            id,
         },
-        _ => return Err(ApiError::bad_request("give exactly one of `uid` and `aid`")),
+        _ => return Err(ValidationError::new("uid", "give exactly one of `uid` and `aid`").into()),
     };
     let ttl = req.ttl.unwrap_or(600);
     if !(1..=crate::secrets::OwnerTokenKey::MAX_LIFETIME_SECS).contains(&ttl) {
-        return Err(ApiError::bad_request("`ttl` must be 1 to 86400 seconds"));
+        return Err(ValidationError::new("ttl", "`ttl` must be 1 to 86400 seconds").into());
     }
     let now = state.clock.now_ms() / 1000;
     let token = state.owner_tokens.sign(&owner, now, ttl);

@@ -4,7 +4,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
 use super::AppState;
 use crate::clock::rfc3339;
-use crate::reminders::{apply_update, new_record, ReminderInput};
+use crate::domain::ValidationError;
+use crate::reminders::{apply_update, new_record, ReminderInput, Schedule, ScheduleSpec};
 use crate::storage::reminders::ReminderRecord;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,10 +14,6 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-fn invalid(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
-}
 
 pub fn reminder_json(r: &ReminderRecord) -> Value {
     let mut body = Value::Object(r.template.as_object().cloned().unwrap_or_default());
@@ -36,10 +33,9 @@ pub fn reminder_json(r: &ReminderRecord) -> Value {
 pub async fn create(
     _: Sender,
     State(state): State<Arc<AppState>>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(input): ApiJson<ReminderInput>,
 ) -> ApiResult<impl IntoResponse> {
-    let input = ReminderInput::from_json(body).map_err(invalid)?;
-    let record = new_record(input, state.clock.now_ms()).map_err(invalid)?;
+    let record = new_record(input, state.clock.now_ms())?;
     state.store.insert_reminder(&record).await?;
     state.scheduler_wake.notify_one();
     Ok((StatusCode::CREATED, Json(reminder_json(&record))))
@@ -49,15 +45,14 @@ pub async fn update(
     _: Sender,
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(input): ApiJson<ReminderInput>,
 ) -> ApiResult<impl IntoResponse> {
     let mut record = state
         .store
         .reminder(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such reminder"))?;
-    let input = ReminderInput::from_json(body).map_err(invalid)?;
-    apply_update(&mut record, input, state.clock.now_ms()).map_err(invalid)?;
+    apply_update(&mut record, input, state.clock.now_ms())?;
     state.store.update_reminder(&record).await?;
     state.scheduler_wake.notify_one();
     Ok(Json(reminder_json(&record)))
@@ -119,7 +114,7 @@ fn local_time(at_ms: i64, zone: &str) -> Option<String> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
-    schedule: Value,
+    schedule: ScheduleSpec,
     timezone: Option<String>,
     count: Option<i64>,
 }
@@ -133,10 +128,10 @@ pub async fn preview(
 ) -> ApiResult<impl IntoResponse> {
     let count = req.count.unwrap_or(5);
     if !(1..=50).contains(&count) {
-        return Err(ApiError::bad_request("`count` must be 1 to 50"));
+        return Err(ValidationError::new("count", "`count` must be 1 to 50").into());
     }
     let zone = req.timezone.unwrap_or_else(|| "UTC".into());
-    let schedule = crate::reminders::Schedule::parse(&req.schedule, Some(&zone)).map_err(invalid)?;
+    let schedule = Schedule::new(&req.schedule, Some(&zone))?;
     let mut firings = Vec::new();
     let mut after = state.clock.now_ms();
     while (firings.len() as i64) < count {

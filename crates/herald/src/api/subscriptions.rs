@@ -1,15 +1,12 @@
 //! Registering, listing and deleting subscriptions.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{authorize_subscription, bearer, ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiQuery, Registrant, SubscriptionSecretOrAdmin};
 use super::AppState;
-use crate::access::Scope;
 use crate::clock::rfc3339;
-use crate::domain::{Owner, OwnerId, OwnerKind};
-use crate::secrets::OwnerTokenError;
+use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
 use crate::storage::subscriptions::NewSubscription;
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -35,9 +32,9 @@ pub struct PushSubscriptionKeys {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterRequest {
     subscription: PushSubscriptionJson,
-    uid: Option<serde_json::Value>,
-    aid: Option<serde_json::Value>,
-    owner_token: Option<String>,
+    uid: Option<OwnerId>,
+    aid: Option<OwnerId>,
+    pub owner_token: Option<String>,
     // Sent by herald.js; accepted and not yet stored (issue 16 integrates them).
     #[allow(dead_code)]
     languages: Option<serde_json::Value>,
@@ -47,85 +44,51 @@ pub struct RegisterRequest {
     tags: Option<serde_json::Value>,
 }
 
+impl RegisterRequest {
+    /// The owner the body names, if any.
+    pub fn owner(&self) -> Result<Option<Owner>, ValidationError> {
+        match (&self.uid, &self.aid) {
+            (Some(uid), None) => Ok(Some(Owner {
+                kind: OwnerKind::Client,
+                id: uid.clone(),
+            })),
+            (None, Some(aid)) => Ok(Some(Owner {
+                kind: OwnerKind::Admin,
+                id: aid.clone(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(ValidationError::new("aid", "give `uid` or `aid`, not both")),
+        }
+    }
+}
+
 /// Validates a browser subscription: well-formed keys and an endpoint the policy allows.
 pub async fn validate_subscription(state: &AppState, json: &PushSubscriptionJson) -> ApiResult<Subscription> {
     let subscription = Subscription::parse(&json.endpoint, &json.keys.p256dh, &json.keys.auth)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e| ValidationError::new(subscription_field(&e), e.to_string()))?;
     state
         .policy
         .check_resolving(&subscription.endpoint)
         .await
-        .map_err(ApiError::bad_request)?;
+        .map_err(|e| ValidationError::new("subscription.endpoint", e))?;
     Ok(subscription)
 }
 
-fn owner_from_body(req: &RegisterRequest) -> ApiResult<Option<Owner>> {
-    match (&req.uid, &req.aid) {
-        (Some(uid), None) => Ok(Some(Owner {
-            kind: OwnerKind::Client,
-            id: OwnerId::from_json(uid).map_err(ApiError::bad_request)?,
-        })),
-        (None, Some(aid)) => Ok(Some(Owner {
-            kind: OwnerKind::Admin,
-            id: OwnerId::from_json(aid).map_err(ApiError::bad_request)?,
-        })),
-        (None, None) => Ok(None),
-        (Some(_), Some(_)) => Err(ApiError::bad_request("give `uid` or `aid`, not both")),
+/// Which member of `subscription` a parse error is about.
+fn subscription_field(error: &herald_push::Error) -> &'static str {
+    match error.kind() {
+        herald_push::ErrorKind::InvalidKey => "subscription.keys.p256dh",
+        herald_push::ErrorKind::InvalidAuthSecret => "subscription.keys.auth",
+        _ => "subscription.endpoint",
     }
 }
 
 pub async fn register(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<RegisterRequest>,
+    Registrant { owner, request }: Registrant,
 ) -> ApiResult<impl IntoResponse> {
-    let from_body = owner_from_body(&req)?;
-    // A back end registers with the admin token or a key that may send (which could mint an
-    // owner token for the same effect).
-    let bearer = super::extract::bearer_header(&headers).filter(|_| req.owner_token.is_none());
-    let authorized = match bearer {
-        Some(token) => Some(match state.authenticate(token).await? {
-            Some(scopes) if scopes.allows(Scope::Send) => true,
-            Some(_) => {
-                return Err(ApiError::forbidden(
-                    "this API key lacks the `send` scope registering needs",
-                ))
-            }
-            None => false,
-        }),
-        None => None,
-    };
-    let owner = match (&req.owner_token, authorized) {
-        (Some(token), _) => {
-            let owner = state
-                .owner_tokens
-                .verify(token, state.clock.now_ms() / 1000)
-                .map_err(|e| match e {
-                    OwnerTokenError::Owner(_) => ApiError::bad_request(e.to_string()),
-                    _ => ApiError::unauthorized(e.to_string()),
-                })?;
-            if from_body.as_ref().is_some_and(|b| *b != owner) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "the owner in the body differs from the owner token",
-                ));
-            }
-            owner
-        }
-        (None, Some(true)) => from_body.ok_or_else(|| ApiError::bad_request("give `uid` or `aid`"))?,
-        (None, Some(false)) => {
-            return Err(ApiError::unauthorized(
-                "the token is not valid (not the admin token, or an unknown or revoked API key)",
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::unauthorized(
-                "send an `ownerToken` or Authorization: Bearer <admin token or an API key with the `send` scope>",
-            ))
-        }
-    };
-    let subscription = validate_subscription(&state, &req.subscription).await?;
+    let subscription = validate_subscription(&state, &request.subscription).await?;
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -170,11 +133,11 @@ pub async fn list(
     let owner = match (&q.uid, &q.aid) {
         (Some(uid), None) => Some(Owner {
             kind: OwnerKind::Client,
-            id: OwnerId::parse(uid).map_err(ApiError::bad_request)?,
+            id: OwnerId::parse(uid).map_err(|e| ApiError::bad_request(format!("`uid`: {e}")))?,
         }),
         (None, Some(aid)) => Some(Owner {
             kind: OwnerKind::Admin,
-            id: OwnerId::parse(aid).map_err(ApiError::bad_request)?,
+            id: OwnerId::parse(aid).map_err(|e| ApiError::bad_request(format!("`aid`: {e}")))?,
         }),
         (None, None) => None,
         _ => return Err(ApiError::bad_request("filter by `uid` or `aid`, not both")),
@@ -209,10 +172,8 @@ pub async fn list(
 
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath,
-    parts: Parts,
+    SubscriptionSecretOrAdmin(id): SubscriptionSecretOrAdmin,
 ) -> ApiResult<impl IntoResponse> {
-    authorize_subscription(&state, bearer(&parts), &id, true).await?;
     if !state.store.delete_subscription(&id).await? {
         return Err(ApiError::not_found("no such subscription"));
     }

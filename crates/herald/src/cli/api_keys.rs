@@ -1,6 +1,7 @@
 //! `herald keys create|list|revoke`: scoped API keys, on the configured database (beside a
 //! running server, which sees a new or revoked key on its next request).
 
+use super::CliError;
 use crate::access::{self, Scopes};
 use crate::config::Config;
 use clap::Args;
@@ -35,15 +36,12 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub async fn create(config: Config, args: CreateArgs) -> Result<(), String> {
-    let name = access::validate_name(&args.name).map_err(|e| e.replace("`name`", "--name"))?;
-    let scopes = Scopes::parse_list(args.scope.iter().map(|s| s.trim())).map_err(|e| format!("--scope: {e}"))?;
+pub async fn create(config: Config, args: CreateArgs) -> Result<(), CliError> {
+    let name = access::validate_name(&args.name)?;
+    let scopes = Scopes::parse_list(args.scope.iter().map(|s| s.trim())).map_err(|e| CliError::flag("--scope", e))?;
     let store = super::open_store(&config).await?;
     let (id, token, hash) = access::new_key();
-    store
-        .insert_api_key(&id, &name, scopes, &hash, now_ms())
-        .await
-        .map_err(|e| e.to_string())?;
+    store.insert_api_key(&id, &name, scopes, &hash, now_ms()).await?;
     if args.json {
         println!(
             "{}",
@@ -57,9 +55,9 @@ pub async fn create(config: Config, args: CreateArgs) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn list(config: Config, args: ListArgs) -> Result<(), String> {
+pub async fn list(config: Config, args: ListArgs) -> Result<(), CliError> {
     let store = super::open_store(&config).await?;
-    let keys = store.list_api_keys().await.map_err(|e| e.to_string())?;
+    let keys = store.list_api_keys().await?;
     for key in &keys {
         if args.json {
             println!("{}", crate::api::key_json(key));
@@ -84,19 +82,15 @@ pub async fn list(config: Config, args: ListArgs) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn revoke(config: Config, args: RevokeArgs) -> Result<(), String> {
+pub async fn revoke(config: Config, args: RevokeArgs) -> Result<(), CliError> {
     if !crate::secrets::is_valid_id(&args.id) {
-        return Err(format!("{:?} is not a key id", args.id));
+        return Err(CliError::Refused(format!("{:?} is not a key id", args.id)));
     }
     let store = super::open_store(&config).await?;
-    if store
-        .revoke_api_key(&args.id, now_ms())
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    if store.revoke_api_key(&args.id, now_ms()).await? {
         println!("revoked {}", args.id);
         Ok(())
     } else {
-        Err(format!("no live API key {}", args.id))
+        Err(CliError::Refused(format!("no live API key {}", args.id)))
     }
 }

@@ -11,6 +11,7 @@
 //! probe runs in parallel under `--timeout`, so a machine without a route out answers in a
 //! few seconds, not minutes.
 
+use super::CliError;
 use crate::config::Config;
 use crate::storage::{settings, sqlite_file, Store, StoreError};
 use std::net::{IpAddr, SocketAddr};
@@ -76,7 +77,7 @@ impl Report {
     }
 }
 
-pub async fn run(config: Config, args: DoctorArgs) -> Result<(), String> {
+pub async fn run(config: Config, args: DoctorArgs) -> Result<(), CliError> {
     let timeout = Duration::from_secs(args.timeout);
     let mut report = Report::default();
     check_database(&config, &mut report).await;
@@ -89,9 +90,9 @@ pub async fn run(config: Config, args: DoctorArgs) -> Result<(), String> {
 
     let (critical, warnings) = (report.count(Level::Critical), report.count(Level::Warning));
     if critical > 0 {
-        Err(format!(
+        Err(CliError::Refused(format!(
             "{critical} critical problem(s) and {warnings} warning(s); see above"
-        ))
+        )))
     } else {
         println!("no critical problems; {warnings} warning(s)");
         Ok(())
@@ -311,7 +312,7 @@ fn check_allowlist(config: &Config, report: &mut Report) {
 struct Probe {
     label: String,
     host: String,
-    result: Result<Option<SystemTime>, String>,
+    result: Result<Option<SystemTime>, CliError>,
 }
 
 async fn check_push_services(config: &Config, args: &DoctorArgs, timeout: Duration, report: &mut Report) {
@@ -329,7 +330,7 @@ async fn check_push_services(config: &Config, args: &DoctorArgs, timeout: Durati
     let client = match probe_client(config, timeout) {
         Ok(client) => client,
         Err(e) => {
-            report.add(Level::Critical, "push services", e);
+            report.add(Level::Critical, "push services", e.to_string());
             return;
         }
     };
@@ -374,7 +375,7 @@ async fn check_push_services(config: &Config, args: &DoctorArgs, timeout: Durati
     check_clock(&skews, report);
 }
 
-fn probe_client(config: &Config, timeout: Duration) -> Result<reqwest::Client, String> {
+fn probe_client(config: &Config, timeout: Duration) -> Result<reqwest::Client, CliError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -382,16 +383,19 @@ fn probe_client(config: &Config, timeout: Duration) -> Result<reqwest::Client, S
         .timeout(timeout)
         .user_agent(concat!("herald-doctor/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = &config.ssl_cert_file {
-        let pem = std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE {}: {e}", path.display()))?;
+        let pem =
+            std::fs::read(path).map_err(|e| CliError::Refused(format!("SSL_CERT_FILE {}: {e}", path.display())))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("SSL_CERT_FILE {}: {e}", path.display()))?;
+            .map_err(|e| CliError::Refused(format!("SSL_CERT_FILE {}: {e}", path.display())))?;
         builder = builder.tls_certs_merge(certs);
     }
-    builder.build().map_err(|e| format!("building the HTTP client: {e}"))
+    builder
+        .build()
+        .map_err(|e| CliError::Refused(format!("building the HTTP client: {e}")))
 }
 
 /// Resolves `host` and completes a TLS handshake with it; the answer's `Date`, if any.
-async fn probe(client: &reqwest::Client, host: &str, timeout: Duration) -> Result<Option<SystemTime>, String> {
+async fn probe(client: &reqwest::Client, host: &str, timeout: Duration) -> Result<Option<SystemTime>, CliError> {
     let authority = if host.parse::<std::net::Ipv6Addr>().is_ok() {
         format!("[{host}]:443")
     } else if host.contains("]:") || (!host.starts_with('[') && host.contains(':')) {
@@ -401,26 +405,31 @@ async fn probe(client: &reqwest::Client, host: &str, timeout: Duration) -> Resul
     };
     let resolved = tokio::time::timeout(timeout, tokio::net::lookup_host(authority.clone())).await;
     let addresses: Vec<SocketAddr> = match resolved {
-        Err(_) => return Err(format!("DNS: no answer within {}s", timeout.as_secs())),
-        Ok(Err(e)) => return Err(format!("DNS: {e}")),
+        Err(_) => {
+            return Err(CliError::Refused(format!(
+                "DNS: no answer within {}s",
+                timeout.as_secs()
+            )))
+        }
+        Ok(Err(e)) => return Err(CliError::Refused(format!("DNS: {e}"))),
         Ok(Ok(addresses)) => addresses.collect(),
     };
     if addresses.is_empty() {
-        return Err("DNS: no addresses".into());
+        return Err(CliError::Refused("DNS: no addresses".into()));
     }
     let url = format!("https://{authority}/");
     match tokio::time::timeout(timeout, client.head(&url).send()).await {
-        Err(_) => Err(format!(
+        Err(_) => Err(CliError::Refused(format!(
             "TLS: no handshake within {}s (connecting to {})",
             timeout.as_secs(),
             addresses[0]
-        )),
-        Ok(Err(e)) if e.is_timeout() => Err(format!(
+        ))),
+        Ok(Err(e)) if e.is_timeout() => Err(CliError::Refused(format!(
             "TLS: no handshake within {}s (connecting to {})",
             timeout.as_secs(),
             addresses[0]
-        )),
-        Ok(Err(e)) => Err(format!("TLS: {}", error_chain(&e))),
+        ))),
+        Ok(Err(e)) => Err(CliError::Refused(format!("TLS: {}", error_chain(&e)))),
         Ok(Ok(response)) => Ok(response
             .headers()
             .get(http::header::DATE)

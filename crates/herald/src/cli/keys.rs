@@ -1,6 +1,7 @@
 //! `herald keys generate`: a new VAPID key pair. Its siblings `keys create|list|revoke`
 //! manage scoped API keys (see `api_keys`).
 
+use super::CliError;
 use clap::{Args, Subcommand};
 use herald_push::keys::VapidKeyPair;
 use std::path::PathBuf;
@@ -27,12 +28,12 @@ pub struct GenerateArgs {
     pub pem_out: Option<PathBuf>,
 }
 
-pub fn generate(args: &GenerateArgs) -> Result<(), String> {
-    let pair = VapidKeyPair::generate().map_err(|e| e.to_string())?;
+pub fn generate(args: &GenerateArgs) -> Result<(), CliError> {
+    let pair = VapidKeyPair::generate().map_err(CliError::other)?;
     let public = pair.public_key_base64url();
-    let private = pair.private_key_base64url().map_err(|e| e.to_string())?;
+    let private = pair.private_key_base64url().map_err(CliError::other)?;
     if let Some(path) = &args.pem_out {
-        write_private(path, &pair.to_pem().map_err(|e| e.to_string())?)?;
+        write_private(path, &pair.to_pem().map_err(CliError::other)?)?;
     }
     if args.json {
         println!("{}", serde_json::json!({ "publicKey": public, "privateKey": private }));
@@ -43,7 +44,7 @@ pub fn generate(args: &GenerateArgs) -> Result<(), String> {
 }
 
 /// Writes a secret file readable by its owner only.
-fn write_private(path: &std::path::Path, contents: &str) -> Result<(), String> {
+fn write_private(path: &std::path::Path, contents: &str) -> Result<(), CliError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -52,7 +53,9 @@ fn write_private(path: &std::path::Path, contents: &str) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .map_err(|e| CliError::Refused(format!("{}: {e}", path.display())))?;
     file.write_all(contents.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| CliError::Refused(format!("{}: {e}", path.display())))
 }

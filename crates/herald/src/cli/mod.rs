@@ -159,24 +159,59 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn load(path: Option<PathBuf>) -> Result<Config, String> {
-    Config::load(path.as_deref()).map_err(|e| e.to_string())
+/// Why a command failed; [`run`] prints it after `herald: `. Messages name the flag or
+/// setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Startup(#[from] crate::startup::StartupError),
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::ValidationError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A flag's value was refused: `--scope: unknown scope "root"…`.
+    #[error("{flag}: {reason}")]
+    Flag { flag: &'static str, reason: String },
+    /// Any other refusal, worded where it happens.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl CliError {
+    /// An error from a lower layer whose own text says enough.
+    pub fn other(error: impl std::fmt::Display) -> Self {
+        Self::Refused(error.to_string())
+    }
+
+    /// `--flag: reason`.
+    pub fn flag(flag: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Flag {
+            flag,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+fn load(path: Option<PathBuf>) -> Result<Config, CliError> {
+    Ok(Config::load(path.as_deref())?)
 }
 
 /// Opens the configured database for a command other than `serve`/`init`: it must exist.
-pub(crate) async fn open_store(config: &Config) -> Result<Store, String> {
+pub(crate) async fn open_store(config: &Config) -> Result<Store, CliError> {
     Store::open_existing(&config.database_url).await.map_err(|e| match e {
-        StoreError::Missing(what) => format!(
+        StoreError::Missing(what) => CliError::Refused(format!(
             "{what}.\nPoint this command at the server's database: --config FILE (its database_url) or \
              HERALD_DATABASE_URL=… (e.g. sqlite:///var/lib/herald/herald.db). `herald serve` or \
              `herald init` create a new database."
-        ),
-        other => format!("HERALD_DATABASE_URL: {other}"),
+        )),
+        other => CliError::Refused(format!("HERALD_DATABASE_URL: {other}")),
     })
 }
 
 /// `herald init`: sets up the database as the first `serve` would, then exits.
-async fn init(config: Config) -> Result<(), String> {
+async fn init(config: Config) -> Result<(), CliError> {
     let shown = crate::storage::redacted(&config.database_url);
     let where_ = crate::storage::sqlite_file::database_path(&config.database_url)
         .map(|p| p.display().to_string())
@@ -188,18 +223,18 @@ async fn init(config: Config) -> Result<(), String> {
             return Ok(());
         }
         Err(StoreError::Missing(_)) => {}
-        Err(other) => return Err(format!("HERALD_DATABASE_URL: {other}")),
+        Err(other) => return Err(CliError::Refused(format!("HERALD_DATABASE_URL: {other}"))),
     }
     let store = Store::connect(&config.database_url)
         .await
-        .map_err(|e| format!("HERALD_DATABASE_URL: cannot create the database: {e}"))?;
+        .map_err(|e| CliError::Refused(format!("HERALD_DATABASE_URL: cannot create the database: {e}")))?;
     let state = crate::startup::assemble_state(store, config, std::sync::Arc::new(crate::clock::SystemClock)).await?;
     state.store.close().await;
     println!("created the Herald database at {where_}");
     Ok(())
 }
 
-async fn serve(path: Option<PathBuf>) -> Result<(), String> {
+async fn serve(path: Option<PathBuf>) -> Result<(), CliError> {
     let config = load(path)?;
     let app = crate::startup::Application::build(config).await?;
     // Handlers first: a SIGTERM right after the "listening" line must stop the server, not
@@ -214,15 +249,16 @@ async fn serve(path: Option<PathBuf>) -> Result<(), String> {
         tracing::info!("shutting down: finishing in-flight requests and pushes");
     });
     tracing::info!(address = %app.local_addr(), "herald is listening; admin console at /admin/, demo at /demo/");
-    app.run_until_stopped(shutdown).await
+    Ok(app.run_until_stopped(shutdown).await?)
 }
 
 /// Registers the SIGTERM and SIGINT (Ctrl-C) handlers now; the future ends at the first one.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let handler = |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        let handler =
+            |kind: SignalKind| signal(kind).map_err(|e| CliError::Refused(format!("cannot handle signals: {e}")));
         let mut terminate = handler(SignalKind::terminate())?;
         let mut interrupt = handler(SignalKind::interrupt())?;
         Ok(async move {
@@ -238,10 +274,10 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     })
 }
 
-async fn cleanup(config: Config) -> Result<(), String> {
+async fn cleanup(config: Config) -> Result<(), CliError> {
     let store = open_store(&config).await?;
     let now = chrono::Utc::now().timestamp_millis();
-    let removed = store.delete_expired_messages(now).await.map_err(|e| e.to_string())?;
+    let removed = store.delete_expired_messages(now).await?;
     println!("removed {removed} expired message(s) and their delivery rows");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `herald notify`: the original's `send_message` for scripts and cron. The message goes into
 //! the server's queue in the shared database; the running server delivers it.
 
+use super::CliError;
 use crate::compose::MessageRequest;
 use crate::config::Config;
 use clap::Args;
@@ -15,18 +16,12 @@ pub struct NotifyArgs {
     pub wait: bool,
 }
 
-pub async fn run(config: Config, args: NotifyArgs) -> Result<(), String> {
-    let request: MessageRequest = serde_json::from_value(args.message.to_json()).map_err(|e| e.to_string())?;
+pub async fn run(config: Config, args: NotifyArgs) -> Result<(), CliError> {
+    let request: MessageRequest = crate::domain::validation::from_json_value(args.message.to_json())?;
     let now = chrono::Utc::now().timestamp_millis();
-    let message = request
-        .validate(now)
-        .map_err(|e| e.replace('`', "").replace("sendAt", "--send-at"))?;
+    let message = request.validate(now)?;
     let store = super::open_store(&config).await?;
-    let targets = store
-        .create_message(&message, now)
-        .await
-        .map_err(|e| e.to_string())?
-        .unwrap_or(0);
+    let targets = store.create_message(&message, now).await?.unwrap_or(0);
     println!("message {} queued for {targets} device(s)", message.id);
     if targets == 0 {
         // Not an error (a script may notify people who have no device yet), but a new
@@ -45,11 +40,8 @@ pub async fn run(config: Config, args: NotifyArgs) -> Result<(), String> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     loop {
-        let unattempted = store
-            .unattempted_targets(&message.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let view = store.message(&message.id).await.map_err(|e| e.to_string())?;
+        let unattempted = store.unattempted_targets(&message.id).await?;
+        let view = store.message(&message.id).await?;
         if let Some(v) = &view {
             bar.set_position((v.targets - unattempted).max(0) as u64);
             bar.set_message(format!("accepted {} failed {} gone {}", v.accepted, v.failed, v.gone));

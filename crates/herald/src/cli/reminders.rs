@@ -1,5 +1,6 @@
 //! `herald reminders add|list|rm`: reminders from the command line, on the configured database.
 
+use super::CliError;
 use crate::config::Config;
 use crate::reminders::{new_record, ReminderInput};
 use clap::{ArgGroup, Args, Subcommand};
@@ -43,7 +44,7 @@ pub struct AddArgs {
     pub timezone: Option<String>,
 }
 
-pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String> {
+pub async fn run(config: Config, command: RemindersCommand) -> Result<(), CliError> {
     let store = super::open_store(&config).await?;
     let now = chrono::Utc::now().timestamp_millis();
     match command {
@@ -52,23 +53,22 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String
                 (Some(at), ..) => json!({ "at": at }),
                 (_, Some(daily), ..) => json!({ "daily": daily }),
                 (_, _, Some(weekly), _) => {
-                    let (days, time) = weekly
-                        .split_once('@')
-                        .ok_or("--weekly takes DAYS@HH:MM, e.g. mon,fri@09:00")?;
+                    let (days, time) = weekly.split_once('@').ok_or(CliError::Refused(
+                        "--weekly takes DAYS@HH:MM, e.g. mon,fri@09:00".into(),
+                    ))?;
                     json!({ "weekly": { "days": days.split(',').collect::<Vec<_>>(), "time": time } })
                 }
                 (_, _, _, Some(cron)) => json!({ "cron": cron }),
-                _ => return Err("give --at, --daily, --weekly or --cron".into()),
+                _ => return Err(CliError::Refused("give --at, --daily, --weekly or --cron".into())),
             };
             let mut body = args.message.to_json();
             body["schedule"] = schedule;
             if let Some(zone) = &args.timezone {
                 body["timezone"] = json!(zone);
             }
-            let record = ReminderInput::from_json(body)
-                .and_then(|input| new_record(input, now))
-                .map_err(|e| e.replace('`', ""))?;
-            store.insert_reminder(&record).await.map_err(|e| e.to_string())?;
+            let record = crate::domain::validation::from_json_value::<ReminderInput>(body)
+                .and_then(|input| new_record(input, now))?;
+            store.insert_reminder(&record).await?;
             println!(
                 "reminder {} added; next firing {}",
                 record.id,
@@ -79,7 +79,7 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String
             );
         }
         RemindersCommand::List { json } => {
-            for r in store.list_reminders(1000, None).await.map_err(|e| e.to_string())? {
+            for r in store.list_reminders(1000, None).await? {
                 if json {
                     println!("{}", crate::api::reminder_json(&r));
                 } else {
@@ -97,8 +97,8 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), String
             }
         }
         RemindersCommand::Rm { id } => {
-            if !store.delete_reminder(&id).await.map_err(|e| e.to_string())? {
-                return Err(format!("no reminder with id {id}"));
+            if !store.delete_reminder(&id).await? {
+                return Err(CliError::Refused(format!("no reminder with id {id}")));
             }
             println!("reminder {id} deleted");
         }

@@ -1,5 +1,6 @@
 //! `herald send-notification`: one push to one subscription, with web-push for Node's flags.
 
+use super::CliError;
 use crate::delivery::push_client;
 use crate::endpoint_policy::EndpointPolicy;
 use clap::Args;
@@ -45,19 +46,22 @@ pub struct SendArgs {
     pub vapid_pvtkey: String,
 }
 
-pub async fn run(args: SendArgs) -> Result<(), String> {
-    let endpoint = Endpoint::parse(&args.endpoint).map_err(|e| format!("--endpoint: {e}"))?;
-    let subject = VapidSubject::parse(&args.vapid_subject).map_err(|e| format!("--vapid-subject: {e}"))?;
+pub async fn run(args: SendArgs) -> Result<(), CliError> {
+    let endpoint = Endpoint::parse(&args.endpoint).map_err(|e| CliError::Refused(format!("--endpoint: {e}")))?;
+    let subject =
+        VapidSubject::parse(&args.vapid_subject).map_err(|e| CliError::Refused(format!("--vapid-subject: {e}")))?;
     if subject.names_localhost() {
         eprintln!("warning: --vapid-subject names localhost; Apple's push service refuses such tokens");
     }
     let key = VapidKeyPair::from_base64url(&args.vapid_pvtkey, Some(&args.vapid_pubkey))
-        .map_err(|e| format!("--vapid-pvtkey/--vapid-pubkey: {e}"))?;
-    let ttl = Ttl::try_from_secs(args.ttl).map_err(|e| format!("--ttl: {e}"))?;
+        .map_err(|e| CliError::Refused(format!("--vapid-pvtkey/--vapid-pubkey: {e}")))?;
+    let ttl = Ttl::try_from_secs(args.ttl).map_err(|e| CliError::Refused(format!("--ttl: {e}")))?;
     let message = match &args.payload {
         Some(payload) => {
             if args.key.is_none() || args.auth.is_none() {
-                return Err("--payload needs --key and --auth (the subscription's p256dh and auth)".into());
+                return Err(CliError::Refused(
+                    "--payload needs --key and --auth (the subscription's p256dh and auth)".into(),
+                ));
             }
             PushMessage::new(payload.clone().into_bytes(), ttl)
         }
@@ -65,39 +69,40 @@ pub async fn run(args: SendArgs) -> Result<(), String> {
     };
     // Without a payload the keys are not used; stand-ins keep the subscription type whole.
     let p256dh = match &args.key {
-        Some(k) => P256dhKey::parse(k).map_err(|e| format!("--key: {e}"))?,
-        None => P256dhKey::from_bytes(key.public_key_bytes()).map_err(|e| e.to_string())?,
+        Some(k) => P256dhKey::parse(k).map_err(|e| CliError::Refused(format!("--key: {e}")))?,
+        None => P256dhKey::from_bytes(key.public_key_bytes()).map_err(CliError::other)?,
     };
     let auth = match &args.auth {
-        Some(a) => AuthSecret::parse(a).map_err(|e| format!("--auth: {e}"))?,
-        None => AuthSecret::from_bytes(&[0; 16]).map_err(|e| e.to_string())?,
+        Some(a) => AuthSecret::parse(a).map_err(|e| CliError::Refused(format!("--auth: {e}")))?,
+        None => AuthSecret::from_bytes(&[0; 16]).map_err(CliError::other)?,
     };
-    let mut message = message.encoding(ContentEncoding::parse(&args.encoding).map_err(|e| format!("--encoding: {e}"))?);
+    let mut message = message
+        .encoding(ContentEncoding::parse(&args.encoding).map_err(|e| CliError::Refused(format!("--encoding: {e}")))?);
     if let Some(u) = &args.urgency {
-        message = message.urgency(Urgency::parse(u).map_err(|e| format!("--urgency: {e}"))?);
+        message = message.urgency(Urgency::parse(u).map_err(|e| CliError::Refused(format!("--urgency: {e}")))?);
     }
     if let Some(t) = &args.topic {
-        message = message.topic(Topic::parse(t).map_err(|e| format!("--topic: {e}"))?);
+        message = message.topic(Topic::parse(t).map_err(|e| CliError::Refused(format!("--topic: {e}")))?);
     }
     let subscription = Subscription { endpoint, p256dh, auth };
     let signer = VapidSigner::new(key, subject);
     let request = message
         .build(&subscription, &signer)
-        .map_err(|e| format!("--payload: {e}"))?;
+        .map_err(|e| CliError::Refused(format!("--payload: {e}")))?;
     let policy = EndpointPolicy {
         allow_private: true,
         allow_http: true,
         host_allowlist: vec![],
     };
     let ssl_cert_file = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-    let client = push_client(&policy, Duration::from_secs(30), ssl_cert_file.as_deref())?;
+    let client = push_client(&policy, Duration::from_secs(30), ssl_cert_file.as_deref()).map_err(CliError::other)?;
     let response = client
         .post(request.url)
         .headers(request.headers)
         .body(request.body)
         .send()
         .await
-        .map_err(|e| format!("could not reach the push service: {e}"))?;
+        .map_err(|e| CliError::Refused(format!("could not reach the push service: {e}")))?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.unwrap_or_default();
@@ -107,21 +112,21 @@ pub async fn run(args: SendArgs) -> Result<(), String> {
             println!("{status}: the push service accepted the message");
             Ok(())
         }
-        PushOutcome::Gone { reason, .. } => Err(match reason {
+        PushOutcome::Gone { reason, .. } => Err(CliError::Refused(match reason {
             GoneReason::Expired => {
                 format!("{status}: the subscription is gone (expired or unsubscribed); delete it. Body: {text}")
             }
             GoneReason::KeyMismatch => format!(
                 "{status}: the subscription was made with another VAPID key; it is gone for this key. Body: {text}"
             ),
-        }),
-        PushOutcome::RetryLater { retry_after, .. } => Err(format!(
+        })),
+        PushOutcome::RetryLater { retry_after, .. } => Err(CliError::Refused(format!(
             "{status}: the push service asks to retry later{}. Body: {text}",
             retry_after
                 .map(|d| format!(" (after {} s)", d.as_secs()))
                 .unwrap_or_default()
-        )),
-        PushOutcome::Failed { reason, .. } => Err(format!(
+        ))),
+        PushOutcome::Failed { reason, .. } => Err(CliError::Refused(format!(
             "{status}: {}. Body: {text}",
             match reason {
                 FailureReason::BadRequest => "the push service refused the request",
@@ -129,6 +134,6 @@ pub async fn run(args: SendArgs) -> Result<(), String> {
                 FailureReason::PayloadTooLarge => "the payload is too large",
                 _ => "the push service refused the message",
             }
-        )),
+        ))),
     }
 }

@@ -3,6 +3,7 @@
 //! "auth"}}, "secretHash", "createdAt"}`; on import only the owner and the subscription are
 //! required. Invalid lines are reported by number; every valid line is imported.
 
+use super::CliError;
 use crate::config::Config;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::endpoint_policy::EndpointPolicy;
@@ -21,21 +22,20 @@ pub enum SubscriptionsCommand {
     Import { file: Option<PathBuf> },
 }
 
-pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), String> {
+pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), CliError> {
     let store = super::open_store(&config).await?;
     match command {
         SubscriptionsCommand::Export { file } => {
             let mut out: Box<dyn Write> = match &file {
-                Some(path) => Box::new(create_private(path).map_err(|e| format!("{}: {e}", path.display()))?),
+                Some(path) => {
+                    Box::new(create_private(path).map_err(|e| CliError::Refused(format!("{}: {e}", path.display())))?)
+                }
                 None => Box::new(std::io::stdout().lock()),
             };
             let mut after = String::new();
             let mut count = 0u64;
             loop {
-                let page = store
-                    .export_subscriptions(&after, 1000)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let page = store.export_subscriptions(&after, 1000).await?;
                 let Some(last) = page.last() else { break };
                 after = last.id.clone();
                 for s in &page {
@@ -46,18 +46,18 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), St
                         "createdAt": crate::clock::rfc3339(s.created_at),
                     });
                     line[s.owner.kind.field()] = json!(s.owner.id.as_str());
-                    writeln!(out, "{line}").map_err(|e| e.to_string())?;
+                    writeln!(out, "{line}").map_err(CliError::other)?;
                     count += 1;
                 }
             }
-            out.flush().map_err(|e| e.to_string())?;
+            out.flush().map_err(CliError::other)?;
             eprintln!("exported {count} subscription(s)");
             Ok(())
         }
         SubscriptionsCommand::Import { file } => {
             let input: Box<dyn BufRead> = match &file {
                 Some(path) => Box::new(std::io::BufReader::new(
-                    std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?,
+                    std::fs::File::open(path).map_err(|e| CliError::Refused(format!("{}: {e}", path.display())))?,
                 )),
                 None => Box::new(std::io::stdin().lock()),
             };
@@ -85,7 +85,7 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), St
                     Ok(record) => match store.import_subscription(&record, now).await {
                         Ok(true) => created += 1,
                         Ok(false) => updated += 1,
-                        Err(e) => return Err(format!("line {number}: database: {e}")),
+                        Err(e) => return Err(CliError::Refused(format!("line {number}: database: {e}"))),
                     },
                     Err(why) => {
                         eprintln!("line {number}: {why}");
@@ -95,9 +95,9 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), St
             }
             println!("imported {created} new and {updated} existing subscription(s); {invalid} invalid line(s)");
             if invalid > 0 {
-                return Err(format!(
+                return Err(CliError::Refused(format!(
                     "{invalid} line(s) were invalid and skipped (see above); the others were imported"
-                ));
+                )));
             }
             Ok(())
         }
@@ -105,8 +105,8 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), St
 }
 
 /// Validates one line. Accepts the export format, and `endpoint`/`keys` at the top level.
-fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<ExportedSubscription, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<ExportedSubscription, CliError> {
+    let value: Value = serde_json::from_str(line).map_err(|e| CliError::Refused(format!("not JSON: {e}")))?;
     let owner = match (value.get("uid"), value.get("aid")) {
         (Some(uid), None) => Owner {
             kind: OwnerKind::Client,
@@ -116,31 +116,31 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
             kind: OwnerKind::Admin,
             id: OwnerId::from_json(aid)?,
         },
-        _ => return Err("needs exactly one of uid and aid".into()),
+        _ => return Err(CliError::Refused("needs exactly one of uid and aid".into())),
     };
     let sub = value.get("subscription").unwrap_or(&value);
     let text = |v: &Value| v.as_str().map(str::to_owned);
-    let endpoint = text(&sub["endpoint"]).ok_or("no endpoint")?;
-    let p256dh = text(&sub["keys"]["p256dh"]).ok_or("no keys.p256dh")?;
-    let auth = text(&sub["keys"]["auth"]).ok_or("no keys.auth")?;
-    let parsed = Subscription::parse(&endpoint, &p256dh, &auth).map_err(|e| e.to_string())?;
-    policy.check(&parsed.endpoint)?;
+    let endpoint = text(&sub["endpoint"]).ok_or(CliError::Refused("no endpoint".into()))?;
+    let p256dh = text(&sub["keys"]["p256dh"]).ok_or(CliError::Refused("no keys.p256dh".into()))?;
+    let auth = text(&sub["keys"]["auth"]).ok_or(CliError::Refused("no keys.auth".into()))?;
+    let parsed = Subscription::parse(&endpoint, &p256dh, &auth).map_err(CliError::other)?;
+    policy.check(&parsed.endpoint).map_err(CliError::Refused)?;
     let id = match value.get("id").and_then(Value::as_str) {
         Some(id) if !id.is_empty() && id.len() <= 32 && herald_push::base64url::is_url_safe_alphabet(id) => {
             id.to_owned()
         }
-        Some(_) => return Err("id must be up to 32 URL-safe characters".into()),
+        Some(_) => return Err(CliError::Refused("id must be up to 32 URL-safe characters".into())),
         None => crate::secrets::random_id(),
     };
     let secret_hash = match value.get("secretHash").and_then(Value::as_str) {
         Some(h) if h.len() == 43 && herald_push::base64url::is_url_safe_alphabet(h) => h.to_owned(),
-        Some(_) => return Err("secretHash is not a SHA-256 in base64url".into()),
+        Some(_) => return Err(CliError::Refused("secretHash is not a SHA-256 in base64url".into())),
         // No secret is known: the browser gets one when it next registers.
         None => crate::secrets::new_secret().1,
     };
     let created_at = match value.get("createdAt").and_then(Value::as_str) {
         Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .map_err(|_| "createdAt is not an RFC 3339 time")?
+            .map_err(|_| CliError::Refused("createdAt is not an RFC 3339 time".into()))?
             .timestamp_millis(),
         None => now_ms,
     };

@@ -1,6 +1,7 @@
 //! The one HTTP client every push goes through: pooled connections, HTTP/2 where the push
 //! service offers it, bounded timeouts, no redirects, no proxies, and the guarded resolver.
 
+use super::transport::TransportError;
 use crate::endpoint_policy::EndpointPolicy;
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +12,7 @@ pub fn push_client(
     policy: &EndpointPolicy,
     timeout: Duration,
     ssl_cert_file: Option<&Path>,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, TransportError> {
     let mut builder = reqwest::Client::builder()
         .dns_resolver(policy.resolver())
         .redirect(reqwest::redirect::Policy::none())
@@ -24,10 +25,9 @@ pub fn push_client(
         .tcp_nodelay(true)
         .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ssl_cert_file {
-        let pem = std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE {}: {e}", path.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("SSL_CERT_FILE {}: {e}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|e| TransportError::cert_file(path, e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| TransportError::cert_file(path, e))?;
         builder = builder.tls_certs_merge(certs);
     }
-    builder.build().map_err(|e| format!("building the HTTP client: {e}"))
+    builder.build().map_err(TransportError::Client)
 }

@@ -49,7 +49,7 @@ mod window;
 
 pub use client::push_client;
 pub use pool::{PushResponse, SendError};
-pub use transport::Transport;
+pub use transport::{Transport, TransportError};
 
 use crate::app::AppState;
 use crate::clock::Clock;

@@ -4,17 +4,18 @@
 //! `http/1.1` by ALPN so an origin that cannot speak HTTP/2 is recognised and handed to the
 //! fallback client.
 
+use super::transport::TransportError;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use std::path::Path;
 use std::sync::Arc;
 
 /// The client configuration every pooled connection uses.
-pub fn client_config(ssl_cert_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn client_config(ssl_cert_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, TransportError> {
     let extra = match ssl_cert_file {
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| format!("SSL_CERT_FILE {}: {e}", path.display()))?;
-            extra_roots(&pem).map_err(|e| format!("SSL_CERT_FILE {}: {e}", path.display()))?
+            let pem = std::fs::read(path).map_err(|e| TransportError::cert_file(path, e))?;
+            extra_roots(&pem).map_err(|e| TransportError::cert_file(path, e))?
         }
         None => Vec::new(),
     };
@@ -24,10 +25,10 @@ pub fn client_config(ssl_cert_file: Option<&Path>) -> Result<Arc<rustls::ClientC
     } else {
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
     }
-    .map_err(|e| format!("loading the trusted root certificates: {e}"))?;
+    .map_err(TransportError::Roots)?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS configuration: {e}"))?
+        .map_err(TransportError::Tls)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -37,14 +38,23 @@ pub fn client_config(ssl_cert_file: Option<&Path>) -> Result<Arc<rustls::ClientC
 
 /// The certificates of a PEM bundle; an empty or unreadable bundle is an error, so a wrong
 /// `SSL_CERT_FILE` is reported at start rather than as failing pushes.
-fn extra_roots(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+fn extra_roots(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, BundleError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("not a PEM certificate bundle: {e}"))?;
+        .map_err(BundleError::NotPem)?;
     if certs.is_empty() {
-        return Err("no certificate in the file".into());
+        return Err(BundleError::Empty);
     }
     Ok(certs)
+}
+
+/// Why a certificate bundle was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("not a PEM certificate bundle: {0}")]
+    NotPem(rustls::pki_types::pem::Error),
+    #[error("no certificate in the file")]
+    Empty,
 }
 
 #[cfg(test)]

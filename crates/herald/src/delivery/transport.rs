@@ -14,6 +14,28 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Why the push transport could not be built; reported at start.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("SSL_CERT_FILE {path}: {reason}")]
+    CertFile { path: String, reason: String },
+    #[error("loading the trusted root certificates: {0}")]
+    Roots(rustls::Error),
+    #[error("TLS configuration: {0}")]
+    Tls(rustls::Error),
+    #[error("building the HTTP client: {0}")]
+    Client(reqwest::Error),
+}
+
+impl TransportError {
+    pub fn cert_file(path: &Path, reason: impl std::fmt::Display) -> Self {
+        Self::CertFile {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 pub struct Transport {
     pool: H2Pool,
     fallback: reqwest::Client,
@@ -26,7 +48,7 @@ impl Transport {
         timeout: Duration,
         ssl_cert_file: Option<&Path>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TransportError> {
         let connect_timeout = Duration::from_secs(5).min(timeout);
         Ok(Self {
             pool: H2Pool::new(

@@ -6,9 +6,12 @@ pub mod quiet_hours;
 pub mod segment;
 pub mod spread;
 pub mod states;
+pub mod validation;
 
+use serde::de::{self, Deserializer, MapAccess};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+pub use validation::ValidationError;
 
 /// Whose subscription: a client of the host application (`uid`) or an administrator (`aid`).
 /// The two id spaces are separate: client 7 and admin 7 are different people.
@@ -53,15 +56,17 @@ pub struct OwnerId(String);
 impl OwnerId {
     pub const MAX_LEN: usize = 128;
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// The error's field is empty: the caller knows which field held the id.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let refuse = |message: String| Err(ValidationError::new("", message));
         if text.is_empty() {
-            return Err("an owner id must not be empty".into());
+            return refuse("an owner id must not be empty".into());
         }
         if text.chars().count() > Self::MAX_LEN {
-            return Err(format!("an owner id must be at most {} characters", Self::MAX_LEN));
+            return refuse(format!("an owner id must be at most {} characters", Self::MAX_LEN));
         }
         if text.chars().any(disguises_a_name) {
-            return Err(
+            return refuse(
                 "an owner id must not contain control characters, line separators or invisible formatting characters"
                     .into(),
             );
@@ -69,17 +74,36 @@ impl OwnerId {
         Ok(Self(text.to_owned()))
     }
 
-    /// From a JSON string or a non-negative integer.
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        match value {
-            serde_json::Value::String(s) => Self::parse(s),
-            serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => Self::parse(&n.to_string()),
-            _ => Err("an owner id must be a string or an integer".into()),
-        }
+    /// From a JSON string or an integer.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, ValidationError> {
+        validation::from_json_value(value.clone())
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A JSON string or integer; integers keep their decimal text.
+impl<'de> Deserialize<'de> for OwnerId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = OwnerId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an owner id (a string or an integer)")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<OwnerId, E> {
+                OwnerId::parse(text).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, number: u64) -> Result<OwnerId, E> {
+                self.visit_str(&number.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, number: i64) -> Result<OwnerId, E> {
+                self.visit_str(&number.to_string())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -116,49 +140,6 @@ impl Audience {
     /// Most ids one list may carry.
     pub const MAX_LIST: usize = 10_000;
 
-    /// Parses `{"uid": X}`, `{"aid": X}`, `{"uids": […]}`, `{"aids": […]}` or
-    /// `{"all": "clients"|"admins"|"everyone"}`: exactly one key.
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        let object = value
-            .as_object()
-            .ok_or("`to` must be an object such as {\"uid\": 42}")?;
-        if object.len() != 1 {
-            return Err("`to` must have exactly one of uid, aid, uids, aids, all".into());
-        }
-        let (key, value) = object.iter().next().expect("one entry");
-        let list = |kind: OwnerKind| -> Result<Audience, String> {
-            let items = value.as_array().ok_or(format!("`{key}` must be an array"))?;
-            if items.is_empty() || items.len() > Self::MAX_LIST {
-                return Err(format!("`{key}` must list 1 to {} ids", Self::MAX_LIST));
-            }
-            let mut ids = items.iter().map(OwnerId::from_json).collect::<Result<Vec<_>, _>>()?;
-            ids.sort_by(|a, b| a.0.cmp(&b.0));
-            ids.dedup();
-            Ok(Audience::Many(kind, ids))
-        };
-        match key.as_str() {
-            "uid" => Ok(Self::One(Owner {
-                kind: OwnerKind::Client,
-                id: OwnerId::from_json(value)?,
-            })),
-            "aid" => Ok(Self::One(Owner {
-                kind: OwnerKind::Admin,
-                id: OwnerId::from_json(value)?,
-            })),
-            "uids" => list(OwnerKind::Client),
-            "aids" => list(OwnerKind::Admin),
-            "all" => match value.as_str() {
-                Some("clients") => Ok(Self::All(Some(OwnerKind::Client))),
-                Some("admins") => Ok(Self::All(Some(OwnerKind::Admin))),
-                Some("everyone") => Ok(Self::All(None)),
-                _ => Err("`all` must be \"clients\", \"admins\" or \"everyone\"".into()),
-            },
-            other => Err(format!(
-                "`to` has an unknown key {other:?}; use uid, aid, uids, aids or all"
-            )),
-        }
-    }
-
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Self::One(owner) => owner.to_json(),
@@ -169,6 +150,86 @@ impl Audience {
             Self::All(Some(OwnerKind::Client)) => serde_json::json!({"all": "clients"}),
             Self::All(Some(OwnerKind::Admin)) => serde_json::json!({"all": "admins"}),
             Self::All(None) => serde_json::json!({"all": "everyone"}),
+        }
+    }
+}
+
+/// `{"uid": X}`, `{"aid": X}`, `{"uids": […]}`, `{"aids": […]}` or
+/// `{"all": "clients"|"admins"|"everyone"}`: exactly one key.
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = Audience;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object such as {\"uid\": 42}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Audience, A::Error> {
+                const ONE_KEY: &str = "`to` must have exactly one of uid, aid, uids, aids, all";
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(ONE_KEY));
+                };
+                let one = |kind, id| Audience::One(Owner { kind, id });
+                let audience = match key.as_str() {
+                    "uid" => one(OwnerKind::Client, map.next_value()?),
+                    "aid" => one(OwnerKind::Admin, map.next_value()?),
+                    "uids" => Audience::Many(OwnerKind::Client, map.next_value::<OwnerIdList>()?.0),
+                    "aids" => Audience::Many(OwnerKind::Admin, map.next_value::<OwnerIdList>()?.0),
+                    "all" => Audience::All(map.next_value::<AllOf>()?.0),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "`to` has an unknown key {other:?}; use uid, aid, uids, aids or all"
+                        )))
+                    }
+                };
+                if map.next_key::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom(ONE_KEY));
+                }
+                Ok(audience)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The ids of `uids` or `aids`: 1 to [`Audience::MAX_LIST`], sorted, duplicates folded.
+#[derive(Deserialize)]
+#[serde(try_from = "Vec<OwnerId>")]
+struct OwnerIdList(Vec<OwnerId>);
+
+impl TryFrom<Vec<OwnerId>> for OwnerIdList {
+    type Error = ValidationError;
+
+    fn try_from(mut ids: Vec<OwnerId>) -> Result<Self, ValidationError> {
+        if ids.is_empty() || ids.len() > Audience::MAX_LIST {
+            return Err(ValidationError::new(
+                "",
+                format!("a list of owners must hold 1 to {} ids", Audience::MAX_LIST),
+            ));
+        }
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        ids.dedup();
+        Ok(Self(ids))
+    }
+}
+
+/// The value of `all`: `None` is everyone.
+#[derive(Deserialize)]
+#[serde(try_from = "String")]
+struct AllOf(Option<OwnerKind>);
+
+impl TryFrom<String> for AllOf {
+    type Error = ValidationError;
+
+    fn try_from(text: String) -> Result<Self, ValidationError> {
+        match text.as_str() {
+            "clients" => Ok(Self(Some(OwnerKind::Client))),
+            "admins" => Ok(Self(Some(OwnerKind::Admin))),
+            "everyone" => Ok(Self(None)),
+            _ => Err(ValidationError::new(
+                "",
+                "`all` must be \"clients\", \"admins\" or \"everyone\"",
+            )),
         }
     }
 }
@@ -185,11 +246,14 @@ pub enum MessageMode {
 }
 
 impl MessageMode {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
         match text {
             "payload" => Ok(Self::Payload),
             "tickle" => Ok(Self::Tickle),
-            other => Err(format!("mode {other:?} must be \"payload\" or \"tickle\"")),
+            other => Err(ValidationError::new(
+                "mode",
+                format!("mode {other:?} must be \"payload\" or \"tickle\""),
+            )),
         }
     }
 
@@ -225,26 +289,27 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    fn audience(value: serde_json::Value) -> Result<Audience, ValidationError> {
+        validation::from_json_value(value)
+    }
+
     #[test]
     fn audiences() {
         assert_eq!(
-            Audience::from_json(&json!({"uid": 42})).unwrap(),
+            audience(json!({"uid": 42})).unwrap(),
             Audience::One(Owner {
                 kind: OwnerKind::Client,
                 id: OwnerId::parse("42").unwrap()
             })
         );
         assert_eq!(
-            Audience::from_json(&json!({"aids": ["2", 1, "2"]})).unwrap(),
+            audience(json!({"aids": ["2", 1, "2"]})).unwrap(),
             Audience::Many(
                 OwnerKind::Admin,
                 vec![OwnerId::parse("1").unwrap(), OwnerId::parse("2").unwrap()]
             )
         );
-        assert_eq!(
-            Audience::from_json(&json!({"all": "everyone"})).unwrap(),
-            Audience::All(None)
-        );
+        assert_eq!(audience(json!({"all": "everyone"})).unwrap(), Audience::All(None));
         for bad in [
             json!({}),
             json!({"uid": 1, "aid": 2}),
@@ -255,10 +320,12 @@ mod tests {
             json!([1]),
             json!({"uid": -1.5}),
         ] {
-            assert!(Audience::from_json(&bad).is_err(), "{bad}");
+            assert!(audience(bad.clone()).is_err(), "{bad}");
         }
+        assert_eq!(audience(json!({"uids": [1, "x\u{0}"]})).unwrap_err().field, "uids[1]");
+        assert_eq!(audience(json!({"all": "some"})).unwrap_err().field, "all");
         let round = json!({"uids": ["1", "2"]});
-        assert_eq!(Audience::from_json(&round).unwrap().to_json(), round);
+        assert_eq!(audience(round.clone()).unwrap().to_json(), round);
     }
 
     #[test]

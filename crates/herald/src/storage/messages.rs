@@ -235,10 +235,7 @@ impl Store {
         for row in rows {
             let id: String = col(&row, "id")?;
             let audience_json: String = col(&row, "audience")?;
-            let Ok(audience) = serde_json::from_str(&audience_json)
-                .map_err(|e| e.to_string())
-                .and_then(|v| Audience::from_json(&v))
-            else {
+            let Ok(audience) = serde_json::from_str::<Audience>(&audience_json) else {
                 tracing::error!(message = %id, "stored audience does not parse; cancelling the message");
                 self.write("UPDATE messages SET status = $1 WHERE id = $2")
                     .bind(MessageStatus::Cancelled.as_db())

@@ -4,6 +4,7 @@ mod api_keys;
 mod cli;
 mod delivery;
 mod faults;
+mod field_errors;
 mod hardening;
 mod helpers;
 mod hostile;

@@ -142,11 +142,16 @@ async fn invalid_subscriptions_are_refused_and_nothing_is_stored() {
     bad_b64["keys"]["p256dh"] = json!("***");
     let mut ftp = good.clone();
     ftp["endpoint"] = json!("ftp://push.example/x");
-    for (sub, status) in [(off_curve, 400), (short_auth, 400), (bad_b64, 400), (ftp, 400)] {
+    for (sub, field) in [
+        (off_curve, "subscription.keys.p256dh"),
+        (short_auth, "subscription.keys.auth"),
+        (bad_b64, "subscription.keys.p256dh"),
+        (ftp, "subscription.endpoint"),
+    ] {
         let r = app
             .admin_post("/api/v1/subscriptions", json!({"subscription": sub, "uid": 1}))
             .await;
-        assert_error(r, status).await;
+        assert_eq!(assert_error(r, 422).await["error"]["field"], field);
     }
     let r = app
         .admin_post(
@@ -154,18 +159,18 @@ async fn invalid_subscriptions_are_refused_and_nothing_is_stored() {
             json!({"subscription": good, "uid": 1, "aid": 2}),
         )
         .await;
-    assert_error(r, 400).await;
+    assert_error(r, 422).await;
     let r = app
         .admin_post("/api/v1/subscriptions", json!({"subscription": good}))
         .await;
-    assert_error(r, 400).await;
+    assert_error(r, 422).await;
     let r = app
         .admin_post(
             "/api/v1/subscriptions",
             json!({"subscription": good, "uid": "x".repeat(129)}),
         )
         .await;
-    assert_error(r, 400).await;
+    assert_eq!(assert_error(r, 422).await["error"]["field"], "uid");
     let list: Value = app.admin_get("/api/v1/subscriptions").await.json().await.unwrap();
     assert_eq!(list["total"], 0);
 }
@@ -192,7 +197,8 @@ async fn private_and_plain_http_endpoints_are_refused_by_default() {
                 json!({"subscription": browser.subscription_json(&endpoint), "uid": 1}),
             )
             .await;
-        let body = assert_error(r, 400).await;
+        let body = assert_error(r, 422).await;
+        assert_eq!(body["error"]["field"], "subscription.endpoint");
         assert!(
             body["error"]["message"].as_str().unwrap().len() > 10,
             "{endpoint}: {body}"

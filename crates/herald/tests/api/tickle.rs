@@ -54,7 +54,8 @@ async fn tickle_pushes_carry_no_text_and_the_owner_fetches_once() {
     assert_eq!(receipt(&device, "displayed").await.unwrap().status(), 204);
     assert_eq!(receipt(&device, "clicked").await.unwrap().status(), 204);
     assert_error(receipt(&other, "displayed").await.unwrap(), 404).await;
-    assert_error(receipt(&device, "opened").await.unwrap(), 400).await;
+    let error = assert_error(receipt(&device, "opened").await.unwrap(), 422).await;
+    assert_eq!(error["error"]["field"], "event");
     let m = app.message(&id).await;
     assert_eq!((m["displayed"].as_i64(), m["clicked"].as_i64()), (Some(1), Some(1)));
 }

@@ -1,0 +1,77 @@
+//! The one error every validation returns: which field, and what rule it broke. The API
+//! answers it 422 with the field's JSON path; the CLI prints the message.
+
+use serde::de::DeserializeOwned;
+
+/// A field broke a rule. `field` is a JSON path such as `title`, `to.uids[3]` or
+/// `schedule.cron` (empty when the whole value is wrong); `message` names the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error seen from the enclosing value: `uids[3]` under `to` is `to.uids[3]`.
+    pub fn under(mut self, parent: &str) -> Self {
+        self.field = match self.field.as_str() {
+            "" => parent.to_owned(),
+            child if child.starts_with('[') => format!("{parent}{child}"),
+            child => format!("{parent}.{child}"),
+        };
+        self
+    }
+
+    /// A serde_json error at `path`, without the line and column (the path says where).
+    pub fn from_json_error(path: &serde_path_to_error::Path, error: &serde_json::Error) -> Self {
+        let text = error.to_string();
+        let message = match text.rsplit_once(" at line ") {
+            Some((message, _)) if error.line() > 0 => message.to_owned(),
+            _ => text,
+        };
+        let field = match path.to_string().as_str() {
+            "." => String::new(),
+            other => other.to_owned(),
+        };
+        Self { field, message }
+    }
+}
+
+/// Deserializes a JSON value, naming the field that does not fit.
+pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ValidationError> {
+    serde_path_to_error::deserialize(value).map_err(|e| ValidationError::from_json_error(e.path(), e.inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_nest() {
+        assert_eq!(
+            ValidationError::new("[3]", "m").under("uids").under("to").field,
+            "to.uids[3]"
+        );
+        assert_eq!(ValidationError::new("", "m").under("title").field, "title");
+    }
+
+    #[test]
+    fn serde_errors_name_the_field_without_a_position() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            items: Vec<u8>,
+        }
+        let error = from_json_value::<Body>(serde_json::json!({"items": [1, "x"]})).unwrap_err();
+        assert_eq!(error.field, "items[1]");
+        assert!(!error.message.contains("line"), "{}", error.message);
+    }
+}
