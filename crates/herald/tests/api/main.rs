@@ -9,6 +9,7 @@ mod helpers;
 mod hostile;
 mod hostile_more;
 mod messages;
+mod openapi_conformance;
 mod overview;
 mod push_service_behaviour;
 mod realistic_push_service;
