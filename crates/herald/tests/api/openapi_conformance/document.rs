@@ -178,7 +178,13 @@ impl OpenApi {
     /// Validates `instance` against `schema` (a schema object of the document, possibly a
     /// `$ref`), with formats asserted and every `$ref` resolved within the document.
     pub fn validate(&self, schema: &Value, instance: &Value) -> Result<(), String> {
-        let validator = self.validator(schema)?;
+        self.validate_with(schema, instance, true)
+    }
+
+    /// As [`Self::validate`], with objects as open as the document leaves them (for requests,
+    /// where the document may promise to ignore unknown members).
+    pub fn validate_with(&self, schema: &Value, instance: &Value, closed: bool) -> Result<(), String> {
+        let validator = self.validator(schema, closed)?;
         let errors: Vec<String> = validator
             .iter_errors(instance)
             .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -193,18 +199,24 @@ impl OpenApi {
     /// The schema wrapped in a root that carries the document's components, so that
     /// `#/components/schemas/…` pointers resolve against it. Objects are closed (see
     /// [`close_objects`]): a field the document does not list is a disagreement too.
-    fn validator(&self, schema: &Value) -> Result<jsonschema::Validator, String> {
+    fn validator(&self, schema: &Value, closed: bool) -> Result<jsonschema::Validator, String> {
         let mut components = self.doc["components"].clone();
         let mut schema = schema.clone();
         let open = extended_components(&self.doc);
-        if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
+        if let Some(schemas) = components
+            .get_mut("schemas")
+            .and_then(Value::as_object_mut)
+            .filter(|_| closed)
+        {
             for (name, component) in schemas.iter_mut() {
                 if !open.contains(name) {
                     close_objects(component);
                 }
             }
         }
-        close_objects(&mut schema);
+        if closed {
+            close_objects(&mut schema);
+        }
         let root = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "allOf": [schema],
@@ -378,7 +390,7 @@ fn collect_schema_problems(api: &OpenApi, value: &Value, at: &str, out: &mut Vec
     for (k, v) in map {
         let here = format!("{at}/{k}");
         if k == "schema" || at == "#/components/schemas" {
-            if let Err(e) = api.validator(v) {
+            if let Err(e) = api.validator(v, true) {
                 out.push(format!("{here}: {e}"));
             }
         } else {
