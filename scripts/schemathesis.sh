@@ -3,9 +3,11 @@
 #
 # Builds and starts target/debug/herald on a free port with a fresh SQLite database
 # and a known admin token, installs schemathesis into target/schemathesis-venv when missing,
-# and runs a short `st run` whose one check is that no answer is a server error (5xx). Exits
-# non-zero when schemathesis finds a failure or the server logged a panic; the server is
-# stopped at exit. Tunables: ST_MAX_EXAMPLES (default 20), ST_SEED, ST_EXTRA (more st flags).
+# and runs a short `st run` that checks every answer against the document: no server error
+# (5xx), a documented status, the documented content type and headers, a body that fits the
+# response schema. Exits non-zero when schemathesis finds a failure or the server logged a
+# panic; the server is stopped at exit. Tunables: ST_MAX_EXAMPLES (default 20), ST_SEED,
+# ST_EXTRA (more st flags).
 #
 # No request leaves the machine: the server allows only a push host that cannot exist
 # (push.herald-schemathesis.invalid), so every generated endpoint is refused before any DNS
@@ -66,7 +68,7 @@ run_st() {
   # shellcheck disable=SC2086
   "$venv/bin/st" run "$base/api/v1/openapi.json" \
     --header "Authorization: Bearer $token" \
-    --checks not_a_server_error \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --max-examples "${ST_MAX_EXAMPLES:-20}" \
     --phases examples,coverage,fuzzing,stateful \
     --request-timeout 20 \

@@ -9,6 +9,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod messages;
+mod openapi_conformance;
 mod overview;
 mod push_service_behaviour;
 mod realistic_push_service;
