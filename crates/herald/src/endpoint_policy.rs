@@ -13,6 +13,23 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+/// Why an endpoint may not be contacted. The text is shown to whoever registered it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointRefused {
+    #[error("the endpoint must be an https URL")]
+    NotHttps,
+    #[error("the push service host {0} is not in the allow-list")]
+    HostNotAllowed(String),
+    #[error("the endpoint points at a private, loopback or link-local address")]
+    PrivateAddress,
+    #[error("the endpoint host {0} does not resolve")]
+    Unresolvable(String),
+    #[error("the endpoint host {0} resolves to a private, loopback or link-local address")]
+    ResolvesPrivate(String),
+    #[error("{0} has no public address")]
+    NoPublicAddress(String),
+}
+
 /// The rules, from configuration.
 #[derive(Debug, Clone, Default)]
 pub struct EndpointPolicy {
@@ -24,24 +41,24 @@ pub struct EndpointPolicy {
 
 impl EndpointPolicy {
     /// Checks what can be checked without the network.
-    pub fn check(&self, endpoint: &Endpoint) -> Result<(), String> {
+    pub fn check(&self, endpoint: &Endpoint) -> Result<(), EndpointRefused> {
         if !endpoint.is_https() && !self.allow_http {
-            return Err("the endpoint must be an https URL".into());
+            return Err(EndpointRefused::NotHttps);
         }
         let host = endpoint.url().host_str().unwrap_or_default().to_ascii_lowercase();
         if !self.host_allowlist.is_empty() && !self.host_allowlist.iter().any(|p| host_matches(p, &host)) {
-            return Err(format!("the push service host {host} is not in the allow-list"));
+            return Err(EndpointRefused::HostNotAllowed(host));
         }
         if let Some(ip) = literal_ip(endpoint) {
             if !self.allow_private && !is_public(ip) {
-                return Err("the endpoint points at a private, loopback or link-local address".into());
+                return Err(EndpointRefused::PrivateAddress);
             }
         }
         Ok(())
     }
 
     /// [`Self::check`], then resolves the host and refuses it if any address is not public.
-    pub async fn check_resolving(&self, endpoint: &Endpoint) -> Result<(), String> {
+    pub async fn check_resolving(&self, endpoint: &Endpoint) -> Result<(), EndpointRefused> {
         self.check(endpoint)?;
         if self.allow_private || literal_ip(endpoint).is_some() {
             return Ok(());
@@ -50,15 +67,13 @@ impl EndpointPolicy {
         let port = endpoint.url().port_or_known_default().unwrap_or(443);
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
             .await
-            .map_err(|_| format!("the endpoint host {host} does not resolve"))?
+            .map_err(|_| EndpointRefused::Unresolvable(host.to_owned()))?
             .collect();
         if addrs.is_empty() {
-            return Err(format!("the endpoint host {host} does not resolve"));
+            return Err(EndpointRefused::Unresolvable(host.to_owned()));
         }
         if addrs.iter().any(|a| !is_public(a.ip())) {
-            return Err(format!(
-                "the endpoint host {host} resolves to a private, loopback or link-local address"
-            ));
+            return Err(EndpointRefused::ResolvesPrivate(host.to_owned()));
         }
         Ok(())
     }
@@ -66,19 +81,19 @@ impl EndpointPolicy {
     /// The addresses a push connection to `host` may use: a literal address if the policy
     /// allows it, or the names' addresses that are public (all of them when private ones are
     /// allowed), the same rule as [`GuardedResolver`]. The HTTP/2 pool connects only here.
-    pub async fn connectable(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, String> {
+    pub async fn connectable(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, EndpointRefused> {
         let allowed = |ip: IpAddr| self.allow_private || is_public(ip);
         let addrs: Vec<SocketAddr> = match host {
             url::Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), port)],
             url::Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
             url::Host::Domain(name) => tokio::net::lookup_host((*name, port))
                 .await
-                .map_err(|e| format!("resolving {name}: {e}"))?
+                .map_err(|_| EndpointRefused::Unresolvable((*name).to_owned()))?
                 .collect(),
         };
         let addrs: Vec<SocketAddr> = addrs.into_iter().filter(|a| allowed(a.ip())).collect();
         if addrs.is_empty() {
-            return Err(format!("{host} has no public address"));
+            return Err(EndpointRefused::NoPublicAddress(host.to_string()));
         }
         Ok(addrs)
     }
@@ -263,13 +278,21 @@ mod tests {
         let strict = EndpointPolicy::default();
         let e = |u: &str| Endpoint::parse(u).unwrap();
         assert!(strict.check(&e("https://fcm.googleapis.com/fcm/send/x")).is_ok());
-        assert!(strict
-            .check(&e("http://fcm.googleapis.com/x"))
-            .unwrap_err()
-            .contains("https"));
-        assert!(strict.check(&e("https://127.0.0.1/x")).is_err());
-        assert!(strict.check(&e("https://[::1]/x")).is_err());
-        assert!(strict.check(&e("https://169.254.169.254/latest")).is_err());
+        assert_eq!(
+            strict.check(&e("http://fcm.googleapis.com/x")),
+            Err(EndpointRefused::NotHttps)
+        );
+        for private in [
+            "https://127.0.0.1/x",
+            "https://[::1]/x",
+            "https://169.254.169.254/latest",
+        ] {
+            assert_eq!(
+                strict.check(&e(private)),
+                Err(EndpointRefused::PrivateAddress),
+                "{private}"
+            );
+        }
         let open = EndpointPolicy {
             allow_private: true,
             allow_http: true,
@@ -282,7 +305,10 @@ mod tests {
         };
         assert!(listed.check(&e("https://web.push.apple.com/x")).is_ok());
         assert!(listed.check(&e("https://fcm.googleapis.com/x")).is_ok());
-        assert!(listed.check(&e("https://push.apple.com.evil.net/x")).is_err());
+        assert_eq!(
+            listed.check(&e("https://push.apple.com.evil.net/x")),
+            Err(EndpointRefused::HostNotAllowed("push.apple.com.evil.net".into()))
+        );
         assert!(listed.check(&e("https://evilpush.apple.com/x")).is_err());
     }
 
@@ -296,7 +322,13 @@ mod tests {
             .check_resolving(&Endpoint::parse("http://localhost:9/x").unwrap())
             .await
             .unwrap_err();
-        assert!(err.contains("private") || err.contains("resolve"), "{err}");
+        assert!(
+            matches!(
+                err,
+                EndpointRefused::ResolvesPrivate(_) | EndpointRefused::Unresolvable(_)
+            ),
+            "{err}"
+        );
         let resolved = strict.resolver().resolve("localhost".parse().unwrap()).await;
         assert!(resolved.is_err());
         let host = url::Host::Domain("localhost");

@@ -7,13 +7,18 @@
 use ipnet::IpNet;
 use std::net::IpAddr;
 
+/// An entry of `HERALD_TRUSTED_PROXIES` that is neither an address nor a block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IP address or CIDR block like 10.0.0.0/8")]
+pub struct NotABlock(pub String);
+
 /// The proxies listed in `HERALD_TRUSTED_PROXIES`, whose `X-Forwarded-For` is believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// Parses addresses or CIDR blocks (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`).
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, NotABlock> {
         entries
             .iter()
             .map(|e| parse_block(e.as_ref()))
@@ -27,13 +32,13 @@ impl TrustedProxies {
     }
 }
 
-fn parse_block(text: &str) -> Result<IpNet, String> {
+fn parse_block(text: &str) -> Result<IpNet, NotABlock> {
     if let Ok(block) = text.parse::<IpNet>() {
         return Ok(block);
     }
     match text.parse::<IpAddr>() {
         Ok(ip) => Ok(IpNet::from(ip)),
-        Err(_) => Err(format!("{text:?} is not an IP address or CIDR block like 10.0.0.0/8")),
+        Err(_) => Err(NotABlock(text.to_owned())),
     }
 }
 
@@ -53,7 +58,7 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn one(text: &str) -> Result<TrustedProxies, String> {
+    fn one(text: &str) -> Result<TrustedProxies, NotABlock> {
         TrustedProxies::parse(&[text])
     }
 

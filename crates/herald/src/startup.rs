@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// Another server holds the SQLite file (the lock's own message names it and the holder).
-    #[error("{0}")]
-    DatabaseLocked(String),
+    #[error(transparent)]
+    DatabaseLocked(#[from] crate::storage::sqlite_file::LockError),
     #[error("HERALD_DATABASE_URL: cannot open the database: {0}")]
     OpenDatabase(StoreError),
     #[error("HERALD_LISTEN: cannot listen on {address}: {source}")]

@@ -70,7 +70,7 @@ pub async fn validate_subscription(state: &AppState, json: &PushSubscriptionJson
         .policy
         .check_resolving(&subscription.endpoint)
         .await
-        .map_err(|e| ValidationError::new("subscription.endpoint", e))?;
+        .map_err(|e| ValidationError::new("subscription.endpoint", e.to_string()))?;
     Ok(subscription)
 }
 

@@ -124,7 +124,9 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
     let p256dh = text(&sub["keys"]["p256dh"]).ok_or(CliError::Refused("no keys.p256dh".into()))?;
     let auth = text(&sub["keys"]["auth"]).ok_or(CliError::Refused("no keys.auth".into()))?;
     let parsed = Subscription::parse(&endpoint, &p256dh, &auth).map_err(CliError::other)?;
-    policy.check(&parsed.endpoint).map_err(CliError::Refused)?;
+    policy
+        .check(&parsed.endpoint)
+        .map_err(|e| CliError::Refused(e.to_string()))?;
     let id = match value.get("id").and_then(Value::as_str) {
         Some(id) if !id.is_empty() && id.len() <= 32 && herald_push::base64url::is_url_safe_alphabet(id) => {
             id.to_owned()

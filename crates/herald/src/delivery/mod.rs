@@ -294,7 +294,7 @@ impl DeliveryEngine {
             }
         };
         if let Err(why) = self.policy.check(&subscription.endpoint) {
-            tracing::warn!(subscription = %target.subscription_id, endpoint = %redact::endpoint(&stored.endpoint), why = %redact::scrub(&why, &stored.endpoint), "endpoint refused by policy");
+            tracing::warn!(subscription = %target.subscription_id, endpoint = %redact::endpoint(&stored.endpoint), why = %redact::scrub(&why.to_string(), &stored.endpoint), "endpoint refused by policy");
             return (SettledAs::Failed, None);
         }
         let origin = self.origin(subscription.endpoint.origin());
@@ -337,7 +337,7 @@ impl DeliveryEngine {
                     // Never processed by the push service: send again, no attempt counted.
                     slot.finish(Verdict::Neutral);
                     unprocessed += 1;
-                    tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), why = %redact::scrub(&why, &stored.endpoint), unprocessed, "push not processed; sending again");
+                    tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), why = %redact::scrub(&why.to_string(), &stored.endpoint), unprocessed, "push not processed; sending again");
                     if unprocessed >= MAX_UNPROCESSED {
                         let at = self.clock.now_ms() + self.settings.retry_base.as_millis() as i64;
                         return (SettledAs::Deferred(at), None);
@@ -347,7 +347,7 @@ impl DeliveryEngine {
                 Err(SendError::Failed(why)) => {
                     slot.finish(Verdict::Overloaded(latency));
                     self.metrics.push_request("retry", None);
-                    tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&why, &stored.endpoint), "push request failed");
+                    tracing::debug!(endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&why.to_string(), &stored.endpoint), "push request failed");
                     return (self.retry(target, &prepared, self.clock.now_ms(), None), None);
                 }
             };

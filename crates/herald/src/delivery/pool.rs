@@ -27,7 +27,7 @@
 //! whose TLS handshake does not pick `h2` by ALPN is remembered as HTTP/1.1 for a while and
 //! its pushes go to the fallback client (see `transport.rs`).
 
-use crate::endpoint_policy::EndpointPolicy;
+use crate::endpoint_policy::{EndpointPolicy, EndpointRefused};
 use crate::metrics::{Metrics, OriginMetrics};
 use bytes::{Bytes, BytesMut};
 use herald_push::request::PushRequest;
@@ -57,6 +57,24 @@ pub struct PushResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
+}
+
+/// Why a connection to a push service could not be made; kept as text once it reaches the
+/// origin's state, where later sends report it without trying again at once.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("{host}: {reason}")]
+    BadHost { host: String, reason: String },
+    #[error(transparent)]
+    Refused(#[from] EndpointRefused),
+    #[error("{0}")]
+    Tcp(String),
+    #[error("connecting to {host}:{port} timed out")]
+    TimedOut { host: String, port: u16 },
+    #[error("TLS with {host}: {source}")]
+    Tls { host: String, source: std::io::Error },
+    #[error("HTTP/2 with {host}: {source}")]
+    Http2 { host: String, source: h2::Error },
 }
 
 /// Why a push got no answer.
@@ -275,7 +293,10 @@ impl H2Pool {
     async fn open_and_take(&self, origin: &Arc<Origin>) -> Result<Acquired, SendError> {
         let opened = match tokio::time::timeout(self.connect_timeout, self.connect(origin)).await {
             Ok(result) => result,
-            Err(_) => Err(format!("connecting to {}:{} timed out", origin.host, origin.port)),
+            Err(_) => Err(ConnectError::TimedOut {
+                host: origin.host.clone(),
+                port: origin.port,
+            }),
         };
         let mut state = origin.lock();
         state.connecting = false;
@@ -294,6 +315,7 @@ impl H2Pool {
                 Ok(Acquired::Http1)
             }
             Err(error) => {
+                let error = error.to_string();
                 state.connect_failure = Some((Instant::now(), error.clone()));
                 Err(SendError::Failed(error))
             }
@@ -304,8 +326,12 @@ impl H2Pool {
     }
 
     /// TCP to an address the policy allows, TLS, ALPN; `None` if the server did not pick h2.
-    async fn connect(&self, origin: &Arc<Origin>) -> Result<Option<Arc<Connection>>, String> {
-        let parsed = url::Host::parse(&origin.host).map_err(|e| format!("{}: {e}", origin.host))?;
+    async fn connect(&self, origin: &Arc<Origin>) -> Result<Option<Arc<Connection>>, ConnectError> {
+        let bad_host = |reason: String| ConnectError::BadHost {
+            host: origin.host.clone(),
+            reason,
+        };
+        let parsed = url::Host::parse(&origin.host).map_err(|e| bad_host(e.to_string()))?;
         let host = match &parsed {
             url::Host::Domain(name) => url::Host::Domain(name.as_str()),
             url::Host::Ipv4(ip) => url::Host::Ipv4(*ip),
@@ -323,19 +349,22 @@ impl H2Pool {
                 Err(e) => last_error = format!("connecting to {addr}: {e}"),
             }
         }
-        let tcp = tcp.ok_or(last_error)?;
+        let tcp = tcp.ok_or(ConnectError::Tcp(last_error))?;
         let _ = tcp.set_nodelay(true);
         let server_name = match &host {
             url::Host::Domain(name) => rustls::pki_types::ServerName::try_from(name.to_string()),
             url::Host::Ipv4(ip) => Ok(rustls::pki_types::ServerName::from(std::net::IpAddr::V4(*ip))),
             url::Host::Ipv6(ip) => Ok(rustls::pki_types::ServerName::from(std::net::IpAddr::V6(*ip))),
         }
-        .map_err(|e| format!("{}: {e}", origin.host))?;
+        .map_err(|e| bad_host(e.to_string()))?;
         let tls = self
             .tls
             .connect(server_name, tcp)
             .await
-            .map_err(|e| format!("TLS with {}: {e}", origin.host))?;
+            .map_err(|source| ConnectError::Tls {
+                host: origin.host.clone(),
+                source,
+            })?;
         if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
             return Ok(None);
         }
@@ -346,7 +375,10 @@ impl H2Pool {
             .enable_push(false)
             .handshake::<_, Bytes>(tls)
             .await
-            .map_err(|e| format!("HTTP/2 handshake with {}: {e}", origin.host))?;
+            .map_err(|source| ConnectError::Http2 {
+                host: origin.host.clone(),
+                source,
+            })?;
         let mut ping = connection.ping_pong();
         let flags = Arc::new(ConnectionFlags::default());
         origin.metrics.connection_opened();
@@ -367,7 +399,10 @@ impl H2Pool {
         if let Some(ping) = ping.as_mut() {
             ping.ping(h2::Ping::opaque())
                 .await
-                .map_err(|e| format!("HTTP/2 connection to {}: {e}", origin.host))?;
+                .map_err(|source| ConnectError::Http2 {
+                    host: origin.host.clone(),
+                    source,
+                })?;
         }
         Ok(Some(Arc::new(Connection {
             send,

@@ -48,6 +48,28 @@ pub fn lock_path(database: &Path) -> PathBuf {
 /// An exclusive lock on a SQLite database for one server process, released on drop (or
 /// when the process dies). The lock file stays: deleting it would let a third process lock
 /// a fresh file while the second still holds the old one.
+/// Why the one-server lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "{database} is already served by {holder} (it holds {lock}). A SQLite database serves one \
+             `herald serve` at a time; stop the other server first, or use PostgreSQL or \
+             MySQL to run several instances (docs/deployment.md)."
+    )]
+    Held {
+        database: String,
+        lock: String,
+        /// `process <pid>`, or `another process` when the file does not say.
+        holder: String,
+    },
+    #[error("cannot {action} the lock file {lock}: {source}")]
+    File {
+        action: &'static str,
+        lock: String,
+        source: std::io::Error,
+    },
+}
+
 #[derive(Debug)]
 pub struct ServerLock {
     _file: File,
@@ -56,19 +78,25 @@ pub struct ServerLock {
 impl ServerLock {
     /// Takes the lock for `database` without waiting; the error names the file and the
     /// process that holds it.
-    pub fn acquire(database: &Path) -> Result<Self, String> {
+    pub fn acquire(database: &Path) -> Result<Self, LockError> {
         let path = lock_path(database);
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         // Owner-only like the database beside it, so a directory listing shows one rule.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&path)
-            .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+        let mut file = options.open(&path).map_err(|source| LockError::File {
+            action: "open",
+            lock: path.display().to_string(),
+            source,
+        })?;
         if let Err(e) = try_lock_exclusive(&file) {
             if e.kind() != std::io::ErrorKind::WouldBlock {
-                return Err(format!("cannot lock {}: {e}", path.display()));
+                return Err(LockError::File {
+                    action: "lock",
+                    lock: path.display().to_string(),
+                    source: e,
+                });
             }
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
@@ -76,19 +104,21 @@ impl ServerLock {
                 Ok(pid) => format!("process {pid}"),
                 Err(_) => "another process".to_owned(),
             };
-            return Err(format!(
-                "{} is already served by {holder} (it holds {}). A SQLite database serves one \
-                 `herald serve` at a time; stop the other server first, or use PostgreSQL or \
-                 MySQL to run several instances (docs/deployment.md).",
-                database.display(),
-                path.display()
-            ));
+            return Err(LockError::Held {
+                database: database.display().to_string(),
+                lock: path.display().to_string(),
+                holder,
+            });
         }
         // Ours now: record who holds it, for the next one's message.
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| writeln!(file, "{}", std::process::id()))
-            .map_err(|e| format!("cannot write the lock file {}: {e}", path.display()))?;
+            .map_err(|source| LockError::File {
+                action: "write",
+                lock: path.display().to_string(),
+                source,
+            })?;
         Ok(Self { _file: file })
     }
 }
@@ -128,7 +158,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("herald.db");
         let first = ServerLock::acquire(&db).unwrap();
-        let err = ServerLock::acquire(&db).unwrap_err();
+        let err = ServerLock::acquire(&db).unwrap_err().to_string();
         assert!(err.contains(&db.display().to_string()), "{err}");
         assert!(err.contains(&format!("process {}", std::process::id())), "{err}");
         drop(first);
