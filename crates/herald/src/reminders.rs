@@ -304,9 +304,18 @@ pub struct ReminderInput {
     /// The message fields, checked as a message when the reminder is saved.
     #[serde(flatten)]
     pub template: serde_json::Map<String, Value>,
+    #[serde(default, deserialize_with = "present")]
     pub schedule: Option<ScheduleSpec>,
+    #[serde(default, deserialize_with = "present")]
     pub timezone: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub paused: Option<bool>,
+}
+
+/// A field a reminder always has: absent leaves it as it is, but `null` cannot remove it, so
+/// `null` is refused like any other wrong type.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(value: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(value).map(Some)
 }
 
 impl ReminderInput {

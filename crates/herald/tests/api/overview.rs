@@ -409,7 +409,7 @@ async fn reminder_preview_lists_the_next_firings_in_their_zone() {
             json!({"schedule": {"daily": "09:00"}, "count": 0}),
         )
         .await,
-        400,
+        422,
     )
     .await;
     assert_error(
