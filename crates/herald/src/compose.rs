@@ -2,6 +2,8 @@
 //! The HTTP API, the CLI and reminders all go through [`MessageRequest::validate`], so the
 //! rules are the same whichever way a message arrives.
 
+use crate::domain::quiet_hours::QuietHours;
+use crate::domain::spread::SpreadOver;
 use crate::domain::{Audience, MessageMode, ValidationError};
 use crate::secrets;
 use crate::storage::messages::NewMessage;
@@ -26,11 +28,18 @@ pub struct MessageRequest {
     pub topic: Option<String>,
     pub mode: Option<String>,
     pub send_at: Option<String>,
+    /// Seconds, or `"30m"`: see [`SpreadOver`].
+    pub spread_over: Option<serde_json::Value>,
+    /// `{"from": "22:00", "to": "08:00"}` of each device's local time.
+    pub quiet_hours: Option<serde_json::Value>,
+    /// Sent at once even inside the (server's default) quiet hours.
+    pub ignore_quiet_hours: Option<bool>,
 }
 
 impl MessageRequest {
-    /// Checks every field; the error names the field and the rule.
-    pub fn validate(&self, now_ms: i64) -> Result<NewMessage, ValidationError> {
+    /// Checks every field; the error names the field and the rule. `server_quiet_hours`
+    /// (`HERALD_QUIET_HOURS`) applies unless the message names its own or ignores them.
+    pub fn validate(&self, now_ms: i64, server_quiet_hours: Option<QuietHours>) -> Result<NewMessage, ValidationError> {
         let audience = self.to.clone();
         let title = self.title.trim();
         if title.is_empty() || title.chars().count() > 256 {
@@ -121,6 +130,23 @@ impl MessageRequest {
             }
             None => now_ms,
         };
+        let spread_over_ms = match &self.spread_over {
+            Some(value) => SpreadOver::from_json(value)
+                .map_err(|e| ValidationError::new("spreadOver", e))?
+                .as_ms(),
+            None => 0,
+        };
+        let quiet_hours = match (&self.quiet_hours, self.ignore_quiet_hours) {
+            (Some(_), Some(true)) => {
+                return Err(ValidationError::new(
+                    "ignoreQuietHours",
+                    "give `quietHours` or `ignoreQuietHours`, not both",
+                ))
+            }
+            (_, Some(true)) => None,
+            (Some(value), _) => Some(QuietHours::from_json(value).map_err(|e| ValidationError::new("quietHours", e))?),
+            (None, _) => server_quiet_hours,
+        };
         let message = NewMessage {
             id: secrets::random_id(),
             audience,
@@ -135,6 +161,8 @@ impl MessageRequest {
             ttl_secs: ttl as i64,
             send_at_ms,
             reminder_id: None,
+            spread_over_ms,
+            quiet_hours,
         };
         if mode == MessageMode::Payload {
             let size = payload_size(&message);
@@ -196,12 +224,12 @@ mod tests {
 
     fn request(v: serde_json::Value) -> Result<NewMessage, String> {
         let r: MessageRequest = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        r.validate(1_000_000).map_err(|e| e.to_string())
+        r.validate(1_000_000, None).map_err(|e| e.to_string())
     }
 
     fn field_of(v: serde_json::Value) -> String {
         let r: MessageRequest = crate::domain::validation::from_json_value(v.clone()).unwrap();
-        r.validate(1_000_000).unwrap_err().field
+        r.validate(1_000_000, None).unwrap_err().field
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `HERALD_*` name to check its README row), parses `yes`/`on` and comma lists differently,
 //! and words errors by key path instead of starting with the variable's name.
 
+use crate::domain::quiet_hours::QuietHours;
 use crate::net::TrustedProxies;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -64,6 +65,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Connections open at once (kept under the open-file limit).
     pub max_connections: usize,
+    /// Quiet hours every message gets unless it names its own or ignores them; `None`: none.
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// The file's shape: every field optional, unknown keys refused.
@@ -94,6 +97,7 @@ struct FileConfig {
     header_read_timeout_seconds: Option<u64>,
     idle_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
+    quiet_hours: Option<String>,
 }
 
 impl Config {
@@ -202,6 +206,12 @@ impl Config {
                 )));
             }
         }
+        let quiet_hours = match text("HERALD_QUIET_HOURS", file.quiet_hours) {
+            Some(value) if value != "off" => {
+                Some(QuietHours::parse(&value).map_err(|e| ConfigError(format!("HERALD_QUIET_HOURS: {e}")))?)
+            }
+            _ => None,
+        };
         let trusted_proxies = TrustedProxies::parse(&list("HERALD_TRUSTED_PROXIES", file.trusted_proxies))
             .map_err(|e| ConfigError(format!("HERALD_TRUSTED_PROXIES: {e}")))?;
         Ok(Self {
@@ -290,6 +300,7 @@ impl Config {
                 1,
                 1_000_000,
             )? as usize,
+            quiet_hours,
         })
     }
 }

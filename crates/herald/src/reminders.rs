@@ -334,9 +334,10 @@ impl ReminderInput {
 pub fn validate_template(
     template: &serde_json::Map<String, Value>,
     now_ms: i64,
+    server_quiet_hours: Option<crate::domain::quiet_hours::QuietHours>,
 ) -> Result<crate::storage::messages::NewMessage, ValidationError> {
     let request: crate::compose::MessageRequest = from_json_value(Value::Object(template.clone()))?;
-    request.validate(now_ms)
+    request.validate(now_ms, server_quiet_hours)
 }
 
 /// A new reminder record from an input, with its first firing computed.
@@ -389,7 +390,7 @@ pub fn apply_update(record: &mut ReminderRecord, input: ReminderInput, now_ms: i
 
 fn settle(record: &mut ReminderRecord, now_ms: i64) -> Result<(), ValidationError> {
     let template = record.template.as_object().cloned().unwrap_or_default();
-    validate_template(&template, now_ms)?;
+    validate_template(&template, now_ms, None)?;
     let schedule = Schedule::parse(&record.schedule, Some(&record.timezone))?;
     record.schedule = schedule.to_json();
     record.next_fire_at = schedule.next_after(now_ms);

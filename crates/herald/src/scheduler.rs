@@ -83,7 +83,7 @@ impl Scheduler {
             };
             let template = reminder.template.as_object().cloned().unwrap_or_default();
             let schedule = crate::reminders::Schedule::parse(&reminder.schedule, Some(&reminder.timezone));
-            let message = crate::reminders::validate_template(&template, now);
+            let message = crate::reminders::validate_template(&template, now, self.state.config.quiet_hours);
             let (schedule, mut message) = match (schedule, message) {
                 (Ok(s), Ok(m)) => (s, m),
                 (Err(e), _) | (_, Err(e)) => {

@@ -36,7 +36,7 @@ pub async fn create(
     ApiJson(req): ApiJson<MessageRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let now = state.clock.now_ms();
-    let message = req.validate(now)?;
+    let message = req.validate(now, state.config.quiet_hours)?;
     let targets = state.store.create_message(&message, now).await?;
     state.metrics.message_created();
     let Some(targets) = targets else {
@@ -87,7 +87,7 @@ pub async fn create(
 }
 
 pub fn message_json(m: &MessageView) -> serde_json::Value {
-    json!({
+    let mut answer = json!({
         "id": m.id,
         "to": m.audience,
         "title": m.title,
@@ -111,7 +111,21 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
         "gone": m.gone,
         "displayed": m.displayed,
         "clicked": m.clicked,
-    })
+    });
+    if let Some(quiet) = m.quiet_hours {
+        answer["quietHours"] = json!({
+            "from": quiet.from().format("%H:%M").to_string(),
+            "to": quiet.to().format("%H:%M").to_string(),
+        });
+    }
+    if m.spread_over_ms > 0 {
+        // Pacing starts when the message fans out: at `sendAt`.
+        answer["spread"] = json!({
+            "overSeconds": m.spread_over_ms / 1000,
+            "endsAt": rfc3339(m.send_at + m.spread_over_ms),
+        });
+    }
+    answer
 }
 
 pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
@@ -120,7 +134,11 @@ pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): Api
         .message(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such message"))?;
-    Ok(Json(message_json(&message)))
+    let mut answer = message_json(&message);
+    if message.spread_over_ms > 0 {
+        answer["spread"]["released"] = json!(state.store.released_targets(&message.id, state.clock.now_ms()).await?);
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]

@@ -26,6 +26,7 @@ mod reminders;
 pub use rate_limit::RateLimiter;
 pub use reminders::reminder_json;
 mod subscriptions;
+mod tags;
 
 use crate::app::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -62,6 +63,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/subscriptions/{id}",
             axum::routing::delete(subscriptions::delete),
         )
+        .route(
+            "/api/v1/subscriptions/{id}/tags/{tag}",
+            axum::routing::put(tags::put).delete(tags::delete),
+        )
+        .route("/api/v1/owners/tags", post(tags::change_owner))
         .route("/api/v1/messages", post(messages::create).get(messages::list))
         .route("/api/v1/messages/{id}", get(messages::get).delete(messages::cancel))
         .route("/api/v1/messages/{id}/delivery", get(messages::delivery))

@@ -4,6 +4,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, Registrant, SubscriptionSecretOrAdmin};
 use super::AppState;
 use crate::clock::rfc3339;
+use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
 use crate::storage::subscriptions::NewSubscription;
 use axum::extract::State;
@@ -40,8 +41,7 @@ pub struct RegisterRequest {
     languages: Option<serde_json::Value>,
     #[allow(dead_code)]
     time_zone: Option<serde_json::Value>,
-    #[allow(dead_code)]
-    tags: Option<serde_json::Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 impl RegisterRequest {
@@ -89,6 +89,7 @@ pub async fn register(
     Registrant { owner, request }: Registrant,
 ) -> ApiResult<impl IntoResponse> {
     let subscription = validate_subscription(&state, &request.subscription).await?;
+    let tags = super::tags::tag_list("tags", request.tags.unwrap_or_default())?;
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -99,6 +100,7 @@ pub async fn register(
         p256dh: subscription.p256dh.to_base64url(),
         auth: subscription.auth.to_base64url(),
         user_agent,
+        tags,
     };
     let registered = state
         .store
@@ -153,6 +155,8 @@ pub async fn list(
         .store
         .list_subscriptions(owner.as_ref(), limit, q.after.as_deref())
         .await?;
+    let ids: Vec<&str> = rows.iter().map(|s| s.id.as_str()).collect();
+    let mut tags = state.store.tags_of(&ids).await?;
     let subscriptions: Vec<_> = rows
         .iter()
         .map(|s| {
@@ -162,6 +166,7 @@ pub async fn list(
                 "pushService": s.push_service.label(),
                 "createdAt": rfc3339(s.created_at),
                 "lastSuccessAt": s.last_success_at.map(rfc3339),
+                "tags": tags.remove(&s.id).unwrap_or_default(),
             });
             item[s.owner.kind.field()] = json!(s.owner.id.as_str());
             item

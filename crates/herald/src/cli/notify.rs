@@ -19,7 +19,7 @@ pub struct NotifyArgs {
 pub async fn run(config: Config, args: NotifyArgs) -> Result<(), CliError> {
     let request: MessageRequest = crate::domain::validation::from_json_value(args.message.to_json())?;
     let now = chrono::Utc::now().timestamp_millis();
-    let message = request.validate(now)?;
+    let message = request.validate(now, config.quiet_hours)?;
     let store = super::open_store(&config).await?;
     let targets = store.create_message(&message, now).await?.unwrap_or(0);
     println!("message {} queued for {targets} device(s)", message.id);

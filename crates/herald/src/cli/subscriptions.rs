@@ -1,10 +1,11 @@
 //! `herald subscriptions export|import`: JSON lines, for backups and for migrating from another
 //! system. Each line is `{"id", "uid"|"aid", "subscription": {"endpoint", "keys": {"p256dh",
 //! "auth"}}, "secretHash", "createdAt"}`; on import only the owner and the subscription are
-//! required. Invalid lines are reported by number; every valid line is imported.
+//! required, and `tags` (segment tags, added to the owner's) may be given. Invalid lines are reported by number; every valid line is imported.
 
 use super::CliError;
 use crate::config::Config;
+use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::endpoint_policy::EndpointPolicy;
 use crate::storage::subscriptions::ExportedSubscription;
@@ -146,7 +147,19 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
             .timestamp_millis(),
         None => now_ms,
     };
+    let tags = match value.get("tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            let texts = items
+                .iter()
+                .map(|item| item.as_str().ok_or(CliError::Refused("tags must be strings".into())))
+                .collect::<Result<Vec<_>, _>>()?;
+            Tag::parse_list(&texts).map_err(|e| CliError::Refused(format!("tags: {e}")))?
+        }
+        Some(_) => return Err(CliError::Refused("tags must be an array of strings".into())),
+    };
     Ok(ExportedSubscription {
+        tags,
         id,
         owner,
         endpoint: parsed.endpoint.as_str().to_owned(),

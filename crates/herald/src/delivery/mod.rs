@@ -55,6 +55,7 @@ use crate::app::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::payload;
+use crate::domain::quiet_hours::QuietHours;
 use crate::domain::MessageMode;
 use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::{Metrics, OriginMetrics};
@@ -118,6 +119,7 @@ struct Prepared {
     urgency: Option<Urgency>,
     topic: Option<Topic>,
     sendable: bool,
+    quiet_hours: Option<QuietHours>,
 }
 
 /// One push service origin: its window and gauges.
@@ -286,6 +288,17 @@ impl DeliveryEngine {
             Some(p) if p.sendable => p,
             _ => return (SettledAs::Failed, None),
         };
+        if let (Some(quiet), Some(zone)) = (prepared.quiet_hours, target.time_zone) {
+            if let Some(until) = quiet.held_until_ms(self.clock.now_ms(), zone.tz()) {
+                // Quiet on this device: back to the outbox until its window ends, unless the
+                // message expires first.
+                return if until >= prepared.expires_at {
+                    (SettledAs::Failed, None)
+                } else {
+                    (SettledAs::HeldUntil(until), None)
+                };
+            }
+        }
         let subscription = match Subscription::parse(&stored.endpoint, &stored.p256dh, &stored.auth) {
             Ok(s) => s,
             Err(e) => {
@@ -475,6 +488,7 @@ impl DeliveryEngine {
             urgency: message.urgency.as_deref().and_then(|u| Urgency::parse(u).ok()),
             topic: message.topic.as_deref().and_then(|t| Topic::parse(t).ok()),
             sendable: message.status != crate::storage::messages::MessageStatus::Cancelled,
+            quiet_hours: message.quiet_hours,
         });
         let mut cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 1024 {

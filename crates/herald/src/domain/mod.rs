@@ -134,6 +134,8 @@ pub enum Audience {
     Many(OwnerKind, Vec<OwnerId>),
     /// `None`: clients and admins alike.
     All(Option<OwnerKind>),
+    /// Subscriptions of a kind that carry the right tags.
+    Tags(segment::TagAudience),
 }
 
 impl Audience {
@@ -150,12 +152,14 @@ impl Audience {
             Self::All(Some(OwnerKind::Client)) => serde_json::json!({"all": "clients"}),
             Self::All(Some(OwnerKind::Admin)) => serde_json::json!({"all": "admins"}),
             Self::All(None) => serde_json::json!({"all": "everyone"}),
+            Self::Tags(audience) => audience.to_json(),
         }
     }
 }
 
 /// `{"uid": X}`, `{"aid": X}`, `{"uids": […]}`, `{"aids": […]}` or
-/// `{"all": "clients"|"admins"|"everyone"}`: exactly one key.
+/// `{"all": "clients"|"admins"|"everyone"}`: exactly one key; or `{"tags": {…}}` with an
+/// optional `"kind"` next to it.
 impl<'de> Deserialize<'de> for Audience {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -165,10 +169,13 @@ impl<'de> Deserialize<'de> for Audience {
                 f.write_str("an object such as {\"uid\": 42}")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Audience, A::Error> {
-                const ONE_KEY: &str = "`to` must have exactly one of uid, aid, uids, aids, all";
+                const ONE_KEY: &str = "`to` must have exactly one of uid, aid, uids, aids, all, tags";
                 let Some(key) = map.next_key::<String>()? else {
                     return Err(de::Error::custom(ONE_KEY));
                 };
+                if key == "tags" || key == "kind" {
+                    return tag_audience(key, map);
+                }
                 let one = |kind, id| Audience::One(Owner { kind, id });
                 let audience = match key.as_str() {
                     "uid" => one(OwnerKind::Client, map.next_value()?),
@@ -178,7 +185,7 @@ impl<'de> Deserialize<'de> for Audience {
                     "all" => Audience::All(map.next_value::<AllOf>()?.0),
                     other => {
                         return Err(de::Error::custom(format!(
-                            "`to` has an unknown key {other:?}; use uid, aid, uids, aids or all"
+                            "`to` has an unknown key {other:?}; use uid, aid, uids, aids, all or tags"
                         )))
                     }
                 };
@@ -189,6 +196,55 @@ impl<'de> Deserialize<'de> for Audience {
             }
         }
         deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The rest of a `{"tags": …, "kind": …}` audience whose first key was `first`.
+fn tag_audience<'de, A: MapAccess<'de>>(first: String, mut map: A) -> Result<Audience, A::Error> {
+    let mut tags = None;
+    let mut kind = None;
+    let mut key = Some(first);
+    while let Some(name) = key {
+        match name.as_str() {
+            "tags" if tags.is_none() => tags = Some(map.next_value::<TagFilterJson>()?.0),
+            "kind" if kind.is_none() => kind = Some(map.next_value::<AudienceKindJson>()?.0),
+            "tags" | "kind" => return Err(de::Error::custom(format!("`to` repeats {name:?}"))),
+            other => {
+                return Err(de::Error::custom(format!(
+                    "`to` has an unknown key {other:?} next to `tags`; only `kind` may join it"
+                )))
+            }
+        }
+        key = map.next_key::<String>()?;
+    }
+    let Some(tags) = tags else {
+        return Err(de::Error::custom("`kind` needs `tags` next to it"));
+    };
+    Ok(Audience::Tags(segment::TagAudience {
+        kind: kind.unwrap_or_default(),
+        tags,
+    }))
+}
+
+/// The value of a tag audience's `tags`.
+struct TagFilterJson(segment::TagFilter);
+
+impl<'de> Deserialize<'de> for TagFilterJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        segment::TagFilter::from_json(&value)
+            .map(Self)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// The value of a tag audience's `kind`.
+struct AudienceKindJson(segment::AudienceKind);
+
+impl<'de> Deserialize<'de> for AudienceKindJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        segment::AudienceKind::parse(&text).map(Self).map_err(de::Error::custom)
     }
 }
 
@@ -326,6 +382,27 @@ mod tests {
         assert_eq!(audience(json!({"all": "some"})).unwrap_err().field, "all");
         let round = json!({"uids": ["1", "2"]});
         assert_eq!(audience(round.clone()).unwrap().to_json(), round);
+    }
+
+    #[test]
+    fn tag_audiences() {
+        let parsed = audience(json!({"kind": "clients", "tags": {"any": ["B", "a"], "none": ["x"]}})).unwrap();
+        assert_eq!(
+            parsed.to_json(),
+            json!({"tags": {"any": ["a", "b"], "none": ["x"]}, "kind": "clients"})
+        );
+        assert_eq!(audience(parsed.to_json()).unwrap(), parsed);
+        let everyone = json!({"tags": {"all": ["district:12"]}});
+        assert_eq!(audience(everyone.clone()).unwrap().to_json(), everyone);
+        for (bad, field) in [
+            (json!({"tags": {"any": ["bad tag"]}}), "tags"),
+            (json!({"tags": {}}), "tags"),
+            (json!({"tags": {"any": ["a"]}, "kind": "robots"}), "kind"),
+            (json!({"kind": "clients"}), ""),
+            (json!({"tags": {"any": ["a"]}, "uid": 1}), ""),
+        ] {
+            assert_eq!(audience(bad.clone()).unwrap_err().field, field, "{bad}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Quiet hours: a daily window of the device's local time (22:00–08:00) in which pushes wait,
 //! and the IANA time zone each device reports.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -47,6 +47,24 @@ impl QuietHours {
             parse_hhmm(text).map_err(|e| format!("`quietHours.{key}`: {e}"))
         };
         Self::new(time("from")?, time("to")?).map_err(|e| format!("`quietHours`: {e}"))
+    }
+
+    /// `from` and `to` in minutes after midnight, as messages store them.
+    pub fn as_minutes(&self) -> (i64, i64) {
+        let minutes = |t: NaiveTime| i64::from(t.hour() * 60 + t.minute());
+        (minutes(self.from), minutes(self.to))
+    }
+
+    /// The window [`as_minutes`](Self::as_minutes) stored.
+    pub fn from_minutes(from: i64, to: i64) -> Result<Self, String> {
+        let time = |m: i64| {
+            u32::try_from(m)
+                .ok()
+                .and_then(|m| NaiveTime::from_hms_opt(m / 60, m % 60, 0))
+                .filter(|_| m < 24 * 60)
+                .ok_or(format!("{m} is not a minute of the day"))
+        };
+        Self::new(time(from)?, time(to)?)
     }
 
     pub fn from(&self) -> NaiveTime {
@@ -194,6 +212,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn minutes_round_trip() {
+        let window = QuietHours::parse("22:30-08:00").unwrap();
+        assert_eq!(window.as_minutes(), (1350, 480));
+        assert_eq!(QuietHours::from_minutes(1350, 480).unwrap(), window);
+        assert!(QuietHours::from_minutes(1440, 0).is_err());
+        assert!(QuietHours::from_minutes(-1, 0).is_err());
+    }
 
     fn utc(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)

@@ -10,6 +10,8 @@
 //! the outbox every payload broadcast paid for it too and slowed the next one down.
 
 use super::{col, Store, StoreError, StoreResult, WriteTx};
+use crate::domain::quiet_hours::QuietHours;
+use crate::domain::segment::{Tag, TagAudience};
 use crate::domain::states::TargetState;
 pub use crate::domain::states::{MessageStatus, ReceiptEvent};
 use crate::domain::{Audience, MessageMode, OwnerKind};
@@ -31,6 +33,10 @@ pub struct NewMessage {
     pub ttl_secs: i64,
     pub send_at_ms: i64,
     pub reminder_id: Option<String>,
+    /// Pushes spread evenly over this long (0: all at once).
+    pub spread_over_ms: i64,
+    /// The local-time window in which devices get the message only when it ends.
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// A message with its delivery counters.
@@ -58,6 +64,8 @@ pub struct MessageView {
     pub gone: i64,
     pub displayed: i64,
     pub clicked: i64,
+    pub spread_over_ms: i64,
+    pub quiet_hours: Option<QuietHours>,
 }
 
 impl MessageView {
@@ -135,7 +143,8 @@ pub enum Cancelled {
 }
 
 const MESSAGE_COLUMNS: &str = "id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
-     created_at, send_at, expires_at, reminder_id, targets, accepted, failed, gone, displayed, clicked";
+     created_at, send_at, expires_at, reminder_id, targets, accepted, failed, gone, displayed, clicked, \
+     spread_over_ms, quiet_from, quiet_to";
 
 fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
     let audience: String = col(row, "audience")?;
@@ -162,7 +171,19 @@ fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
         gone: col(row, "gone")?,
         displayed: col(row, "displayed")?,
         clicked: col(row, "clicked")?,
+        spread_over_ms: col(row, "spread_over_ms")?,
+        quiet_hours: quiet_hours_from(col(row, "quiet_from")?, col(row, "quiet_to")?)?,
     })
+}
+
+/// The quiet hours a message row stores (minutes after local midnight), if any.
+pub(crate) fn quiet_hours_from(from: Option<i64>, to: Option<i64>) -> StoreResult<Option<QuietHours>> {
+    match (from, to) {
+        (Some(from), Some(to)) => QuietHours::from_minutes(from, to)
+            .map(Some)
+            .map_err(|e| StoreError::Decode(format!("quiet hours: {e}"))),
+        _ => Ok(None),
+    }
 }
 
 impl Store {
@@ -186,8 +207,8 @@ impl Store {
         let due = m.send_at_ms <= now_ms;
         tx.query(
             "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
-             created_at, send_at, expires_at, reminder_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             created_at, send_at, expires_at, reminder_id, spread_over_ms, quiet_from, quiet_to) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(&m.id)
         .bind(m.audience.to_json().to_string())
@@ -212,6 +233,9 @@ impl Store {
         .bind(m.send_at_ms)
         .bind(m.send_at_ms.max(now_ms) + m.ttl_secs * 1000)
         .bind(m.reminder_id.as_deref())
+        .bind(m.spread_over_ms)
+        .bind(m.quiet_hours.map(|q| q.as_minutes().0))
+        .bind(m.quiet_hours.map(|q| q.as_minutes().1))
         .execute()
         .await?;
         if due {
@@ -357,6 +381,19 @@ impl Store {
         }
         let rows = query.bind(limit).fetch_all().await?;
         rows.iter().map(message_from).collect()
+    }
+
+    /// How many of a spread message's targets its pacing has let go: due by now, attempted
+    /// or settled.
+    pub async fn released_targets(&self, message_id: &str, now_ms: i64) -> StoreResult<i64> {
+        self.read(
+            "SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND (next_attempt_at <= $2 OR attempts > 0 OR state <> $3)",
+        )
+        .bind(message_id)
+        .bind(now_ms)
+        .bind(TargetState::Pending.as_db())
+        .fetch_scalar()
+        .await
     }
 
     /// Cancels a message that has not started sending.
@@ -541,14 +578,19 @@ async fn expand(tx: &mut WriteTx, message_id: &str, audience: &Audience, now_ms:
                 .await?
         }
         Audience::All(None) => tx.query(INSERT).bind(message_id).bind(now_ms).execute().await?,
+        Audience::Tags(tagged) => expand_tagged(tx, message_id, tagged, now_ms).await?,
     };
     let targets = inserted as i64;
-    let mode = tx
-        .query("SELECT mode FROM messages WHERE id = $1")
+    let message = tx
+        .query("SELECT mode, spread_over_ms FROM messages WHERE id = $1")
         .bind(message_id)
-        .fetch_scalar()
+        .fetch_one()
         .await?;
-    if MessageMode::from_db(mode)? == MessageMode::Tickle {
+    let spread_over_ms: i64 = col(&message, "spread_over_ms")?;
+    if spread_over_ms > 0 && targets > 1 {
+        spread(tx, message_id, spread_over_ms, now_ms).await?;
+    }
+    if MessageMode::from_db(col(&message, "mode")?)? == MessageMode::Tickle {
         // Only tickle messages are fetched from the inbox: payload broadcasts leave it
         // (and its per-subscription index) untouched.
         tx.query(
@@ -565,4 +607,76 @@ async fn expand(tx: &mut WriteTx, message_id: &str, audience: &Audience, now_ms:
         .execute()
         .await?;
     Ok(targets)
+}
+
+/// Inserts the outbox rows of a tag audience: one statement, the tags tested per subscription
+/// by subqueries on `subscription_tags`, so no id passes through memory.
+async fn expand_tagged(tx: &mut WriteTx, message_id: &str, audience: &TagAudience, now_ms: i64) -> StoreResult<u64> {
+    let mut sql = String::from(
+        "INSERT INTO outbox (message_id, subscription_id, next_attempt_at) SELECT $1, s.id, $2 FROM subscriptions s \
+         WHERE 1 = 1",
+    );
+    let mut next = 3;
+    let kind = audience.kind.owner_kind();
+    if kind.is_some() {
+        sql.push_str(&format!(" AND s.owner_kind = ${next}"));
+        next += 1;
+    }
+    let filter = &audience.tags;
+    let tagged = |list: &[Tag], next: usize| {
+        format!(
+            "SELECT {{}} FROM subscription_tags t WHERE t.subscription_id = s.id AND t.tag IN ({})",
+            Store::placeholders(next, list.len())
+        )
+    };
+    if !filter.all.is_empty() {
+        let sub = tagged(&filter.all, next).replacen("{}", "COUNT(*)", 1);
+        sql.push_str(&format!(" AND ({sub}) = {}", filter.all.len()));
+        next += filter.all.len().next_power_of_two();
+    }
+    if !filter.any.is_empty() {
+        let sub = tagged(&filter.any, next).replacen("{}", "1", 1);
+        sql.push_str(&format!(" AND EXISTS ({sub})"));
+        next += filter.any.len().next_power_of_two();
+    }
+    if !filter.none.is_empty() {
+        let sub = tagged(&filter.none, next).replacen("{}", "1", 1);
+        sql.push_str(&format!(" AND NOT EXISTS ({sub})"));
+    }
+    let mut query = tx.query(sql).bind(message_id).bind(now_ms);
+    if let Some(kind) = kind {
+        query = query.bind(kind.as_db());
+    }
+    for list in [&filter.all, &filter.any, &filter.none] {
+        if !list.is_empty() {
+            for tag in Store::padded(list) {
+                query = query.bind(tag.as_str());
+            }
+        }
+    }
+    query.execute().await
+}
+
+/// Spreads a message's freshly inserted outbox rows evenly over `spread_ms` from `start_ms`,
+/// by their ids (consecutive within one `INSERT … SELECT`). The pacing lives in
+/// `next_attempt_at`, so a restart keeps it.
+async fn spread(tx: &mut WriteTx, message_id: &str, spread_ms: i64, start_ms: i64) -> StoreResult<()> {
+    let range = tx
+        .query("SELECT MIN(id) AS low, MAX(id) AS high FROM outbox WHERE message_id = $1")
+        .bind(message_id)
+        .fetch_one()
+        .await?;
+    let low: i64 = col(&range, "low")?;
+    let high: i64 = col(&range, "high")?;
+    // MySQL's `/` yields a decimal, rounded on the way into the integer column: a millisecond
+    // either way does not matter.
+    tx.query("UPDATE outbox SET next_attempt_at = $1 + ((id - $2) * $3) / $4 WHERE message_id = $5")
+        .bind(start_ms)
+        .bind(low)
+        .bind(spread_ms)
+        .bind(high - low + 1)
+        .bind(message_id)
+        .execute()
+        .await?;
+    Ok(())
 }

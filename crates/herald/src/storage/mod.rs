@@ -28,6 +28,7 @@ pub mod rollups;
 pub mod settings;
 pub mod sqlite_file;
 pub mod subscriptions;
+pub mod tags;
 
 use crate::domain::states::UnknownCode;
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -16,6 +16,7 @@
 
 use super::rollups::{self, pushed_outcome, MessageOutcomes, PushCounts, PushService};
 use super::{col, Backend, Store, StoreResult};
+use crate::domain::quiet_hours::TimeZoneName;
 pub use crate::domain::states::TargetState;
 use std::collections::HashMap;
 
@@ -37,6 +38,8 @@ pub struct ClaimedTarget {
     pub attempts: i64,
     pub subscription_id: String,
     pub subscription: Option<TargetSubscription>,
+    /// The device's time zone, when it reported one (for quiet hours).
+    pub time_zone: Option<TimeZoneName>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +70,9 @@ pub enum SettledAs {
     /// Not sent (the push service was busy, or the request was never processed): back to the
     /// outbox until this time (Unix ms), without counting an attempt.
     Deferred(i64),
+    /// Inside the message's quiet hours on the device: held until they end there (Unix ms),
+    /// without counting an attempt.
+    HeldUntil(i64),
 }
 
 /// The longest `IN (…)` list: a power of two, so padded lists stay within it.
@@ -87,7 +93,8 @@ impl Store {
                          FOR UPDATE SKIP LOCKED) RETURNING id, message_id, attempts, subscription_id, \
                          (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
                          (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
-                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth"
+                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
+                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone"
                     )
                 } else {
                     with_pending!(
@@ -96,7 +103,8 @@ impl Store {
                          RETURNING id, message_id, attempts, subscription_id, \
                          (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
                          (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
-                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth"
+                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
+                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone"
                     )
                 };
                 self.write(sql)
@@ -134,7 +142,8 @@ impl Store {
                     }
                     update.execute().await?;
                     let select_sql = format!(
-                        "SELECT o.id, o.message_id, o.attempts, o.subscription_id, s.endpoint, s.p256dh, s.auth \
+                        "SELECT o.id, o.message_id, o.attempts, o.subscription_id, s.endpoint, s.p256dh, s.auth, \
+                         s.time_zone \
                          FROM outbox o LEFT JOIN subscriptions s ON s.id = o.subscription_id WHERE o.id IN ({})",
                         Store::placeholders(1, chunk.len())
                     );
@@ -151,7 +160,10 @@ impl Store {
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let endpoint: Option<String> = col(&row, "endpoint")?;
+            // A zone this build does not know holds nothing back.
+            let time_zone: Option<String> = col(&row, "time_zone")?;
             claimed.push(ClaimedTarget {
+                time_zone: time_zone.and_then(|zone| TimeZoneName::parse(&zone).ok()),
                 outbox_id: col(&row, "id")?,
                 message_id: col(&row, "message_id")?,
                 attempts: col(&row, "attempts")?,
@@ -216,7 +228,7 @@ impl Store {
                     .await?;
                     continue;
                 }
-                SettledAs::Deferred(at) => {
+                SettledAs::Deferred(at) | SettledAs::HeldUntil(at) => {
                     tx.query(with_pending!(
                         "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND state = {PENDING}"
                     ))
@@ -293,6 +305,7 @@ impl Store {
             }
             pruned += query.execute().await? as i64;
         }
+        super::tags::delete_tags_of(&mut tx, &gone_subscriptions).await?;
         rollups::add_subscription_day(&mut tx, now_ms, 0, pruned).await?;
         tx.commit().await?;
         Ok(())

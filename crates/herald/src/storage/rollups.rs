@@ -148,7 +148,7 @@ pub fn pushed_outcome(status: Option<u16>, result: SettledAs) -> Option<PushOutc
         (Some(_), SettledAs::Gone) => Some(PushOutcome::Gone),
         (_, SettledAs::RetryAt(_)) => Some(PushOutcome::Retried),
         // Put back without a request the push service processed: nothing to count.
-        (_, SettledAs::Deferred(_)) => None,
+        (_, SettledAs::Deferred(_) | SettledAs::HeldUntil(_)) => None,
         (Some(408 | 425 | 429 | 500..=599), SettledAs::Failed) => Some(PushOutcome::Retried),
         (Some(_), SettledAs::Failed) => Some(PushOutcome::Failed),
         (None, _) => None,

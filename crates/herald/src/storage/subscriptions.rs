@@ -7,7 +7,8 @@
 //! the old owner is never handed to the new one.
 
 use super::rollups::{self, PushService};
-use super::{col, is_unique_violation, Store, StoreError, StoreResult};
+use super::{col, is_unique_violation, tags, Store, StoreError, StoreResult};
+use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets;
 use aws_lc_rs::digest;
@@ -21,6 +22,8 @@ pub struct NewSubscription {
     pub p256dh: String,
     pub auth: String,
     pub user_agent: Option<String>,
+    /// Segment tags to add (the owner's tags are added as well).
+    pub tags: Vec<Tag>,
 }
 
 /// The result of registering: the id, a fresh secret (shown once), and whether it was new.
@@ -115,6 +118,7 @@ impl Store {
                     .bind(&id)
                     .execute()
                     .await?;
+                tags::delete_tags_of(&mut tx, &[id.as_str()]).await?;
                 None
             }
             other => other,
@@ -161,6 +165,7 @@ impl Store {
                 created: true,
             }
         };
+        tags::tag_new_subscription(&mut tx, &registered.id, &new.owner, &new.tags).await?;
         tx.commit().await?;
         Ok(registered)
     }
@@ -178,6 +183,14 @@ impl Store {
         let hash = endpoint_hash(endpoint);
         let mut tx = self.begin().await?;
         // The new endpoint may already be registered on its own: this row takes it over.
+        tx.query(
+            "DELETE FROM subscription_tags WHERE subscription_id IN \
+             (SELECT id FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2)",
+        )
+        .bind(&hash)
+        .bind(id)
+        .execute()
+        .await?;
         tx.query("DELETE FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2")
             .bind(&hash)
             .bind(id)
@@ -217,11 +230,14 @@ impl Store {
     }
 
     pub async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
-        let done = self
-            .write("DELETE FROM subscriptions WHERE id = $1")
+        let mut tx = self.begin().await?;
+        let done = tx
+            .query("DELETE FROM subscriptions WHERE id = $1")
             .bind(id)
             .execute()
             .await?;
+        tags::delete_tags_of(&mut tx, &[id]).await?;
+        tx.commit().await?;
         Ok(done > 0)
     }
 
@@ -299,6 +315,8 @@ pub struct ExportedSubscription {
     pub auth: String,
     pub secret_hash: String,
     pub created_at: i64,
+    /// Tags to add on import; not filled on export.
+    pub tags: Vec<Tag>,
 }
 
 impl Store {
@@ -323,6 +341,7 @@ impl Store {
                     auth: col(r, "auth")?,
                     secret_hash: col(r, "secret_hash")?,
                     created_at: col(r, "created_at")?,
+                    tags: Vec::new(),
                 })
             })
             .collect()
@@ -363,6 +382,12 @@ impl Store {
             .await?;
             rollups::add_subscription_day(&mut tx, now_ms, 1, 0).await?;
         }
+        let id: String = tx
+            .query("SELECT id FROM subscriptions WHERE endpoint_hash = $1")
+            .bind(&hash)
+            .fetch_scalar()
+            .await?;
+        tags::tag_new_subscription(&mut tx, &id, &s.owner, &s.tags).await?;
         tx.commit().await?;
         Ok(created)
     }

@@ -113,7 +113,7 @@ impl<'a> Run<'a> {
     async fn step(&mut self, app: &TestApp, step: Step) {
         let operation_path = step.template.split('?').next().unwrap_or_default();
         let op = self.api.operation(step.method.as_str(), operation_path);
-        let path = step.template.replace("{id}", &step.id);
+        let path = step.template.replace("{id}", &step.id).replace("{tag}", "district:12");
         let label = format!("{} {path} ({})", op.method, step.what);
         if let (Some(Body::Json(body)), Some(schema), true) = (
             &step.body,
@@ -356,6 +356,18 @@ fn success_steps(f: &Fixture) -> Vec<Step> {
         step("register again", M::POST, "/api/v1/subscriptions", Auth::Admin)
             .json(json!({"subscription": f.spare_subscription, "uid": 3}))
             .expect(200),
+        step("tag", M::PUT, "/api/v1/subscriptions/{id}/tags/{tag}", Auth::Admin)
+            .id(&f.kept.id)
+            .expect(204),
+        step("owner tags", M::POST, "/api/v1/owners/tags", Auth::Admin)
+            .json(json!({"uid": 1, "add": ["tariff:home-100"]}))
+            .expect(200),
+        step("send to a segment", M::POST, "/api/v1/messages", Auth::Admin)
+            .json(json!({"to": {"tags": {"any": ["district:12"]}, "kind": "clients"}, "title": "paced", "spreadOver": "1m", "quietHours": {"from": "22:00", "to": "08:00"}}))
+            .expect(202),
+        step("untag", M::DELETE, "/api/v1/subscriptions/{id}/tags/{tag}", Auth::Admin)
+            .id(&f.kept.id)
+            .expect(204),
         step("cancel", M::DELETE, "/api/v1/messages/{id}", Auth::Admin)
             .id(&f.scheduled)
             .expect(204),

@@ -184,6 +184,7 @@ async fn overview_counts_subscriptions_by_push_service() {
             auth: "tBHItJI5svbpez7KI4CCXg".into(),
             secret_hash: "x".into(),
             created_at: now,
+            tags: Vec::new(),
         };
         assert!(store.import_subscription(&record, now).await.unwrap());
     }

@@ -1,0 +1,23 @@
+-- Segments: tags on subscriptions, and on people so that their new subscriptions inherit
+-- them. Audiences select by subscription_tags only; owner tags are copied in when written.
+-- Tags are stored in lowercase (domain::segment::Tag).
+CREATE TABLE subscription_tags (
+    subscription_id TEXT NOT NULL,
+    tag             TEXT NOT NULL,
+    PRIMARY KEY (subscription_id, tag)
+);
+CREATE INDEX subscription_tags_tag ON subscription_tags (tag, subscription_id);
+CREATE TABLE owner_tags (
+    owner_kind BIGINT NOT NULL,
+    owner_id   TEXT NOT NULL,
+    tag        TEXT NOT NULL,
+    PRIMARY KEY (owner_kind, owner_id, tag)
+);
+-- Pacing: a message's pushes spread over spread_over_ms, and quiet hours in minutes after
+-- the device's local midnight (NULL: none; the server default is resolved at compose time).
+ALTER TABLE messages ADD COLUMN spread_over_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN quiet_from BIGINT NULL;
+ALTER TABLE messages ADD COLUMN quiet_to BIGINT NULL;
+-- The device's IANA time zone (quiet hours). Also in msg16's 20261201000007_rich_messages.sql:
+-- whichever lands second drops this line.
+ALTER TABLE subscriptions ADD COLUMN time_zone TEXT NULL;

@@ -1,0 +1,111 @@
+//! Segment tags (admin): on one subscription, and on a person (their subscriptions now and
+//! the ones they register later).
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, ApiJson};
+use super::AppState;
+use crate::domain::segment::Tag;
+use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// `{id}` and `{tag}` from the path: an id that cannot name a subscription is 404, a tag that
+/// breaks the rules is 422.
+fn subscription_and_tag(path: Result<Path<(String, String)>, impl Sized>) -> ApiResult<(String, Tag)> {
+    let Ok(Path((id, tag))) = path else {
+        return Err(ApiError::not_found("no such resource"));
+    };
+    if !crate::secrets::is_valid_id(&id) {
+        return Err(ApiError::not_found("no such subscription"));
+    }
+    let tag = Tag::parse(&tag).map_err(|e| ValidationError::new("tag", e))?;
+    Ok((id, tag))
+}
+
+/// `PUT /api/v1/subscriptions/{id}/tags/{tag}`.
+pub async fn put(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let (id, tag) = subscription_and_tag(path)?;
+    if !state.store.add_subscription_tag(&id, &tag).await? {
+        return Err(ApiError::not_found("no such subscription"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/subscriptions/{id}/tags/{tag}`.
+pub async fn delete(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let (id, tag) = subscription_and_tag(path)?;
+    if !state.store.remove_subscription_tag(&id, &tag).await? {
+        return Err(ApiError::not_found("no such subscription"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body of `POST /api/v1/owners/tags`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerTagsRequest {
+    uid: Option<OwnerId>,
+    aid: Option<OwnerId>,
+    #[serde(default)]
+    add: Vec<Tag>,
+    #[serde(default)]
+    remove: Vec<Tag>,
+}
+
+/// `POST /api/v1/owners/tags`: adds and removes a person's tags.
+pub async fn change_owner(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    ApiJson(request): ApiJson<OwnerTagsRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let owner = match (request.uid, request.aid) {
+        (Some(id), None) => Owner {
+            kind: OwnerKind::Client,
+            id,
+        },
+        (None, Some(id)) => Owner {
+            kind: OwnerKind::Admin,
+            id,
+        },
+        (None, None) => return Err(ValidationError::new("uid", "give `uid` or `aid`").into()),
+        (Some(_), Some(_)) => return Err(ValidationError::new("aid", "give `uid` or `aid`, not both").into()),
+    };
+    let add = tag_list("add", request.add)?;
+    let remove = tag_list("remove", request.remove)?;
+    if add.is_empty() && remove.is_empty() {
+        return Err(ValidationError::new("add", "give tags to `add` or `remove`").into());
+    }
+    if let Some(both) = add.iter().find(|tag| remove.contains(tag)) {
+        return Err(ValidationError::new("remove", format!("{both:?} is both added and removed")).into());
+    }
+    let (tags, subscriptions) = state.store.change_owner_tags(&owner, &add, &remove).await?;
+    let mut answer = json!({ "tags": tags, "subscriptions": subscriptions });
+    answer[owner.kind.field()] = json!(owner.id.as_str());
+    Ok(Json(answer))
+}
+
+/// A list of at most [`Tag::MAX_PER_SUBSCRIPTION`] tags, sorted, repeats dropped.
+pub fn tag_list(field: &str, mut tags: Vec<Tag>) -> Result<Vec<Tag>, ValidationError> {
+    if tags.len() > Tag::MAX_PER_SUBSCRIPTION {
+        return Err(ValidationError::new(
+            field,
+            format!("`{field}` must list at most {} tags", Tag::MAX_PER_SUBSCRIPTION),
+        ));
+    }
+    tags.sort();
+    tags.dedup();
+    Ok(tags)
+}

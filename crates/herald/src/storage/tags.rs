@@ -1,0 +1,197 @@
+//! Segment tags: on subscriptions (`subscription_tags`), and on people (`owner_tags`) so that
+//! a person's new subscriptions inherit them.
+//!
+//! Audiences read `subscription_tags` only: writing a person's tags also writes them on that
+//! person's current subscriptions, and a new subscription copies its owner's tags. Inserts
+//! test `NOT EXISTS` first instead of relying on a dialect's "insert or ignore".
+
+use super::{col, Store, StoreResult, WriteTx};
+use crate::domain::segment::Tag;
+use crate::domain::Owner;
+use std::collections::HashMap;
+
+impl Store {
+    /// Adds a tag to a subscription. `false` when there is no such subscription.
+    pub async fn add_subscription_tag(&self, subscription_id: &str, tag: &Tag) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let exists: i64 = tx
+            .query("SELECT COUNT(*) FROM subscriptions WHERE id = $1")
+            .bind(subscription_id)
+            .fetch_scalar()
+            .await?;
+        if exists == 0 {
+            return Ok(false);
+        }
+        tag_subscription(&mut tx, subscription_id, tag).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes a tag from a subscription. `false` when there is no such subscription.
+    pub async fn remove_subscription_tag(&self, subscription_id: &str, tag: &Tag) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let exists: i64 = tx
+            .query("SELECT COUNT(*) FROM subscriptions WHERE id = $1")
+            .bind(subscription_id)
+            .fetch_scalar()
+            .await?;
+        if exists == 0 {
+            return Ok(false);
+        }
+        tx.query("DELETE FROM subscription_tags WHERE subscription_id = $1 AND tag = $2")
+            .bind(subscription_id)
+            .bind(tag.as_str())
+            .execute()
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Adds and removes a person's tags, on the person and on every subscription they have
+    /// now. Returns the person's tags after the change and how many subscriptions they have.
+    pub async fn change_owner_tags(
+        &self,
+        owner: &Owner,
+        add: &[Tag],
+        remove: &[Tag],
+    ) -> StoreResult<(Vec<String>, i64)> {
+        let mut tx = self.begin().await?;
+        for tag in add {
+            tx.query(
+                "INSERT INTO owner_tags (owner_kind, owner_id, tag) SELECT $1, $2, $3 \
+                 FROM (SELECT 1 AS one) AS probe WHERE NOT EXISTS (SELECT 1 FROM owner_tags WHERE owner_kind = $4 AND owner_id = $5 AND tag = $6)",
+            )
+            .bind(owner.kind.as_db())
+            .bind(owner.id.as_str())
+            .bind(tag.as_str())
+            .bind(owner.kind.as_db())
+            .bind(owner.id.as_str())
+            .bind(tag.as_str())
+            .execute()
+            .await?;
+            tx.query(
+                "INSERT INTO subscription_tags (subscription_id, tag) SELECT s.id, $1 FROM subscriptions s \
+                 WHERE s.owner_kind = $2 AND s.owner_id = $3 AND NOT EXISTS \
+                 (SELECT 1 FROM subscription_tags t WHERE t.subscription_id = s.id AND t.tag = $4)",
+            )
+            .bind(tag.as_str())
+            .bind(owner.kind.as_db())
+            .bind(owner.id.as_str())
+            .bind(tag.as_str())
+            .execute()
+            .await?;
+        }
+        for tag in remove {
+            tx.query("DELETE FROM owner_tags WHERE owner_kind = $1 AND owner_id = $2 AND tag = $3")
+                .bind(owner.kind.as_db())
+                .bind(owner.id.as_str())
+                .bind(tag.as_str())
+                .execute()
+                .await?;
+            tx.query(
+                "DELETE FROM subscription_tags WHERE tag = $1 AND subscription_id IN \
+                 (SELECT id FROM subscriptions WHERE owner_kind = $2 AND owner_id = $3)",
+            )
+            .bind(tag.as_str())
+            .bind(owner.kind.as_db())
+            .bind(owner.id.as_str())
+            .execute()
+            .await?;
+        }
+        let subscriptions: i64 = tx
+            .query("SELECT COUNT(*) FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2")
+            .bind(owner.kind.as_db())
+            .bind(owner.id.as_str())
+            .fetch_scalar()
+            .await?;
+        let tags = tx
+            .query("SELECT tag FROM owner_tags WHERE owner_kind = $1 AND owner_id = $2 ORDER BY tag")
+            .bind(owner.kind.as_db())
+            .bind(owner.id.as_str())
+            .fetch_all()
+            .await?
+            .iter()
+            .map(|row| col::<String>(row, "tag"))
+            .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok((tags, subscriptions))
+    }
+
+    /// The tags of these subscriptions, each list sorted.
+    pub async fn tags_of(&self, subscription_ids: &[&str]) -> StoreResult<HashMap<String, Vec<String>>> {
+        let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+        if subscription_ids.is_empty() {
+            return Ok(tags);
+        }
+        let sql = format!(
+            "SELECT subscription_id, tag FROM subscription_tags WHERE subscription_id IN ({}) \
+             ORDER BY subscription_id, tag",
+            Store::placeholders(1, subscription_ids.len())
+        );
+        let mut query = self.read(sql);
+        for id in Store::padded(subscription_ids) {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all().await? {
+            tags.entry(col(&row, "subscription_id")?)
+                .or_default()
+                .push(col(&row, "tag")?);
+        }
+        Ok(tags)
+    }
+}
+
+/// Gives a subscription its owner's tags and `tags` (a registration or an import), in the
+/// caller's transaction.
+pub(crate) async fn tag_new_subscription(
+    tx: &mut WriteTx,
+    subscription_id: &str,
+    owner: &Owner,
+    tags: &[Tag],
+) -> StoreResult<()> {
+    tx.query(
+        "INSERT INTO subscription_tags (subscription_id, tag) SELECT $1, o.tag FROM owner_tags o \
+         WHERE o.owner_kind = $2 AND o.owner_id = $3 AND NOT EXISTS \
+         (SELECT 1 FROM subscription_tags t WHERE t.subscription_id = $4 AND t.tag = o.tag)",
+    )
+    .bind(subscription_id)
+    .bind(owner.kind.as_db())
+    .bind(owner.id.as_str())
+    .bind(subscription_id)
+    .execute()
+    .await?;
+    for tag in tags {
+        tag_subscription(tx, subscription_id, tag).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the tags of subscriptions that are being deleted, in the caller's transaction.
+pub(crate) async fn delete_tags_of(tx: &mut WriteTx, subscription_ids: &[&str]) -> StoreResult<()> {
+    for chunk in subscription_ids.chunks(512) {
+        let sql = format!(
+            "DELETE FROM subscription_tags WHERE subscription_id IN ({})",
+            Store::placeholders(1, chunk.len())
+        );
+        let mut query = tx.query(sql);
+        for id in Store::padded(chunk) {
+            query = query.bind(*id);
+        }
+        query.execute().await?;
+    }
+    Ok(())
+}
+
+async fn tag_subscription(tx: &mut WriteTx, subscription_id: &str, tag: &Tag) -> StoreResult<()> {
+    tx.query(
+        "INSERT INTO subscription_tags (subscription_id, tag) SELECT $1, $2 \
+         FROM (SELECT 1 AS one) AS probe WHERE NOT EXISTS (SELECT 1 FROM subscription_tags WHERE subscription_id = $3 AND tag = $4)",
+    )
+    .bind(subscription_id)
+    .bind(tag.as_str())
+    .bind(subscription_id)
+    .bind(tag.as_str())
+    .execute()
+    .await?;
+    Ok(())
+}
