@@ -18,6 +18,3 @@ CREATE TABLE owner_tags (
 ALTER TABLE messages ADD COLUMN spread_over_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN quiet_from INTEGER NULL;
 ALTER TABLE messages ADD COLUMN quiet_to INTEGER NULL;
--- The device's IANA time zone (quiet hours). Also in msg16's 20261201000007_rich_messages.sql:
--- whichever lands second drops this line.
-ALTER TABLE subscriptions ADD COLUMN time_zone TEXT NULL;

@@ -138,6 +138,15 @@ pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): Api
     if message.spread_over_ms > 0 {
         answer["spread"]["released"] = json!(state.store.released_targets(&message.id, state.clock.now_ms()).await?);
     }
+    // Clicks by action (`default`: the notification itself); `clicked` counts devices.
+    let clicks: serde_json::Map<String, serde_json::Value> = state
+        .store
+        .clicks_by_action(&id)
+        .await?
+        .into_iter()
+        .map(|(action, count)| (action, json!(count)))
+        .collect();
+    answer["clicks"] = serde_json::Value::Object(clicks);
     Ok(Json(answer))
 }
 

@@ -6,6 +6,7 @@ use super::AppState;
 use crate::clock::rfc3339;
 use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
+use crate::storage::subscription_locale::Locale;
 use crate::storage::subscriptions::NewSubscription;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -36,15 +37,20 @@ pub struct RegisterRequest {
     uid: Option<OwnerId>,
     aid: Option<OwnerId>,
     pub owner_token: Option<String>,
-    // Sent by herald.js; accepted and not yet stored (issue 16 integrates them).
-    #[allow(dead_code)]
-    languages: Option<serde_json::Value>,
-    #[allow(dead_code)]
-    time_zone: Option<serde_json::Value>,
+    /// The browser's languages, most preferred first (`navigator.languages`).
+    languages: Option<Vec<String>>,
+    /// The device's IANA time zone (`Europe/Kyiv`).
+    time_zone: Option<String>,
+    /// Segments this device belongs to (`district:12`), beside its owner's.
     tags: Option<Vec<Tag>>,
 }
 
 impl RegisterRequest {
+    /// The device's languages and time zone, each checked.
+    pub fn locale(&self) -> Result<Locale, ValidationError> {
+        Locale::parse(self.languages.as_deref(), self.time_zone.as_deref())
+    }
+
     /// The owner the body names, if any.
     pub fn owner(&self) -> Result<Option<Owner>, ValidationError> {
         match (&self.uid, &self.aid) {
@@ -89,6 +95,7 @@ pub async fn register(
     Registrant { owner, request }: Registrant,
 ) -> ApiResult<impl IntoResponse> {
     let subscription = validate_subscription(&state, &request.subscription).await?;
+    let locale = request.locale()?;
     let tags = super::tags::tag_list("tags", request.tags.unwrap_or_default())?;
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
@@ -106,6 +113,7 @@ pub async fn register(
         .store
         .register_subscription(&new, state.clock.now_ms(), state.config.max_subscriptions_per_owner)
         .await?;
+    state.store.set_subscription_locale(&registered.id, &locale).await?;
     state.metrics.subscription_registered();
     let status = if registered.created {
         StatusCode::CREATED

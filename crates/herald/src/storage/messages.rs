@@ -11,6 +11,7 @@
 
 use super::{col, Store, StoreError, StoreResult, WriteTx};
 use crate::domain::quiet_hours::QuietHours;
+use crate::domain::rich::RichContent;
 use crate::domain::segment::{Tag, TagAudience};
 use crate::domain::states::TargetState;
 pub use crate::domain::states::{MessageStatus, ReceiptEvent};
@@ -37,6 +38,8 @@ pub struct NewMessage {
     pub spread_over_ms: i64,
     /// The local-time window in which devices get the message only when it ends.
     pub quiet_hours: Option<QuietHours>,
+    /// The rich fields and translations (issue 16); the default for a plain message.
+    pub content: RichContent,
 }
 
 /// A message with its delivery counters.
@@ -66,6 +69,7 @@ pub struct MessageView {
     pub clicked: i64,
     pub spread_over_ms: i64,
     pub quiet_hours: Option<QuietHours>,
+    pub content: RichContent,
 }
 
 impl MessageView {
@@ -94,6 +98,7 @@ pub struct InboxMessage {
     pub icon: Option<String>,
     pub tag: Option<String>,
     pub created_at: i64,
+    pub content: RichContent,
 }
 
 /// Which messages a list shows; `None` fields do not filter.
@@ -144,7 +149,7 @@ pub enum Cancelled {
 
 const MESSAGE_COLUMNS: &str = "id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
      created_at, send_at, expires_at, reminder_id, targets, accepted, failed, gone, displayed, clicked, \
-     spread_over_ms, quiet_from, quiet_to";
+     spread_over_ms, quiet_from, quiet_to, content";
 
 fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
     let audience: String = col(row, "audience")?;
@@ -173,7 +178,13 @@ fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
         clicked: col(row, "clicked")?,
         spread_over_ms: col(row, "spread_over_ms")?,
         quiet_hours: quiet_hours_from(col(row, "quiet_from")?, col(row, "quiet_to")?)?,
+        content: content_from(row)?,
     })
+}
+
+fn content_from(row: &AnyRow) -> StoreResult<RichContent> {
+    let content: Option<String> = col(row, "content")?;
+    RichContent::from_db(content.as_deref()).map_err(StoreError::Decode)
 }
 
 /// The quiet hours a message row stores (minutes after local midnight), if any.
@@ -207,8 +218,8 @@ impl Store {
         let due = m.send_at_ms <= now_ms;
         tx.query(
             "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
-             created_at, send_at, expires_at, reminder_id, spread_over_ms, quiet_from, quiet_to) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             created_at, send_at, expires_at, reminder_id, spread_over_ms, quiet_from, quiet_to, content) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(&m.id)
         .bind(m.audience.to_json().to_string())
@@ -236,6 +247,7 @@ impl Store {
         .bind(m.spread_over_ms)
         .bind(m.quiet_hours.map(|q| q.as_minutes().0))
         .bind(m.quiet_hours.map(|q| q.as_minutes().1))
+        .bind(m.content.to_db())
         .execute()
         .await?;
         if due {
@@ -434,7 +446,7 @@ impl Store {
         .await?;
         let rows = self
             .read(
-                "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM inbox i \
+                "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at, m.content FROM inbox i \
                  JOIN messages m ON m.id = i.message_id WHERE i.subscription_id = $1 AND i.fetched = $2 \
                  ORDER BY m.created_at, m.id",
             )
@@ -452,6 +464,7 @@ impl Store {
                     icon: col(r, "icon")?,
                     tag: col(r, "tag")?,
                     created_at: col(r, "created_at")?,
+                    content: content_from(r)?,
                 })
             })
             .collect()
@@ -464,6 +477,7 @@ impl Store {
         message_id: &str,
         subscription_id: &str,
         event: ReceiptEvent,
+        action: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<Option<bool>> {
         let mut tx = self.begin().await?;
@@ -484,18 +498,57 @@ impl Store {
             .bind(now_ms)
             .execute()
             .await;
-        match inserted {
-            Ok(_) => {}
-            Err(StoreError::Database(e)) if super::is_unique_violation(&e) => return Ok(Some(false)),
+        let first = match inserted {
+            Ok(_) => true,
+            Err(StoreError::Database(e)) if super::is_unique_violation(&e) => false,
             Err(e) => return Err(e),
-        }
-        let column = match event {
-            ReceiptEvent::Displayed => "UPDATE messages SET displayed = displayed + 1 WHERE id = $1",
-            ReceiptEvent::Clicked => "UPDATE messages SET clicked = clicked + 1 WHERE id = $1",
         };
-        tx.query(column).bind(message_id).execute().await?;
-        tx.commit().await?;
-        Ok(Some(true))
+        if first {
+            let column = match event {
+                ReceiptEvent::Displayed => "UPDATE messages SET displayed = displayed + 1 WHERE id = $1",
+                ReceiptEvent::Clicked => "UPDATE messages SET clicked = clicked + 1 WHERE id = $1",
+            };
+            tx.query(column).bind(message_id).execute().await?;
+            tx.commit().await?;
+        } else {
+            // A failed statement spoils a PostgreSQL transaction: nothing more happens in it.
+            drop(tx);
+        }
+        if event == ReceiptEvent::Clicked {
+            // Counted per action, once per device: a later click on another button still counts.
+            let counted = self
+                .write(
+                    "INSERT INTO click_actions (message_id, subscription_id, action, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(message_id)
+                .bind(subscription_id)
+                .bind(action.unwrap_or("default"))
+                .bind(now_ms)
+                .execute()
+                .await;
+            match counted {
+                Ok(_) => {}
+                Err(StoreError::Database(e)) if super::is_unique_violation(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(first))
+    }
+
+    /// A message's clicks counted by action (`default`: the notification itself).
+    pub async fn clicks_by_action(&self, message_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        let rows = self
+            .read(
+                "SELECT action, COUNT(*) AS clicks FROM click_actions WHERE message_id = $1 \
+                 GROUP BY action ORDER BY action",
+            )
+            .bind(message_id)
+            .fetch_all()
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "action")?, col(r, "clicks")?)))
+            .collect()
     }
 
     /// Deletes messages whose TTL has ended, with their outbox rows, receipts and breakdowns,
@@ -524,6 +577,7 @@ impl Store {
                     "DELETE FROM inbox WHERE outbox_id IN (SELECT id FROM outbox WHERE message_id = $1)",
                     "DELETE FROM outbox WHERE message_id = $1",
                     "DELETE FROM receipts WHERE message_id = $1",
+                    "DELETE FROM click_actions WHERE message_id = $1",
                     "DELETE FROM message_outcomes WHERE message_id = $1",
                     "DELETE FROM messages WHERE id = $1",
                 ] {

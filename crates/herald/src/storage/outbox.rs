@@ -47,6 +47,8 @@ pub struct TargetSubscription {
     pub endpoint: String,
     pub p256dh: String,
     pub auth: String,
+    /// The browser's languages as stored (`uk,en-gb`), to pick the message's translation.
+    pub languages: Option<String>,
 }
 
 /// How one attempt ended, to be recorded.
@@ -94,7 +96,8 @@ impl Store {
                          (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
                          (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
                          (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
-                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone"
+                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone, \
+                         (SELECT languages FROM subscriptions s WHERE s.id = outbox.subscription_id) AS languages"
                     )
                 } else {
                     with_pending!(
@@ -104,7 +107,8 @@ impl Store {
                          (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
                          (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
                          (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
-                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone"
+                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone, \
+                         (SELECT languages FROM subscriptions s WHERE s.id = outbox.subscription_id) AS languages"
                     )
                 };
                 self.write(sql)
@@ -143,7 +147,7 @@ impl Store {
                     update.execute().await?;
                     let select_sql = format!(
                         "SELECT o.id, o.message_id, o.attempts, o.subscription_id, s.endpoint, s.p256dh, s.auth, \
-                         s.time_zone \
+                         s.time_zone, s.languages \
                          FROM outbox o LEFT JOIN subscriptions s ON s.id = o.subscription_id WHERE o.id IN ({})",
                         Store::placeholders(1, chunk.len())
                     );
@@ -173,6 +177,7 @@ impl Store {
                         endpoint,
                         p256dh: col(&row, "p256dh")?,
                         auth: col(&row, "auth")?,
+                        languages: col(&row, "languages")?,
                     }),
                     None => None,
                 },
