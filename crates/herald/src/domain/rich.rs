@@ -81,10 +81,7 @@ impl RichContent {
 
     /// The body in every language (`None`: no body in any language).
     pub fn body(&self, default: Option<&str>) -> Option<LocalizedText> {
-        match default {
-            Some(text) => Some(localized(text, &self.bodies)),
-            None => None,
-        }
+        default.map(|text| localized(text, &self.bodies))
     }
 
     /// The payload fields besides title, body and lang.
