@@ -2,10 +2,12 @@
 //! The HTTP API, the CLI and reminders all go through [`MessageRequest::validate`], so the
 //! rules are the same whichever way a message arrives.
 
+use crate::domain::language::{LanguageTag, LocalizedText};
+use crate::domain::payload;
+use crate::domain::rich::{self, RichContent, StoredAction, Texts, MAX_ACTIONS};
 use crate::domain::{Audience, MessageMode, ValidationError};
 use crate::secrets;
 use crate::storage::messages::NewMessage;
-use herald_push::ece::AES128GCM_MAX_PLAINTEXT;
 use herald_push::request::{Topic, Urgency, MAX_TTL_SECONDS};
 use serde::Deserialize;
 
@@ -16,8 +18,8 @@ pub const DEFAULT_TTL_SECS: u64 = 86_400;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MessageRequest {
     pub to: Audience,
-    pub title: String,
-    pub body: Option<String>,
+    pub title: LocalizedText,
+    pub body: Option<LocalizedText>,
     pub url: Option<String>,
     pub icon: Option<String>,
     pub tag: Option<String>,
@@ -26,23 +28,39 @@ pub struct MessageRequest {
     pub topic: Option<String>,
     pub mode: Option<String>,
     pub send_at: Option<String>,
+    pub actions: Option<Vec<ActionRequest>>,
+    pub image: Option<String>,
+    pub badge: Option<String>,
+    pub require_interaction: Option<bool>,
+    pub silent: Option<bool>,
+    pub renotify: Option<bool>,
+    pub lang: Option<LanguageTag>,
+    pub dir: Option<String>,
+    pub app_badge: Option<u64>,
+    pub data: Option<serde_json::Value>,
+}
+
+/// A button: `{"id": "pay", "title": "Pay now", "url": "/pay"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub id: String,
+    pub title: String,
+    pub url: Option<String>,
 }
 
 impl MessageRequest {
     /// Checks every field; the error names the field and the rule.
     pub fn validate(&self, now_ms: i64) -> Result<NewMessage, ValidationError> {
         let audience = self.to.clone();
-        let title = self.title.trim();
-        if title.is_empty() || title.chars().count() > 256 {
-            return Err(ValidationError::new("title", "`title` must be 1 to 256 characters"));
+        let mut titles = std::collections::BTreeMap::new();
+        for (field, text) in self.title.entries("title") {
+            let trimmed = check_title(&field, text)?;
+            if let Some(tag) = field.strip_prefix("title.") {
+                titles.insert(tag.to_owned(), trimmed);
+            }
         }
-        // Checked before trimming too: a trailing newline or vertical tab is a control character.
-        if self.title.chars().any(crate::domain::breaks_a_line) {
-            return Err(ValidationError::new(
-                "title",
-                "`title` must not contain control characters or line separators",
-            ));
-        }
+        let title = self.title.default_text().trim().to_owned();
         // Only the body is multi-line text; every other field is one line.
         let text = |name: &str,
                     value: &Option<String>,
@@ -72,7 +90,20 @@ impl MessageRequest {
                 _ => Ok(None),
             }
         };
-        let body = text("body", &self.body, 16_000, true)?;
+        let mut bodies = std::collections::BTreeMap::new();
+        let body = match &self.body {
+            None => None,
+            Some(localized) => {
+                for (field, value) in localized.entries("body") {
+                    let checked = text(&field, &Some(value.to_owned()), 16_000, true)?;
+                    // An empty translation falls back to the default body.
+                    if let (Some(tag), Some(checked)) = (field.strip_prefix("body."), checked) {
+                        bodies.insert(tag.to_owned(), checked);
+                    }
+                }
+                text("body", &Some(localized.default_text().to_owned()), 16_000, true)?
+            }
+        };
         let url = link("url", &self.url)?;
         let icon = link("icon", &self.icon)?;
         let tag = text("tag", &self.tag, 128, false)?;
@@ -121,10 +152,11 @@ impl MessageRequest {
             }
             None => now_ms,
         };
+        let content = self.rich_content(titles, bodies, tag.is_some())?;
         let message = NewMessage {
             id: secrets::random_id(),
             audience,
-            title: title.to_owned(),
+            title,
             body,
             url,
             icon,
@@ -135,34 +167,178 @@ impl MessageRequest {
             ttl_secs: ttl as i64,
             send_at_ms,
             reminder_id: None,
+            content,
         };
         if mode == MessageMode::Payload {
-            let size = payload_size(&message);
-            if size > AES128GCM_MAX_PLAINTEXT {
-                return Err(ValidationError::new(
-                    "body",
-                    format!(
-                        "the notification is {size} bytes as JSON but a push carries at most {AES128GCM_MAX_PLAINTEXT}; \
-                         shorten it or use \"mode\": \"tickle\""
-                    ),
-                ));
-            }
+            check_size(&message)?;
         }
         Ok(message)
     }
+
+    /// The rich fields, each checked; `titles`/`bodies` are the translations by tag.
+    fn rich_content(
+        &self,
+        titles: std::collections::BTreeMap<String, String>,
+        bodies: std::collections::BTreeMap<String, String>,
+        tagged: bool,
+    ) -> Result<RichContent, ValidationError> {
+        let actions = self.actions.as_deref().unwrap_or_default();
+        if actions.len() > MAX_ACTIONS {
+            return Err(ValidationError::new(
+                "actions",
+                format!("at most {MAX_ACTIONS} actions (browsers show two or fewer)"),
+            ));
+        }
+        let mut stored = Vec::with_capacity(actions.len());
+        for (i, action) in actions.iter().enumerate() {
+            let at = |member: &str| format!("actions[{i}].{member}");
+            let id = action.id.as_str();
+            if !is_action_id(id) {
+                return Err(ValidationError::new(
+                    at("id"),
+                    "an action `id` is 1 to 32 letters, digits, `_` or `-`",
+                ));
+            }
+            if id == "default" {
+                return Err(ValidationError::new(
+                    at("id"),
+                    "the action id `default` is taken: it stands for a click on the notification itself",
+                ));
+            }
+            if stored.iter().any(|a: &StoredAction| a.id == id) {
+                return Err(ValidationError::new(
+                    at("id"),
+                    format!("the action id {id:?} appears twice"),
+                ));
+            }
+            let title = action.title.trim();
+            if title.is_empty() || title.chars().count() > 64 || action.title.chars().any(crate::domain::breaks_a_line)
+            {
+                return Err(ValidationError::new(
+                    at("title"),
+                    "an action `title` is one line of 1 to 64 characters",
+                ));
+            }
+            stored.push(StoredAction {
+                id: id.to_owned(),
+                title: title.to_owned(),
+                url: link(&at("url"), &action.url)?,
+            });
+        }
+        let renotify = self.renotify.unwrap_or(false);
+        if renotify && !tagged {
+            return Err(ValidationError::new(
+                "renotify",
+                "`renotify` needs a `tag`: it alerts again when a notification with the same tag is replaced",
+            ));
+        }
+        let dir = match self.dir.as_deref() {
+            None => None,
+            Some(d @ ("auto" | "ltr" | "rtl")) => Some(d.to_owned()),
+            Some(_) => {
+                return Err(ValidationError::new(
+                    "dir",
+                    "`dir` must be \"auto\", \"ltr\" or \"rtl\"",
+                ))
+            }
+        };
+        if let Some(data) = &self.data {
+            payload::check_data(data).map_err(|e| ValidationError::new("data", e))?;
+        }
+        let tags = |map: std::collections::BTreeMap<String, String>| {
+            map.into_iter()
+                .filter_map(|(tag, text)| Some((LanguageTag::parse(&tag).ok()?, text)))
+                .collect()
+        };
+        Ok(RichContent {
+            actions: stored,
+            image: link("image", &self.image)?,
+            badge: link("badge", &self.badge)?,
+            require_interaction: self.require_interaction.unwrap_or(false),
+            silent: self.silent.unwrap_or(false),
+            renotify,
+            lang: self.lang.clone(),
+            dir,
+            app_badge: self.app_badge,
+            data: self.data.clone(),
+            titles: tags(titles),
+            bodies: tags(bodies),
+        })
+    }
 }
 
-/// The encoded size of the payload this message will carry.
-fn payload_size(message: &NewMessage) -> usize {
-    crate::domain::payload::declarative_json(&crate::domain::payload::Notification {
+/// A title in one language: one line of 1 to 256 characters; returned trimmed.
+fn check_title(field: &str, text: &str) -> Result<String, ValidationError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 256 {
+        return Err(ValidationError::new(
+            field,
+            format!("`{field}` must be 1 to 256 characters"),
+        ));
+    }
+    // Checked before trimming too: a trailing newline or vertical tab is a control character.
+    if text.chars().any(crate::domain::breaks_a_line) {
+        return Err(ValidationError::new(
+            field,
+            format!("`{field}` must not contain control characters or line separators"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn is_action_id(id: &str) -> bool {
+    (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Every language a device could get must fit in one push: each pairing of a title and a body
+/// translation (a device may match the title in one language and the body in another).
+fn check_size(message: &NewMessage) -> Result<(), ValidationError> {
+    let content = &message.content;
+    let texts = Texts::new(&message.title, message.body.as_deref(), content);
+    let common = rich::Common {
         id: &message.id,
-        title: &message.title,
-        body: message.body.as_deref(),
         url: message.url.as_deref(),
         tag: message.tag.as_deref(),
         icon: message.icon.as_deref(),
-    })
-    .len()
+    };
+    let mut title_tags: Vec<Option<&LanguageTag>> = vec![None];
+    title_tags.extend(content.titles.keys().map(Some));
+    let mut body_tags: Vec<Option<&LanguageTag>> = vec![None];
+    body_tags.extend(content.bodies.keys().map(Some));
+    let mut worst: Option<(usize, String)> = None;
+    for t in &title_tags {
+        for b in &body_tags {
+            // The device that gets these two: its languages are the title's, then the body's.
+            let preferred: Vec<LanguageTag> = t.iter().chain(b.iter()).map(|&tag| tag.clone()).collect();
+            let picked = texts.pick(&preferred, content);
+            let size = rich::encode(&common, &picked, content).len();
+            if let Some(over) = payload::bytes_over_limit(size) {
+                if worst.as_ref().is_none_or(|(w, _)| over > *w) {
+                    let which = match (t, b) {
+                        (None, None) => "in the default language".to_owned(),
+                        (Some(t), Some(b)) if t == b => format!("in `{t}`"),
+                        _ => format!(
+                            "with the title in `{}` and the body in `{}`",
+                            t.map_or("default", |t| t.as_str()),
+                            b.map_or("default", |b| b.as_str())
+                        ),
+                    };
+                    worst = Some((over, which));
+                }
+            }
+        }
+    }
+    match worst {
+        None => Ok(()),
+        Some((over, which)) => Err(ValidationError::new(
+            "body",
+            format!(
+                "the notification {which} is {over} bytes over the {} a push carries (as JSON, every field counted); \
+                 shorten it or use \"mode\": \"tickle\"",
+                payload::MAX_PAYLOAD_BYTES
+            ),
+        )),
+    }
 }
 
 /// A link: an absolute http(s) URL or a path on the host application's origin.

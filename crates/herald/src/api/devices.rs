@@ -7,8 +7,10 @@ use super::extract::{ApiJson, SubscriptionSecret};
 use super::subscriptions::{validate_subscription, PushSubscriptionJson};
 use super::AppState;
 use crate::clock::rfc3339;
+use crate::domain::language::LanguageTag;
+use crate::domain::rich;
 use crate::domain::ValidationError;
-use crate::storage::messages::ReceiptEvent;
+use crate::storage::messages::{InboxMessage, ReceiptEvent};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -23,19 +25,59 @@ pub async fn inbox(
     SubscriptionSecret(id): SubscriptionSecret,
 ) -> ApiResult<impl IntoResponse> {
     let messages = state.store.take_tickles(&id, state.clock.now_ms()).await?;
-    let messages: Vec<_> = messages
-        .iter()
-        .map(|m| {
-            json!({
-                "id": m.id, "title": m.title, "body": m.body, "url": m.url, "icon": m.icon, "tag": m.tag,
-                "createdAt": rfc3339(m.created_at),
-            })
-        })
-        .collect();
+    let languages = if messages.iter().any(|m| m.content.has_translations()) {
+        rich::parse_languages(state.store.subscription_languages(&id).await?.as_deref())
+    } else {
+        Vec::new()
+    };
+    let messages: Vec<_> = messages.iter().map(|m| inbox_json(m, &languages)).collect();
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(json!({ "messages": messages })),
     ))
+}
+
+/// One tickle message as the service worker shows it: title and body in the device's
+/// language, every rich field by the name herald-sw.js reads.
+fn inbox_json(m: &InboxMessage, languages: &[LanguageTag]) -> serde_json::Value {
+    let c = &m.content;
+    let texts = rich::Texts::new(&m.title, m.body.as_deref(), c);
+    let picked = texts.pick(languages, c);
+    let mut v = json!({
+        "id": m.id, "title": picked.title, "body": picked.body, "url": m.url, "icon": m.icon, "tag": m.tag,
+        "createdAt": rfc3339(m.created_at),
+    });
+    if !c.actions.is_empty() {
+        v["actions"] = json!(c.actions);
+    }
+    let texts = [
+        ("image", c.image.as_deref()),
+        ("badge", c.badge.as_deref()),
+        ("lang", picked.lang),
+        ("dir", c.dir.as_deref()),
+    ];
+    for (key, value) in texts {
+        if let Some(value) = value {
+            v[key] = json!(value);
+        }
+    }
+    let flags = [
+        ("requireInteraction", c.require_interaction),
+        ("silent", c.silent),
+        ("renotify", c.renotify),
+    ];
+    for (key, on) in flags {
+        if on {
+            v[key] = json!(true);
+        }
+    }
+    if let Some(count) = c.app_badge {
+        v["appBadge"] = json!(count);
+    }
+    if let Some(data) = &c.data {
+        v["data"] = data.clone();
+    }
+    v
 }
 
 #[derive(Deserialize)]
@@ -43,6 +85,8 @@ pub async fn inbox(
 pub struct ReceiptRequest {
     message_id: String,
     event: String,
+    /// The button clicked (`clicked` only); absent or `default` for the notification itself.
+    action: Option<String>,
 }
 
 pub async fn receipt(
@@ -55,9 +99,28 @@ pub async fn receipt(
     if !crate::secrets::is_valid_id(&req.message_id) {
         return Err(ApiError::not_found("this message was not sent to this subscription"));
     }
+    let action = match req.action.as_deref() {
+        None => None,
+        Some(_) if event != ReceiptEvent::Clicked => {
+            return Err(ValidationError::new("action", "`action` goes with the `clicked` event only").into())
+        }
+        Some("default") => None,
+        Some(action) => {
+            // Only the message's own buttons count, so a device cannot add rows of its own.
+            let known = state
+                .store
+                .message(&req.message_id)
+                .await?
+                .is_some_and(|m| m.content.actions.iter().any(|a| a.id == action));
+            if !known {
+                return Err(ValidationError::new("action", "`action` is not one of this message's actions").into());
+            }
+            Some(action)
+        }
+    };
     match state
         .store
-        .record_receipt(&req.message_id, &id, event, state.clock.now_ms())
+        .record_receipt(&req.message_id, &id, event, action, state.clock.now_ms())
         .await?
     {
         None => Err(ApiError::not_found("this message was not sent to this subscription")),

@@ -120,7 +120,17 @@ pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): Api
         .message(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such message"))?;
-    Ok(Json(message_json(&message)))
+    let mut view = message_json(&message);
+    // Clicks by action (`default`: the notification itself); `clicked` counts devices.
+    let clicks: serde_json::Map<String, serde_json::Value> = state
+        .store
+        .clicks_by_action(&id)
+        .await?
+        .into_iter()
+        .map(|(action, count)| (action, json!(count)))
+        .collect();
+    view["clicks"] = serde_json::Value::Object(clicks);
+    Ok(Json(view))
 }
 
 #[derive(Deserialize)]

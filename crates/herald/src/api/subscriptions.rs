@@ -5,6 +5,7 @@ use super::extract::{ApiQuery, Registrant, SubscriptionSecretOrAdmin};
 use super::AppState;
 use crate::clock::rfc3339;
 use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
+use crate::storage::subscription_locale::Locale;
 use crate::storage::subscriptions::NewSubscription;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -35,16 +36,21 @@ pub struct RegisterRequest {
     uid: Option<OwnerId>,
     aid: Option<OwnerId>,
     pub owner_token: Option<String>,
+    /// The browser's languages, most preferred first (`navigator.languages`).
+    languages: Option<Vec<String>>,
+    /// The device's IANA time zone (`Europe/Kyiv`).
+    time_zone: Option<String>,
     // Sent by herald.js; accepted and not yet stored (issue 16 integrates them).
-    #[allow(dead_code)]
-    languages: Option<serde_json::Value>,
-    #[allow(dead_code)]
-    time_zone: Option<serde_json::Value>,
     #[allow(dead_code)]
     tags: Option<serde_json::Value>,
 }
 
 impl RegisterRequest {
+    /// The device's languages and time zone, each checked.
+    pub fn locale(&self) -> Result<Locale, ValidationError> {
+        Locale::parse(self.languages.as_deref(), self.time_zone.as_deref())
+    }
+
     /// The owner the body names, if any.
     pub fn owner(&self) -> Result<Option<Owner>, ValidationError> {
         match (&self.uid, &self.aid) {
@@ -89,6 +95,7 @@ pub async fn register(
     Registrant { owner, request }: Registrant,
 ) -> ApiResult<impl IntoResponse> {
     let subscription = validate_subscription(&state, &request.subscription).await?;
+    let locale = request.locale()?;
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -104,6 +111,7 @@ pub async fn register(
         .store
         .register_subscription(&new, state.clock.now_ms(), state.config.max_subscriptions_per_owner)
         .await?;
+    state.store.set_subscription_locale(&registered.id, &locale).await?;
     state.metrics.subscription_registered();
     let status = if registered.created {
         StatusCode::CREATED

@@ -1,12 +1,13 @@
 //! `herald subscriptions export|import`: JSON lines, for backups and for migrating from another
 //! system. Each line is `{"id", "uid"|"aid", "subscription": {"endpoint", "keys": {"p256dh",
-//! "auth"}}, "secretHash", "createdAt"}`; on import only the owner and the subscription are
+//! "auth"}}, "secretHash", "createdAt"}`, and on import optionally `languages` and `timeZone`; on import only the owner and the subscription are
 //! required. Invalid lines are reported by number; every valid line is imported.
 
 use super::CliError;
 use crate::config::Config;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::endpoint_policy::EndpointPolicy;
+use crate::storage::subscription_locale::Locale;
 use crate::storage::subscriptions::ExportedSubscription;
 use clap::Subcommand;
 use herald_push::subscription::Subscription;
@@ -81,10 +82,21 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), Cl
                 if line.trim().is_empty() {
                     continue;
                 }
-                match parse_line(&line, &policy, now) {
-                    Ok(record) => match store.import_subscription(&record, now).await {
-                        Ok(true) => created += 1,
-                        Ok(false) => updated += 1,
+                match parse_line(&line, &policy, now).and_then(|record| Ok((record, parse_locale(&line)?))) {
+                    Ok((record, locale)) => match store.import_subscription(&record, now).await {
+                        Ok(fresh) => {
+                            if let Err(e) = store
+                                .set_subscription_locale_by_endpoint(&record.endpoint, &locale)
+                                .await
+                            {
+                                return Err(CliError::Refused(format!("line {number}: database: {e}")));
+                            }
+                            if fresh {
+                                created += 1
+                            } else {
+                                updated += 1
+                            }
+                        }
                         Err(e) => return Err(CliError::Refused(format!("line {number}: database: {e}"))),
                     },
                     Err(why) => {
@@ -153,6 +165,28 @@ fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Export
         secret_hash,
         created_at,
     })
+}
+
+/// A line's `languages` (array of tags) and `timeZone` (IANA name), as registration takes them.
+fn parse_locale(line: &str) -> Result<Locale, CliError> {
+    let value: Value = serde_json::from_str(line).map_err(|e| CliError::Refused(format!("not JSON: {e}")))?;
+    let languages: Option<Vec<String>> = match value.get("languages") {
+        None | Some(Value::Null) => None,
+        Some(list) => Some(
+            serde_json::from_value(list.clone())
+                .map_err(|_| CliError::Refused("languages must be an array of language tags".into()))?,
+        ),
+    };
+    let time_zone = match value.get("timeZone") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.as_str()),
+        Some(_) => {
+            return Err(CliError::Refused(
+                "timeZone must be a string such as Europe/Kyiv".into(),
+            ))
+        }
+    };
+    Locale::parse(languages.as_deref(), time_zone).map_err(|e| CliError::Refused(format!("{}: {e}", e.field)))
 }
 
 /// Creates (or truncates) an export file readable by its owner only: it holds every endpoint,

@@ -54,7 +54,7 @@ pub use transport::{Transport, TransportError};
 use crate::app::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::payload;
+use crate::domain::rich::{self, RichContent, Texts, VariantKey};
 use crate::domain::MessageMode;
 use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::{Metrics, OriginMetrics};
@@ -113,11 +113,46 @@ impl DeliverySettings {
 
 /// A message ready to send, shared by all its targets.
 struct Prepared {
+    /// The payload of a message without translations (`None`: tickle or translated).
     payload: Option<Vec<u8>>,
+    /// A translated payload message: encoded once per language variant devices pick.
+    translated: Option<Translated>,
     expires_at: i64,
     urgency: Option<Urgency>,
     topic: Option<Topic>,
     sendable: bool,
+}
+
+/// A payload message with titles or bodies by language, and its variants encoded so far.
+struct Translated {
+    id: String,
+    url: Option<String>,
+    tag: Option<String>,
+    icon: Option<String>,
+    content: RichContent,
+    texts: Texts,
+    encoded: Mutex<HashMap<VariantKey, Arc<Vec<u8>>>>,
+}
+
+impl Translated {
+    /// The payload for a device with these stored languages, encoded once per variant.
+    fn payload_for(&self, languages: Option<&str>) -> Arc<Vec<u8>> {
+        let preferred = rich::parse_languages(languages);
+        let picked = self.texts.pick(&preferred, &self.content);
+        let mut encoded = self.encoded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(payload) = encoded.get(&picked.key) {
+            return payload.clone();
+        }
+        let common = rich::Common {
+            id: &self.id,
+            url: self.url.as_deref(),
+            tag: self.tag.as_deref(),
+            icon: self.icon.as_deref(),
+        };
+        let payload = Arc::new(rich::encode(&common, &picked, &self.content));
+        encoded.insert(picked.key.clone(), payload.clone());
+        payload
+    }
 }
 
 /// One push service origin: its window and gauges.
@@ -305,7 +340,12 @@ impl DeliveryEngine {
                 return (SettledAs::Failed, None);
             }
             // Encrypted before the wait for a slot: the window holds only time on the wire.
-            let request = match build_request(&subscription, &prepared, &self.signer, now) {
+            let translated = prepared
+                .translated
+                .as_ref()
+                .map(|t| t.payload_for(stored.languages.as_deref()));
+            let payload = translated.as_deref().or(prepared.payload.as_ref());
+            let request = match build_request(&subscription, payload, &prepared, &self.signer, now) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(message = %target.message_id, endpoint = %redact::endpoint(&stored.endpoint), error = %redact::scrub(&e.to_string(), &stored.endpoint), "building the push failed");
@@ -459,18 +499,30 @@ impl DeliveryEngine {
         let Some(message) = self.store.message(message_id).await? else {
             return Ok(None);
         };
+        let content = &message.content;
+        let payload_mode = message.mode == MessageMode::Payload;
+        let translated = (payload_mode && content.has_translations()).then(|| Translated {
+            id: message.id.clone(),
+            url: message.url.clone(),
+            tag: message.tag.clone(),
+            icon: message.icon.clone(),
+            content: content.clone(),
+            texts: Texts::new(&message.title, message.body.as_deref(), content),
+            encoded: Mutex::new(HashMap::new()),
+        });
         let prepared = Arc::new(Prepared {
-            payload: match message.mode {
-                MessageMode::Payload => Some(payload::declarative_json(&payload::Notification {
+            // Without translations every device gets the same bytes: encoded once here.
+            payload: (payload_mode && translated.is_none()).then(|| {
+                let texts = Texts::new(&message.title, message.body.as_deref(), content);
+                let common = rich::Common {
                     id: &message.id,
-                    title: &message.title,
-                    body: message.body.as_deref(),
                     url: message.url.as_deref(),
                     tag: message.tag.as_deref(),
                     icon: message.icon.as_deref(),
-                })),
-                MessageMode::Tickle => None,
-            },
+                };
+                rich::encode(&common, &texts.pick(&[], content), content)
+            }),
+            translated,
             expires_at: message.expires_at,
             urgency: message.urgency.as_deref().and_then(|u| Urgency::parse(u).ok()),
             topic: message.topic.as_deref().and_then(|t| Topic::parse(t).ok()),
@@ -489,12 +541,13 @@ impl DeliveryEngine {
 /// creation, so a late retry does not extend it.
 fn build_request(
     subscription: &Subscription,
+    payload: Option<&Vec<u8>>,
     prepared: &Prepared,
     signer: &VapidSigner,
     now: i64,
 ) -> Result<PushRequest, herald_push::Error> {
     let remaining = ((prepared.expires_at - now) / 1000).max(1) as u32;
-    let mut message = match &prepared.payload {
+    let mut message = match payload {
         Some(payload) => PushMessage::new(payload.clone(), Ttl::seconds(remaining)),
         None => PushMessage::empty(Ttl::seconds(remaining)),
     };

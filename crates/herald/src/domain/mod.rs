@@ -3,6 +3,7 @@
 pub mod language;
 pub mod payload;
 pub mod quiet_hours;
+pub mod rich;
 pub mod segment;
 pub mod spread;
 pub mod states;

@@ -10,6 +10,7 @@
 //! the outbox every payload broadcast paid for it too and slowed the next one down.
 
 use super::{col, Store, StoreError, StoreResult, WriteTx};
+use crate::domain::rich::RichContent;
 use crate::domain::states::TargetState;
 pub use crate::domain::states::{MessageStatus, ReceiptEvent};
 use crate::domain::{Audience, MessageMode, OwnerKind};
@@ -31,6 +32,8 @@ pub struct NewMessage {
     pub ttl_secs: i64,
     pub send_at_ms: i64,
     pub reminder_id: Option<String>,
+    /// The rich fields and translations (issue 16); the default for a plain message.
+    pub content: RichContent,
 }
 
 /// A message with its delivery counters.
@@ -58,6 +61,7 @@ pub struct MessageView {
     pub gone: i64,
     pub displayed: i64,
     pub clicked: i64,
+    pub content: RichContent,
 }
 
 impl MessageView {
@@ -86,6 +90,7 @@ pub struct InboxMessage {
     pub icon: Option<String>,
     pub tag: Option<String>,
     pub created_at: i64,
+    pub content: RichContent,
 }
 
 /// Which messages a list shows; `None` fields do not filter.
@@ -135,7 +140,7 @@ pub enum Cancelled {
 }
 
 const MESSAGE_COLUMNS: &str = "id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
-     created_at, send_at, expires_at, reminder_id, targets, accepted, failed, gone, displayed, clicked";
+     created_at, send_at, expires_at, reminder_id, targets, accepted, failed, gone, displayed, clicked, content";
 
 fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
     let audience: String = col(row, "audience")?;
@@ -162,7 +167,13 @@ fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
         gone: col(row, "gone")?,
         displayed: col(row, "displayed")?,
         clicked: col(row, "clicked")?,
+        content: content_from(row)?,
     })
+}
+
+fn content_from(row: &AnyRow) -> StoreResult<RichContent> {
+    let content: Option<String> = col(row, "content")?;
+    RichContent::from_db(content.as_deref()).map_err(StoreError::Decode)
 }
 
 impl Store {
@@ -186,8 +197,8 @@ impl Store {
         let due = m.send_at_ms <= now_ms;
         tx.query(
             "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
-             created_at, send_at, expires_at, reminder_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             created_at, send_at, expires_at, reminder_id, content) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(&m.id)
         .bind(m.audience.to_json().to_string())
@@ -212,6 +223,7 @@ impl Store {
         .bind(m.send_at_ms)
         .bind(m.send_at_ms.max(now_ms) + m.ttl_secs * 1000)
         .bind(m.reminder_id.as_deref())
+        .bind(m.content.to_db())
         .execute()
         .await?;
         if due {
@@ -397,7 +409,7 @@ impl Store {
         .await?;
         let rows = self
             .read(
-                "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at FROM inbox i \
+                "SELECT m.id, m.title, m.body, m.url, m.icon, m.tag, m.created_at, m.content FROM inbox i \
                  JOIN messages m ON m.id = i.message_id WHERE i.subscription_id = $1 AND i.fetched = $2 \
                  ORDER BY m.created_at, m.id",
             )
@@ -415,6 +427,7 @@ impl Store {
                     icon: col(r, "icon")?,
                     tag: col(r, "tag")?,
                     created_at: col(r, "created_at")?,
+                    content: content_from(r)?,
                 })
             })
             .collect()
@@ -427,6 +440,7 @@ impl Store {
         message_id: &str,
         subscription_id: &str,
         event: ReceiptEvent,
+        action: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<Option<bool>> {
         let mut tx = self.begin().await?;
@@ -447,18 +461,57 @@ impl Store {
             .bind(now_ms)
             .execute()
             .await;
-        match inserted {
-            Ok(_) => {}
-            Err(StoreError::Database(e)) if super::is_unique_violation(&e) => return Ok(Some(false)),
+        let first = match inserted {
+            Ok(_) => true,
+            Err(StoreError::Database(e)) if super::is_unique_violation(&e) => false,
             Err(e) => return Err(e),
-        }
-        let column = match event {
-            ReceiptEvent::Displayed => "UPDATE messages SET displayed = displayed + 1 WHERE id = $1",
-            ReceiptEvent::Clicked => "UPDATE messages SET clicked = clicked + 1 WHERE id = $1",
         };
-        tx.query(column).bind(message_id).execute().await?;
-        tx.commit().await?;
-        Ok(Some(true))
+        if first {
+            let column = match event {
+                ReceiptEvent::Displayed => "UPDATE messages SET displayed = displayed + 1 WHERE id = $1",
+                ReceiptEvent::Clicked => "UPDATE messages SET clicked = clicked + 1 WHERE id = $1",
+            };
+            tx.query(column).bind(message_id).execute().await?;
+            tx.commit().await?;
+        } else {
+            // A failed statement spoils a PostgreSQL transaction: nothing more happens in it.
+            drop(tx);
+        }
+        if event == ReceiptEvent::Clicked {
+            // Counted per action, once per device: a later click on another button still counts.
+            let counted = self
+                .write(
+                    "INSERT INTO click_actions (message_id, subscription_id, action, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(message_id)
+                .bind(subscription_id)
+                .bind(action.unwrap_or("default"))
+                .bind(now_ms)
+                .execute()
+                .await;
+            match counted {
+                Ok(_) => {}
+                Err(StoreError::Database(e)) if super::is_unique_violation(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(first))
+    }
+
+    /// A message's clicks counted by action (`default`: the notification itself).
+    pub async fn clicks_by_action(&self, message_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        let rows = self
+            .read(
+                "SELECT action, COUNT(*) AS clicks FROM click_actions WHERE message_id = $1 \
+                 GROUP BY action ORDER BY action",
+            )
+            .bind(message_id)
+            .fetch_all()
+            .await?;
+        rows.iter()
+            .map(|r| Ok((col(r, "action")?, col(r, "clicks")?)))
+            .collect()
     }
 
     /// Deletes messages whose TTL has ended, with their outbox rows, receipts and breakdowns,
@@ -487,6 +540,7 @@ impl Store {
                     "DELETE FROM inbox WHERE outbox_id IN (SELECT id FROM outbox WHERE message_id = $1)",
                     "DELETE FROM outbox WHERE message_id = $1",
                     "DELETE FROM receipts WHERE message_id = $1",
+                    "DELETE FROM click_actions WHERE message_id = $1",
                     "DELETE FROM message_outcomes WHERE message_id = $1",
                     "DELETE FROM messages WHERE id = $1",
                 ] {

@@ -27,6 +27,7 @@ pub mod reminders;
 pub mod rollups;
 pub mod settings;
 pub mod sqlite_file;
+pub mod subscription_locale;
 pub mod subscriptions;
 
 use crate::domain::states::UnknownCode;

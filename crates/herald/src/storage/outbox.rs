@@ -44,6 +44,8 @@ pub struct TargetSubscription {
     pub endpoint: String,
     pub p256dh: String,
     pub auth: String,
+    /// The browser's languages as stored (`uk,en-gb`), to pick the message's translation.
+    pub languages: Option<String>,
 }
 
 /// How one attempt ended, to be recorded.
@@ -87,7 +89,8 @@ impl Store {
                          FOR UPDATE SKIP LOCKED) RETURNING id, message_id, attempts, subscription_id, \
                          (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
                          (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
-                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth"
+                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
+                         (SELECT languages FROM subscriptions s WHERE s.id = outbox.subscription_id) AS languages"
                     )
                 } else {
                     with_pending!(
@@ -96,7 +99,8 @@ impl Store {
                          RETURNING id, message_id, attempts, subscription_id, \
                          (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
                          (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
-                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth"
+                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
+                         (SELECT languages FROM subscriptions s WHERE s.id = outbox.subscription_id) AS languages"
                     )
                 };
                 self.write(sql)
@@ -134,7 +138,7 @@ impl Store {
                     }
                     update.execute().await?;
                     let select_sql = format!(
-                        "SELECT o.id, o.message_id, o.attempts, o.subscription_id, s.endpoint, s.p256dh, s.auth \
+                        "SELECT o.id, o.message_id, o.attempts, o.subscription_id, s.endpoint, s.p256dh, s.auth, s.languages \
                          FROM outbox o LEFT JOIN subscriptions s ON s.id = o.subscription_id WHERE o.id IN ({})",
                         Store::placeholders(1, chunk.len())
                     );
@@ -161,6 +165,7 @@ impl Store {
                         endpoint,
                         p256dh: col(&row, "p256dh")?,
                         auth: col(&row, "auth")?,
+                        languages: col(&row, "languages")?,
                     }),
                     None => None,
                 },

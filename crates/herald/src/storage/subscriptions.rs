@@ -49,7 +49,7 @@ pub struct SubscriptionView {
     pub last_success_at: Option<i64>,
 }
 
-fn endpoint_hash(endpoint: &str) -> String {
+pub(super) fn endpoint_hash(endpoint: &str) -> String {
     base64url::encode(digest::digest(&digest::SHA256, endpoint.as_bytes()))
 }
 

@@ -1,0 +1,96 @@
+//! Issue 16: a message in three languages reaches devices with `uk`, `en-GB` and `de`
+//! browsers as `uk`, `en` and the default, in payload mode and in tickle mode.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+
+const TITLE: &str = "Outage on your street";
+
+fn message(mode: &str) -> Value {
+    json!({"to": {"all": "clients"}, "mode": mode, "lang": "en",
+           "title": {"default": TITLE, "uk": "Аварія на вашій вулиці", "en": "Outage in your area"},
+           "body": {"default": "Repairs until 18:00", "uk": "Ремонт до 18:00", "en": "Fixed by 6 pm"}})
+}
+
+/// Devices whose browsers prefer Ukrainian, British English and German.
+async fn three_devices(app: &TestApp) -> [Device; 3] {
+    let mut devices = Vec::new();
+    for (uid, languages) in [
+        (1, json!(["uk", "ru"])),
+        (2, json!(["en-GB"])),
+        (3, json!(["de-DE", "de"])),
+    ] {
+        devices.push(
+            app.register_device(json!({"uid": uid, "languages": languages, "timeZone": "Europe/Kyiv"}))
+                .await,
+        );
+    }
+    devices.try_into().ok().unwrap()
+}
+
+/// What each device should see: title, body, lang.
+fn expected() -> [(&'static str, &'static str, &'static str); 3] {
+    [
+        ("Аварія на вашій вулиці", "Ремонт до 18:00", "uk"),
+        ("Outage in your area", "Fixed by 6 pm", "en"),
+        (TITLE, "Repairs until 18:00", "en"),
+    ]
+}
+
+#[tokio::test]
+async fn each_device_gets_its_best_language_in_the_payload() {
+    let app = spawn_app().await;
+    let devices = three_devices(&app).await;
+    let response = app.admin_post("/api/v1/messages?wait=true", message("payload")).await;
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["accepted"], 3);
+    for (device, (title, body, lang)) in devices.iter().zip(expected()) {
+        let pushes = app.push.received_by(&device.endpoint);
+        assert_eq!(pushes.len(), 1);
+        let n = &pushes[0].json()["notification"];
+        assert_eq!((n["title"].as_str(), n["body"].as_str()), (Some(title), Some(body)));
+        assert_eq!(n["lang"], lang);
+        assert_eq!(n["data"]["messageId"], result["id"]);
+    }
+}
+
+#[tokio::test]
+async fn each_device_fetches_its_best_language_in_tickle_mode() {
+    let app = spawn_app().await;
+    let devices = three_devices(&app).await;
+    let id = app.send(message("tickle")).await;
+    app.wait_settled(&id).await;
+    for (device, (title, body, lang)) in devices.iter().zip(expected()) {
+        assert_eq!(app.push.received_by(&device.endpoint)[0].payload, Ok(None));
+        let inbox: Value = app
+            .http
+            .get(app.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
+            .bearer_auth(&device.secret)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let m = &inbox["messages"][0];
+        assert_eq!((m["title"].as_str(), m["body"].as_str()), (Some(title), Some(body)));
+        assert_eq!(m["lang"], lang);
+    }
+}
+
+#[tokio::test]
+async fn a_device_without_languages_and_a_plain_message_get_the_default() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 9})).await;
+    let id = app.send(message("payload")).await;
+    app.wait_settled(&id).await;
+    let n = &app.push.received_by(&device.endpoint)[0].json()["notification"];
+    assert_eq!(n["title"], TITLE);
+    assert_eq!(n["lang"], "en");
+    let id = app.send(json!({"to": {"uid": 9}, "title": "Plain"})).await;
+    app.wait_settled(&id).await;
+    let n = &app.push.received_by(&device.endpoint)[1].json()["notification"];
+    assert_eq!(n["title"], "Plain");
+    assert!(n.get("lang").is_none());
+}
