@@ -24,7 +24,8 @@ pub struct NotifyArgs {
     #[command(flatten)]
     pub message: super::MessageArgs,
     #[command(flatten)]
-    pub rich: RichArgs,
+    // Boxed: the flags make this the largest command by far (clippy::large_enum_variant).
+    pub rich: Box<RichArgs>,
     /// Wait until every device's first attempt has settled, with a progress bar.
     #[arg(long)]
     pub wait: bool,
