@@ -6,6 +6,7 @@
 // (create, edit, pause, delete, with a preview of the next firings) and #subscriptions.
 
 import { stackedBars, horizontalBars, fmt } from './charts.js';
+import { setupRichCompose, richFields, resetRich, tagAudience, FieldError } from './compose-rich.js';
 
 const TOKEN_KEY = 'herald-admin-token';
 const REFRESH_MS = 15000;
@@ -280,10 +281,12 @@ els.logout.addEventListener('click', () => signOut());
 // ---------------------------------------------------------------- compose
 
 function syncRecipient() {
-  const all = els.toKind.value === 'all';
-  els.toIdField.hidden = all;
-  els.toId.disabled = all;
-  if (!all) els.toIdLabel.textContent = els.toKind.value === 'aid' ? 'Administrator aid' : 'Client uid';
+  const kind = els.toKind.value;
+  const noId = kind === 'all' || kind === 'tags';
+  els.toIdField.hidden = noId;
+  els.toId.disabled = noId;
+  $('to-tags').hidden = kind !== 'tags';
+  if (!noId) els.toIdLabel.textContent = kind === 'aid' ? 'Administrator aid' : 'Client uid';
 }
 els.toKind.addEventListener('change', syncRecipient);
 
@@ -299,7 +302,7 @@ els.composeForm.addEventListener('submit', async (event) => {
   const kind = els.toKind.value;
   const id = els.toId.value.trim();
   const title = els.title.value.trim();
-  if (kind !== 'all' && !id) {
+  if (kind !== 'all' && kind !== 'tags' && !id) {
     setResult(els.composeResult, `Enter the recipient's ${kind}.`, 'error');
     els.toId.focus();
     return;
@@ -309,13 +312,24 @@ els.composeForm.addEventListener('submit', async (event) => {
     els.title.focus();
     return;
   }
-  const message = {
-    to: kind === 'all' ? { all: 'everyone' } : { [kind]: id },
-    title,
-    body: els.body.value.trim(),
-    url: els.url.value.trim(),
-    mode: els.composeForm.elements.mode.value || 'payload',
-  };
+  let message;
+  try {
+    message = {
+      to: kind === 'all' ? { all: 'everyone' } : kind === 'tags' ? tagAudience() : { [kind]: id },
+      title,
+      body: els.body.value.trim(),
+      url: els.url.value.trim(),
+      mode: els.composeForm.elements.mode.value || 'payload',
+    };
+    Object.assign(message, richFields(message.title, message.body));
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    setResult(els.composeResult, err.message, 'error');
+    const details = err.control.closest('details');
+    if (details) details.open = true;
+    err.control.focus();
+    return;
+  }
   if (!message.url) delete message.url;
   if (els.sendAt.value) {
     const at = toRfc3339Utc(els.sendAt.value);
@@ -341,6 +355,7 @@ els.composeForm.addEventListener('submit', async (event) => {
     els.body.value = '';
     els.url.value = '';
     els.sendAt.value = '';
+    resetRich();
     messageCursors = [null];
     await loadMessages();
     // Delivery happens in the background: pick up the counts shortly.
@@ -436,8 +451,8 @@ async function loadMessages(quiet = false) {
             h('button', {
               type: 'button',
               class: 'link-button',
-              text: m.title || '(untitled)',
-              'aria-label': `Details of message ${m.title || m.id}`,
+              text: defaultText(m.title) || '(untitled)',
+              'aria-label': `Details of message ${defaultText(m.title) || m.id}`,
               onclick: (ev) => openDetail(m.id, ev.currentTarget),
             }),
           ),
@@ -468,20 +483,56 @@ async function loadMessages(quiet = false) {
 
 function audienceLabel(to) {
   if (!to || typeof to !== 'object') return to;
+  if (to.tags) {
+    const parts = ['any', 'all', 'none'].filter((k) => to.tags[k] && to.tags[k].length).map((k) => `${k} of ${to.tags[k].join(', ')}`);
+    return `${to.kind && to.kind !== 'everyone' ? to.kind : 'devices'} with tags: ${parts.join('; ')}`;
+  }
   if (to.all != null) return to.all === 'everyone' ? 'everyone' : `all ${to.all}`;
   if (to.uid != null) return `uid ${to.uid}`;
   if (to.aid != null) return `aid ${to.aid}`;
   return JSON.stringify(to);
 }
 
+/** The default text of a title that may be a map by language. */
+function defaultText(value) {
+  return value && typeof value === 'object' ? value.default : value;
+}
+
+/** A title or body: one text, or `{"default": …, "uk": …}` shown one language a line. */
+function textLabel(value) {
+  if (!value || typeof value !== 'object') return value;
+  return h('span', { class: 'texts' }, ...Object.entries(value).map(([lang, text]) => h('span', { lang: lang === 'default' ? undefined : lang }, h('span', { class: 'muted', text: `${lang}: ` }), String(text))));
+}
+
+/** Clicks per button (`default`: the notification itself), most first. */
+function clicksLabel(clicks) {
+  const entries = Object.entries(clicks || {});
+  if (!entries.length) return null;
+  entries.sort((a, b) => b[1] - a[1]);
+  return h('ul', { class: 'plain', 'data-clicks': '' }, ...entries.map(([action, n]) => h('li', { 'data-action': action, text: `${action === 'default' ? 'the notification' : action}: ${fmt(n)}` })));
+}
+
+/** `{"overSeconds", "endsAt", "released"}` → "40 of 100 released; ends 09:30". */
+function spreadLabel(spread, targets) {
+  if (!spread) return null;
+  const over = spread.overSeconds >= 3600 && spread.overSeconds % 3600 === 0 ? `${spread.overSeconds / 3600} h` : spread.overSeconds >= 60 ? `${Math.round(spread.overSeconds / 60)} min` : `${spread.overSeconds} s`;
+  const ends = spread.endsAt ? `; ends ${dateFormat.format(new Date(spread.endsAt))}` : '';
+  return `${fmt(spread.released)} of ${fmt(targets)} released, over ${over}${ends}`;
+}
+
 function renderDetail(m) {
   const fields = [
     ['ID', h('code', { text: String(m.id) })],
     ['To', audienceLabel(m.to || m.audience)],
-    ['Title', m.title],
-    ['Body', m.body],
+    ['Title', textLabel(m.title)],
+    ['Body', textLabel(m.body)],
     ['Link', m.url],
+    ['Buttons', Array.isArray(m.actions) && m.actions.length ? m.actions.map((a) => `${a.title} (${a.id})`).join(', ') : null],
+    ['Image', m.image],
     ['Mode', m.mode],
+    ['Spread', spreadLabel(m.spread, m.targets)],
+    ['Quiet hours', m.ignoreQuietHours ? 'ignored' : m.quietHours ? `${m.quietHours.from}–${m.quietHours.to}` : null],
+    ['Clicks by button', clicksLabel(m.clicks)],
     ['Status', statusBadge(m.status)],
     ['Created', timeCell(m.createdAt)],
     ['Send at', timeCell(m.sendAt)],
@@ -493,7 +544,7 @@ function renderDetail(m) {
       .filter(([, v]) => v !== undefined && v !== null && v !== '')
       .map(([k, v]) => h('div', null, h('dt', { text: k }), h('dd', null, v))),
   );
-  els.detailTitle.textContent = `Message: ${m.title || m.id}`;
+  els.detailTitle.textContent = `Message: ${defaultText(m.title) || m.id}`;
   // Only a message still waiting for its time can be cancelled (the server answers 409 once
   // it is being sent).
   els.detailCancel.hidden = m.status !== 'scheduled';
@@ -501,7 +552,7 @@ function renderDetail(m) {
 
 function renderDelivery(m, d) {
   horizontalBars(els.detailFunnel, {
-    title: `Funnel of ${m.title || m.id}`,
+    title: `Funnel of ${defaultText(m.title) || m.id}`,
     series: [{ key: 'n', label: 'Devices', tone: 'accepted' }],
     rows: [
       { label: 'Targets', values: { n: m.targets } },
@@ -1105,6 +1156,7 @@ async function refreshAll(quiet = false) {
   await Promise.all([loadOverview(quiet), loadMessages(quiet), loadReminders(quiet), loadSubscriptions(quiet)]);
 }
 
+setupRichCompose(h);
 syncRecipient();
 syncFilter();
 setupReminderForm();
