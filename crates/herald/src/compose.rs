@@ -361,8 +361,8 @@ fn check_size(message: &NewMessage) -> Result<(), ValidationError> {
         Some((over, which)) => Err(ValidationError::new(
             "body",
             format!(
-                "the notification {which} is {over} bytes over the {} a push carries (as JSON, every field counted); \
-                 shorten it or use \"mode\": \"tickle\"",
+                "the notification {which} is {over} bytes over the limit: a push carries at most {} bytes (as JSON, \
+                 every field counted); shorten it or use \"mode\": \"tickle\"",
                 payload::MAX_PAYLOAD_BYTES
             ),
         )),
@@ -396,11 +396,12 @@ fn link(name: &str, value: &Option<String>) -> Result<Option<String>, Validation
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::validation::RuleBroken;
     use serde_json::json;
 
-    fn request(v: serde_json::Value) -> Result<NewMessage, String> {
-        let r: MessageRequest = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        r.validate(1_000_000, None).map_err(|e| e.to_string())
+    fn request(v: serde_json::Value) -> Result<NewMessage, RuleBroken> {
+        let r: MessageRequest = serde_json::from_value(v).map_err(|e| RuleBroken(e.to_string()))?;
+        r.validate(1_000_000, None).map_err(|e| RuleBroken(e.to_string()))
     }
 
     fn field_of(v: serde_json::Value) -> String {

@@ -64,6 +64,11 @@ fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
 /// Syntax errors are 400; data errors are a [`ValidationError`] at the path serde reached.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let not_json = |e: &serde_json::Error| ApiError::bad_request(format!("the body is not valid JSON: {e}"));
+    // Every body is an object; serde would otherwise read an array as a struct's fields in order.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| not_json(&e))?;
+        return Err(ValidationError::new("", "the body must be a JSON object").into());
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|error| match error.inner().classify() {

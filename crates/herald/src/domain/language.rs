@@ -3,6 +3,7 @@
 //! A message's `title` and `body` are either one string or `{"default": "…", "uk": "…"}`;
 //! each device's browser languages (`navigator.languages`) choose the best key.
 
+use super::validation::RuleBroken;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Borrow;
@@ -23,8 +24,8 @@ impl LanguageTag {
     /// Most languages one device may record.
     pub const MAX_PREFERRED: usize = 32;
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let refuse = || format!("{text:?} is not a language tag such as \"uk\" or \"en-GB\"");
+    pub fn parse(text: &str) -> Result<Self, RuleBroken> {
+        let refuse = || RuleBroken(format!("{text:?} is not a language tag such as \"uk\" or \"en-GB\""));
         if text.is_empty() || text.len() > Self::MAX_LEN {
             return Err(refuse());
         }
@@ -48,9 +49,9 @@ impl LanguageTag {
     }
 
     /// A device's languages, most preferred first: each must be a tag; repeats are dropped.
-    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Self>, String> {
+    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Self>, RuleBroken> {
         if items.len() > Self::MAX_PREFERRED {
-            return Err(format!("at most {} languages", Self::MAX_PREFERRED));
+            return Err(RuleBroken(format!("at most {} languages", Self::MAX_PREFERRED)));
         }
         let mut tags: Vec<Self> = Vec::with_capacity(items.len());
         for item in items {
@@ -164,7 +165,7 @@ impl LocalizedText {
 
     /// Checks every text with the caller's rule, which gets the field name (`body.uk`) and
     /// the text and answers with an error message naming that field.
-    pub fn check(&self, field: &str, rule: impl Fn(&str, &str) -> Result<(), String>) -> Result<(), String> {
+    pub fn check(&self, field: &str, rule: impl Fn(&str, &str) -> Result<(), RuleBroken>) -> Result<(), RuleBroken> {
         self.entries(field).try_for_each(|(name, text)| rule(&name, text))
     }
 
@@ -404,14 +405,14 @@ mod tests {
         let t = text(json!({"default": "ok", "uk": "ok", "en": "x".repeat(300)}));
         let rule = |name: &str, value: &str| {
             if value.chars().count() > 256 {
-                Err(format!("`{name}` must be at most 256 characters"))
+                Err(RuleBroken(format!("`{name}` must be at most 256 characters")))
             } else {
                 Ok(())
             }
         };
         assert_eq!(
             t.check("title", rule).unwrap_err(),
-            "`title.en` must be at most 256 characters"
+            "`title.en` must be at most 256 characters".into()
         );
         assert!(text(json!({"default": "ok", "uk": "ok"})).check("title", rule).is_ok());
         let names: Vec<String> = t.entries("body").map(|(name, _)| name).collect();

@@ -9,6 +9,7 @@
 //! `notification.data` is `{"messageId": …, "data": <the sender's object>}`: Herald's id and the
 //! sender's JSON side by side, so nothing the sender writes can replace the id receipts use.
 
+use super::validation::RuleBroken;
 use herald_push::ece::AES128GCM_MAX_PLAINTEXT;
 use serde_json::{json, Value};
 
@@ -131,16 +132,16 @@ pub fn bytes_over_limit(size: usize) -> Option<usize> {
 }
 
 /// The sender's `data`: a JSON object of at most [`MAX_DATA_BYTES`] serialized.
-pub fn check_data(data: &Value) -> Result<(), String> {
+pub fn check_data(data: &Value) -> Result<(), RuleBroken> {
     if !data.is_object() {
         return Err("`data` must be a JSON object".into());
     }
     let size = data.to_string().len();
     if size > MAX_DATA_BYTES {
-        return Err(format!(
+        return Err(RuleBroken(format!(
             "`data` is {size} bytes as JSON, {} over the {MAX_DATA_BYTES} allowed",
             size - MAX_DATA_BYTES
-        ));
+        )));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Quiet hours: a daily window of the device's local time (22:00–08:00) in which pushes wait,
 //! and the IANA time zone each device reports.
 
+use super::validation::RuleBroken;
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -15,7 +16,7 @@ pub struct QuietHours {
 }
 
 impl QuietHours {
-    pub fn new(from: NaiveTime, to: NaiveTime) -> Result<Self, String> {
+    pub fn new(from: NaiveTime, to: NaiveTime) -> Result<Self, RuleBroken> {
         if from == to {
             return Err("quiet hours must not start and end at the same time".into());
         }
@@ -23,30 +24,31 @@ impl QuietHours {
     }
 
     /// The server setting `HERALD_QUIET_HOURS`: `"22:00-08:00"` (an en dash works too).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RuleBroken> {
         let (from, to) = text
             .split_once('-')
             .or_else(|| text.split_once('–'))
-            .ok_or(format!("quiet hours {text:?} must look like 22:00-08:00"))?;
+            .ok_or(RuleBroken(format!("quiet hours {text:?} must look like 22:00-08:00")))?;
         Self::new(parse_hhmm(from.trim())?, parse_hhmm(to.trim())?)
     }
 
     /// The message field `{"from": "22:00", "to": "08:00"}`.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
+    pub fn from_json(value: &Value) -> Result<Self, RuleBroken> {
         let object = value
             .as_object()
             .ok_or("`quietHours` must be an object such as {\"from\": \"22:00\", \"to\": \"08:00\"}")?;
         if let Some(other) = object.keys().find(|k| *k != "from" && *k != "to") {
-            return Err(format!("`quietHours` has an unknown key {other:?}; use from and to"));
+            return Err(RuleBroken(format!(
+                "`quietHours` has an unknown key {other:?}; use from and to"
+            )));
         }
-        let time = |key: &str| -> Result<NaiveTime, String> {
-            let text = object
-                .get(key)
-                .and_then(Value::as_str)
-                .ok_or(format!("`quietHours.{key}` must be a time such as \"22:00\""))?;
-            parse_hhmm(text).map_err(|e| format!("`quietHours.{key}`: {e}"))
+        let time = |key: &str| -> Result<NaiveTime, RuleBroken> {
+            let text = object.get(key).and_then(Value::as_str).ok_or(RuleBroken(format!(
+                "`quietHours.{key}` must be a time such as \"22:00\""
+            )))?;
+            parse_hhmm(text).map_err(|e| RuleBroken(format!("`quietHours.{key}`: {e}")))
         };
-        Self::new(time("from")?, time("to")?).map_err(|e| format!("`quietHours`: {e}"))
+        Self::new(time("from")?, time("to")?).map_err(|e| RuleBroken(format!("`quietHours`: {e}")))
     }
 
     /// `from` and `to` in minutes after midnight, as messages store them.
@@ -56,13 +58,13 @@ impl QuietHours {
     }
 
     /// The window [`as_minutes`](Self::as_minutes) stored.
-    pub fn from_minutes(from: i64, to: i64) -> Result<Self, String> {
+    pub fn from_minutes(from: i64, to: i64) -> Result<Self, RuleBroken> {
         let time = |m: i64| {
             u32::try_from(m)
                 .ok()
                 .and_then(|m| NaiveTime::from_hms_opt(m / 60, m % 60, 0))
                 .filter(|_| m < 24 * 60)
-                .ok_or(format!("{m} is not a minute of the day"))
+                .ok_or(RuleBroken(format!("{m} is not a minute of the day")))
         };
         Self::new(time(from)?, time(to)?)
     }
@@ -130,8 +132,8 @@ fn first_instant_after(local: NaiveDateTime, zone: Tz, now: DateTime<Utc>) -> Da
 }
 
 /// `HH:MM`, 00:00 to 23:59, two digits each.
-fn parse_hhmm(text: &str) -> Result<NaiveTime, String> {
-    let refuse = || format!("{text:?} is not a time of day such as 22:00");
+fn parse_hhmm(text: &str) -> Result<NaiveTime, RuleBroken> {
+    let refuse = || RuleBroken(format!("{text:?} is not a time of day such as 22:00"));
     let (h, m) = text.split_once(':').ok_or_else(refuse)?;
     if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return Err(refuse());
@@ -170,13 +172,16 @@ impl TimeZoneName {
     /// Longest name accepted; the longest in the database is 32 characters.
     pub const MAX_LEN: usize = 64;
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RuleBroken> {
         if text.len() > Self::MAX_LEN {
-            return Err(format!("the time zone must be at most {} characters", Self::MAX_LEN));
+            return Err(RuleBroken(format!(
+                "the time zone must be at most {} characters",
+                Self::MAX_LEN
+            )));
         }
         text.parse::<Tz>()
             .map(Self)
-            .map_err(|_| format!("{text:?} is not an IANA time zone such as Europe/Kyiv"))
+            .map_err(|_| RuleBroken(format!("{text:?} is not an IANA time zone such as Europe/Kyiv")))
     }
 
     pub fn tz(self) -> Tz {

@@ -3,6 +3,7 @@
 
 use super::language::{LanguageTag, LocalizedText};
 use super::payload::{self, Action, Extras, Notification};
+use super::validation::RuleBroken;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -63,10 +64,10 @@ impl RichContent {
         (!self.is_plain()).then(|| serde_json::to_string(self).expect("content serializes"))
     }
 
-    pub fn from_db(text: Option<&str>) -> Result<Self, String> {
+    pub fn from_db(text: Option<&str>) -> Result<Self, RuleBroken> {
         match text {
             None | Some("") => Ok(Self::default()),
-            Some(text) => serde_json::from_str(text).map_err(|e| format!("content: {e}")),
+            Some(text) => serde_json::from_str(text).map_err(|e| RuleBroken(format!("content: {e}"))),
         }
     }
 

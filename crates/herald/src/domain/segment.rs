@@ -1,6 +1,7 @@
 //! Segments: tags on subscriptions (`district:12`, `tariff:home-100`) and the audience filter
 //! `{"tags": {"all": […], "any": […], "none": […]}, "kind": "clients"}` that selects by them.
 
+use super::validation::RuleBroken;
 use super::OwnerKind;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -20,21 +21,21 @@ impl Tag {
     /// Most tags one subscription (or one add/remove request) may carry.
     pub const MAX_PER_SUBSCRIPTION: usize = 64;
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RuleBroken> {
         let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.' | b'-' | b'/');
         if text.is_empty() || text.len() > Self::MAX_LEN || !text.bytes().all(allowed) {
-            return Err(format!(
+            return Err(RuleBroken(format!(
                 "the tag {text:?} must be 1 to {} of the characters A-Z a-z 0-9 : _ . - /",
                 Self::MAX_LEN
-            ));
+            )));
         }
         Ok(Self(text.to_ascii_lowercase()))
     }
 
     /// A subscription's tags: at most [`Tag::MAX_PER_SUBSCRIPTION`], sorted, repeats dropped.
-    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Self>, String> {
+    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Self>, RuleBroken> {
         if items.len() > Self::MAX_PER_SUBSCRIPTION {
-            return Err(format!("at most {} tags", Self::MAX_PER_SUBSCRIPTION));
+            return Err(RuleBroken(format!("at most {} tags", Self::MAX_PER_SUBSCRIPTION)));
         }
         sorted_unique(items.iter().map(|item| Self::parse(item.as_ref())))
     }
@@ -44,7 +45,7 @@ impl Tag {
     }
 }
 
-fn sorted_unique(tags: impl Iterator<Item = Result<Tag, String>>) -> Result<Vec<Tag>, String> {
+fn sorted_unique(tags: impl Iterator<Item = Result<Tag, RuleBroken>>) -> Result<Vec<Tag>, RuleBroken> {
     let mut tags = tags.collect::<Result<Vec<_>, _>>()?;
     tags.sort();
     tags.dedup();
@@ -94,7 +95,7 @@ impl TagFilter {
 
     /// Parses `{"all": […], "any": […], "none": […]}`: any of the three keys, at least one
     /// list not empty, nothing else.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
+    pub fn from_json(value: &Value) -> Result<Self, RuleBroken> {
         let object = value
             .as_object()
             .ok_or("`tags` must be an object such as {\"any\": [\"district:12\"]}")?;
@@ -104,19 +105,26 @@ impl TagFilter {
                 "all" => &mut filter.all,
                 "any" => &mut filter.any,
                 "none" => &mut filter.none,
-                other => return Err(format!("`tags` has an unknown key {other:?}; use all, any or none")),
+                other => {
+                    return Err(RuleBroken(format!(
+                        "`tags` has an unknown key {other:?}; use all, any or none"
+                    )))
+                }
             };
             let items = items
                 .as_array()
-                .ok_or(format!("`tags.{key}` must be an array of tags"))?;
+                .ok_or(RuleBroken(format!("`tags.{key}` must be an array of tags")))?;
             if items.len() > Self::MAX_LIST {
-                return Err(format!("`tags.{key}` must list at most {} tags", Self::MAX_LIST));
+                return Err(RuleBroken(format!(
+                    "`tags.{key}` must list at most {} tags",
+                    Self::MAX_LIST
+                )));
             }
             *list = sorted_unique(items.iter().map(|item| {
                 item.as_str()
-                    .ok_or(format!("`tags.{key}` must list strings"))
+                    .ok_or(RuleBroken(format!("`tags.{key}` must list strings")))
                     .and_then(Tag::parse)
-                    .map_err(|e| format!("`tags.{key}`: {e}"))
+                    .map_err(|e| RuleBroken(format!("`tags.{key}`: {e}")))
             }))?;
         }
         if filter.all.is_empty() && filter.any.is_empty() && filter.none.is_empty() {
@@ -148,14 +156,14 @@ pub enum AudienceKind {
 }
 
 impl AudienceKind {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RuleBroken> {
         match text {
             "clients" => Ok(Self::Clients),
             "admins" => Ok(Self::Admins),
             "everyone" => Ok(Self::Everyone),
-            other => Err(format!(
+            other => Err(RuleBroken(format!(
                 "`kind` {other:?} must be \"clients\", \"admins\" or \"everyone\""
-            )),
+            ))),
         }
     }
 
@@ -187,12 +195,12 @@ pub struct TagAudience {
 impl TagAudience {
     /// Parses the `to` object of a tag audience: `tags` required, `kind` optional (default
     /// everyone), no other key.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
+    pub fn from_json(value: &Value) -> Result<Self, RuleBroken> {
         let object = value.as_object().ok_or("`to` must be an object")?;
         if let Some(other) = object.keys().find(|k| *k != "tags" && *k != "kind") {
-            return Err(format!(
+            return Err(RuleBroken(format!(
                 "`to` has an unknown key {other:?} next to `tags`; only `kind` may join it"
-            ));
+            )));
         }
         let tags = TagFilter::from_json(object.get("tags").ok_or("`to` needs `tags`")?)?;
         let kind = match object.get("kind") {

@@ -4,6 +4,7 @@
 //! Each outbox row gets its own earliest send time when the message fans out
 //! ([`not_before_ms`]); the pacing is stored, so it survives a restart without a timer.
 
+use super::validation::RuleBroken;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -29,19 +30,23 @@ pub struct SpreadOver(u32);
 impl SpreadOver {
     pub const MAX_SECS: u32 = 86_400;
 
-    pub fn from_secs(secs: u64) -> Result<Self, String> {
+    pub fn from_secs(secs: u64) -> Result<Self, RuleBroken> {
         if secs == 0 || secs > u64::from(Self::MAX_SECS) {
-            return Err(format!(
+            return Err(RuleBroken(format!(
                 "`spreadOver` must be 1 to {} seconds (24 hours)",
                 Self::MAX_SECS
-            ));
+            )));
         }
         Ok(Self(secs as u32))
     }
 
     /// `"90"`, `"90s"`, `"30m"` or `"2h"`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let refuse = || format!("`spreadOver` {text:?} must be seconds, or a number with s, m or h such as \"30m\"");
+    pub fn parse(text: &str) -> Result<Self, RuleBroken> {
+        let refuse = || {
+            RuleBroken(format!(
+                "`spreadOver` {text:?} must be seconds, or a number with s, m or h such as \"30m\""
+            ))
+        };
         let (digits, unit) = match text.char_indices().last() {
             Some((at, 's')) => (&text[..at], 1),
             Some((at, 'm')) => (&text[..at], 60),
@@ -56,7 +61,7 @@ impl SpreadOver {
     }
 
     /// An integer of seconds or a string with a unit.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
+    pub fn from_json(value: &Value) -> Result<Self, RuleBroken> {
         match value {
             Value::Number(n) => match n.as_u64() {
                 Some(secs) => Self::from_secs(secs),

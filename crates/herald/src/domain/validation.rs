@@ -75,3 +75,34 @@ mod tests {
         assert!(!error.message.contains("line"), "{}", error.message);
     }
 }
+
+/// A rule a value breaks, said before the caller knows which field the value came from: the
+/// caller names the field with [`ValidationError::new`], which takes this as its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleBroken(pub String);
+
+impl From<String> for RuleBroken {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for RuleBroken {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<RuleBroken> for String {
+    fn from(rule: RuleBroken) -> Self {
+        rule.0
+    }
+}
+
+impl std::ops::Deref for RuleBroken {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}

@@ -184,7 +184,7 @@ fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
 
 fn content_from(row: &AnyRow) -> StoreResult<RichContent> {
     let content: Option<String> = col(row, "content")?;
-    RichContent::from_db(content.as_deref()).map_err(StoreError::Decode)
+    RichContent::from_db(content.as_deref()).map_err(|e| StoreError::Decode(e.into()))
 }
 
 /// The quiet hours a message row stores (minutes after local midnight), if any.
