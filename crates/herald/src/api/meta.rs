@@ -4,7 +4,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{bearer_header, ApiJson, Sender};
 use super::AppState;
 use crate::access::Scope;
-use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
+use crate::domain::{Owner, OwnerId, ValidationError};
 use crate::secrets::verify_secret;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -71,17 +71,10 @@ pub async fn owner_token(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<OwnerTokenRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let owner = match (req.uid, req.aid) {
-        (Some(id), None) => Owner {
-            kind: OwnerKind::Client,
-            id,
-        },
-        (None, Some(id)) => Owner {
-            kind: OwnerKind::Admin,
-            id,
-        },
-        _ => return Err(ValidationError::new("uid", "give exactly one of `uid` and `aid`").into()),
-    };
+    let owner = Owner::from_uid_or_aid(req.uid, req.aid)
+        .ok()
+        .flatten()
+        .ok_or_else(|| ValidationError::new("uid", "give exactly one of `uid` and `aid`"))?;
     let ttl = req.ttl.unwrap_or(600);
     if !(1..=crate::secrets::OwnerTokenKey::MAX_LIFETIME_SECS).contains(&ttl) {
         return Err(ValidationError::new("ttl", "`ttl` must be 1 to 86400 seconds").into());

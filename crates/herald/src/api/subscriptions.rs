@@ -53,18 +53,7 @@ impl RegisterRequest {
 
     /// The owner the body names, if any.
     pub fn owner(&self) -> Result<Option<Owner>, ValidationError> {
-        match (&self.uid, &self.aid) {
-            (Some(uid), None) => Ok(Some(Owner {
-                kind: OwnerKind::Client,
-                id: uid.clone(),
-            })),
-            (None, Some(aid)) => Ok(Some(Owner {
-                kind: OwnerKind::Admin,
-                id: aid.clone(),
-            })),
-            (None, None) => Ok(None),
-            (Some(_), Some(_)) => Err(ValidationError::new("aid", "give `uid` or `aid`, not both")),
-        }
+        Owner::from_uid_or_aid(self.uid.clone(), self.aid.clone())
     }
 }
 

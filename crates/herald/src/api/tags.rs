@@ -5,7 +5,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, ApiJson};
 use super::AppState;
 use crate::domain::segment::Tag;
-use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
+use crate::domain::{Owner, OwnerId, ValidationError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -71,18 +71,8 @@ pub async fn change_owner(
     State(state): State<Arc<AppState>>,
     ApiJson(request): ApiJson<OwnerTagsRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let owner = match (request.uid, request.aid) {
-        (Some(id), None) => Owner {
-            kind: OwnerKind::Client,
-            id,
-        },
-        (None, Some(id)) => Owner {
-            kind: OwnerKind::Admin,
-            id,
-        },
-        (None, None) => return Err(ValidationError::new("uid", "give `uid` or `aid`").into()),
-        (Some(_), Some(_)) => return Err(ValidationError::new("aid", "give `uid` or `aid`, not both").into()),
-    };
+    let owner = Owner::from_uid_or_aid(request.uid, request.aid)?
+        .ok_or_else(|| ValidationError::new("uid", "give `uid` or `aid`"))?;
     let add = tag_list("add", request.add)?;
     let remove = tag_list("remove", request.remove)?;
     if add.is_empty() && remove.is_empty() {

@@ -122,6 +122,23 @@ pub struct Owner {
 }
 
 impl Owner {
+    /// The owner a body names with `uid` or `aid`: `None` when it names neither, an error on
+    /// `aid` when it names both.
+    pub fn from_uid_or_aid(uid: Option<OwnerId>, aid: Option<OwnerId>) -> Result<Option<Self>, ValidationError> {
+        match (uid, aid) {
+            (Some(id), None) => Ok(Some(Self {
+                kind: OwnerKind::Client,
+                id,
+            })),
+            (None, Some(id)) => Ok(Some(Self {
+                kind: OwnerKind::Admin,
+                id,
+            })),
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(ValidationError::new("aid", "give `uid` or `aid`, not both")),
+        }
+    }
+
     /// The `{"uid": …}` or `{"aid": …}` JSON form.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({ self.kind.field(): self.id.as_str() })
