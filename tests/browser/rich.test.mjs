@@ -232,9 +232,10 @@ describe('Rich notifications in Chromium', () => {
       return true;
     }, 'Balance low');
     assert.ok(dispatched, 'the notification is still shown');
-    const status = await until('clicks.pay = 1', async () => {
+    // The status reads the counters and the clicks per button in two queries, so wait for both.
+    const status = await until('clicks.pay = 1 and clicked = 1', async () => {
       const m = await messageStatus(payMessageId);
-      return m.clicks && m.clicks.pay === 1 ? m : null;
+      return m.clicks && m.clicks.pay === 1 && m.clicked === 1 ? m : null;
     });
     assert.deepEqual(status.clicks, { pay: 1 });
     assert.equal(status.clicked, 1);
