@@ -14,12 +14,7 @@ impl Store {
     /// Adds a tag to a subscription. `false` when there is no such subscription.
     pub async fn add_subscription_tag(&self, subscription_id: &str, tag: &Tag) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let exists: i64 = tx
-            .query("SELECT COUNT(*) FROM subscriptions WHERE id = $1")
-            .bind(subscription_id)
-            .fetch_scalar()
-            .await?;
-        if exists == 0 {
+        if !subscription_exists(&mut tx, subscription_id).await? {
             return Ok(false);
         }
         tag_subscription(&mut tx, subscription_id, tag).await?;
@@ -30,12 +25,7 @@ impl Store {
     /// Removes a tag from a subscription. `false` when there is no such subscription.
     pub async fn remove_subscription_tag(&self, subscription_id: &str, tag: &Tag) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let exists: i64 = tx
-            .query("SELECT COUNT(*) FROM subscriptions WHERE id = $1")
-            .bind(subscription_id)
-            .fetch_scalar()
-            .await?;
-        if exists == 0 {
+        if !subscription_exists(&mut tx, subscription_id).await? {
             return Ok(false);
         }
         tx.query("DELETE FROM subscription_tags WHERE subscription_id = $1 AND tag = $2")
@@ -194,4 +184,14 @@ async fn tag_subscription(tx: &mut WriteTx, subscription_id: &str, tag: &Tag) ->
     .execute()
     .await?;
     Ok(())
+}
+
+/// Whether the subscription exists, read inside the transaction that changes its tags.
+async fn subscription_exists(tx: &mut WriteTx, subscription_id: &str) -> StoreResult<bool> {
+    let count: i64 = tx
+        .query("SELECT COUNT(*) FROM subscriptions WHERE id = $1")
+        .bind(subscription_id)
+        .fetch_scalar()
+        .await?;
+    Ok(count > 0)
 }
