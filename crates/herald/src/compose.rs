@@ -15,6 +15,10 @@ use serde::Deserialize;
 
 pub const DEFAULT_TTL_SECS: u64 = 86_400;
 
+/// The largest `appBadge`: the service worker reads it as a JavaScript number, exact only up
+/// to 2^53 - 1.
+pub const MAX_APP_BADGE: u64 = (1 << 53) - 1;
+
 /// The body of `POST /api/v1/messages`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -195,6 +199,7 @@ impl MessageRequest {
             reminder_id: None,
             spread_over_ms,
             quiet_hours,
+            ignore_quiet_hours: self.ignore_quiet_hours == Some(true),
             content,
         };
         if mode == MessageMode::Payload {
@@ -227,10 +232,11 @@ impl MessageRequest {
                     "an action `id` is 1 to 32 letters, digits, `_` or `-`",
                 ));
             }
-            if id == "default" {
+            // Any case: MySQL compares the stored ids without it, and a reader would too.
+            if id.eq_ignore_ascii_case("default") {
                 return Err(ValidationError::new(
                     at("id"),
-                    "the action id `default` is taken: it stands for a click on the notification itself",
+                    "the action id `default` (in any case) is taken: it stands for a click on the notification itself",
                 ));
             }
             if stored.iter().any(|a: &StoredAction| a.id == id) {
@@ -270,6 +276,12 @@ impl MessageRequest {
                 ))
             }
         };
+        if self.app_badge.is_some_and(|n| n > MAX_APP_BADGE) {
+            return Err(ValidationError::new(
+                "appBadge",
+                format!("`appBadge` must be at most {MAX_APP_BADGE} (2^53 - 1, the largest integer JavaScript holds exactly)"),
+            ));
+        }
         if let Some(data) = &self.data {
             payload::check_data(data).map_err(|e| ValidationError::new("data", e))?;
         }

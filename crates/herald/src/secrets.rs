@@ -4,6 +4,7 @@
 //! Subscription secrets and the admin token are 256 random bits, so a plain SHA-256 is a
 //! sufficient one-way hash for them (no password stretching is needed for random tokens).
 
+use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use aws_lc_rs::{constant_time, digest, hmac, rand};
 use herald_push::base64url;
@@ -61,9 +62,21 @@ pub enum OwnerTokenError {
     Lifetime,
     #[error("the owner token must carry exactly one of uid and aid: {0}")]
     Owner(crate::domain::ValidationError),
+    #[error("the owner token's `tags` claim must be an array of at most {max} tags: {0}", max = Tag::MAX_PER_SUBSCRIPTION)]
+    Tags(String),
 }
 
-/// Signs and verifies owner tokens: HS256 JWTs whose claims carry `uid` or `aid` and `exp`.
+/// What a valid owner token says: whose browser may register, and the segment tags that
+/// browser may give itself (none unless the token's signer listed them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerClaims {
+    pub owner: Owner,
+    /// Sorted, repeats dropped; empty when the token has no `tags` claim.
+    pub tags: Vec<Tag>,
+}
+
+/// Signs and verifies owner tokens: HS256 JWTs whose claims carry `uid` or `aid`, `exp`, and
+/// optionally `tags`.
 pub struct OwnerTokenKey {
     key: hmac::Key,
 }
@@ -78,10 +91,14 @@ impl OwnerTokenKey {
         }
     }
 
-    /// A token for `owner` valid for `lifetime_secs` from `now_secs`.
-    pub fn sign(&self, owner: &Owner, now_secs: i64, lifetime_secs: i64) -> String {
+    /// A token for `owner` valid for `lifetime_secs` from `now_secs`, allowing the browser
+    /// that presents it to register with `tags` (the claim is left out when there are none).
+    pub fn sign(&self, owner: &Owner, tags: &[Tag], now_secs: i64, lifetime_secs: i64) -> String {
         let header = base64url::encode(r#"{"alg":"HS256","typ":"JWT"}"#);
         let mut claims = owner.to_json();
+        if !tags.is_empty() {
+            claims["tags"] = tags.iter().map(Tag::as_str).collect::<Vec<_>>().into();
+        }
         claims["exp"] = (now_secs + lifetime_secs).into();
         claims["iat"] = now_secs.into();
         let signing_input = format!("{header}.{}", base64url::encode(claims.to_string()));
@@ -89,8 +106,9 @@ impl OwnerTokenKey {
         format!("{signing_input}.{}", base64url::encode(tag.as_ref()))
     }
 
-    /// Checks the signature (constant time), the algorithm, `exp` and the owner claim.
-    pub fn verify(&self, token: &str, now_secs: i64) -> Result<Owner, OwnerTokenError> {
+    /// Checks the signature (constant time), the algorithm, `exp`, the owner claim and the
+    /// `tags` claim.
+    pub fn verify(&self, token: &str, now_secs: i64) -> Result<OwnerClaims, OwnerTokenError> {
         if token.len() > 4096 {
             return Err(OwnerTokenError::Malformed);
         }
@@ -118,20 +136,37 @@ impl OwnerTokenKey {
         if exp > now_secs + Self::MAX_LIFETIME_SECS {
             return Err(OwnerTokenError::Lifetime);
         }
-        match (claims.get("uid"), claims.get("aid")) {
-            (Some(uid), None) => Ok(Owner {
+        let owner = match (claims.get("uid"), claims.get("aid")) {
+            (Some(uid), None) => Owner {
                 kind: OwnerKind::Client,
                 id: OwnerId::from_json(uid).map_err(OwnerTokenError::Owner)?,
-            }),
-            (None, Some(aid)) => Ok(Owner {
+            },
+            (None, Some(aid)) => Owner {
                 kind: OwnerKind::Admin,
                 id: OwnerId::from_json(aid).map_err(OwnerTokenError::Owner)?,
-            }),
-            _ => Err(OwnerTokenError::Owner(crate::domain::ValidationError::new(
-                "",
-                "found neither or both",
-            ))),
-        }
+            },
+            _ => {
+                return Err(OwnerTokenError::Owner(crate::domain::ValidationError::new(
+                    "",
+                    "found neither or both",
+                )))
+            }
+        };
+        let tags = match claims.get("tags") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(items)) => {
+                let texts = items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .ok_or_else(|| OwnerTokenError::Tags("found a non-string".into()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Tag::parse_list(&texts).map_err(|e| OwnerTokenError::Tags(e.to_string()))?
+            }
+            Some(_) => return Err(OwnerTokenError::Tags("found a non-array".into())),
+        };
+        Ok(OwnerClaims { owner, tags })
     }
 }
 
@@ -161,12 +196,14 @@ mod tests {
     fn owner_tokens() {
         let key = OwnerTokenKey::new(b"0123456789abcdef0123456789abcdef");
         let now = 1_800_000_000;
-        let token = key.sign(&owner(OwnerKind::Admin, "7"), now, 600);
-        assert_eq!(key.verify(&token, now).unwrap(), owner(OwnerKind::Admin, "7"));
+        let token = key.sign(&owner(OwnerKind::Admin, "7"), &[], now, 600);
+        let claims = key.verify(&token, now).unwrap();
+        assert_eq!(claims.owner, owner(OwnerKind::Admin, "7"));
+        assert!(claims.tags.is_empty());
         assert_eq!(key.verify(&token, now + 601), Err(OwnerTokenError::Expired));
         let other = OwnerTokenKey::new(b"another-secret-another-secret-xx");
         assert_eq!(other.verify(&token, now), Err(OwnerTokenError::Signature));
-        let long = key.sign(&owner(OwnerKind::Client, "1"), now, 7 * 86400);
+        let long = key.sign(&owner(OwnerKind::Client, "1"), &[], now, 7 * 86400);
         assert_eq!(key.verify(&long, now), Err(OwnerTokenError::Lifetime));
         assert_eq!(key.verify("a.b", now), Err(OwnerTokenError::Malformed));
         // alg "none" must never pass.
@@ -177,5 +214,35 @@ mod tests {
         let forged_claims = base64url::encode(format!(r#"{{"aid":"1","exp":{}}}"#, now + 60));
         let forged = format!("{}.{}.{}", parts[0], forged_claims, parts[2]);
         assert_eq!(key.verify(&forged, now), Err(OwnerTokenError::Signature));
+    }
+
+    #[test]
+    fn owner_tokens_carry_signed_tags() {
+        let key = OwnerTokenKey::new(b"0123456789abcdef0123456789abcdef");
+        let now = 1_800_000_000;
+        let tags = Tag::parse_list(&["district:12", "vip"]).unwrap();
+        let token = key.sign(&owner(OwnerKind::Client, "5"), &tags, now, 600);
+        assert_eq!(key.verify(&token, now).unwrap().tags, tags);
+        // Adding a tag to the claims breaks the signature.
+        let parts: Vec<&str> = token.split('.').collect();
+        let claims = base64url::encode(format!(
+            r#"{{"uid":"5","tags":["district:12","vip","admin"],"exp":{}}}"#,
+            now + 60
+        ));
+        let forged = format!("{}.{claims}.{}", parts[0], parts[2]);
+        assert_eq!(key.verify(&forged, now), Err(OwnerTokenError::Signature));
+        // A host application that signs a bad claim itself is told so.
+        let sign_claims = |claims: String| {
+            let input = format!("{}.{}", parts[0], base64url::encode(claims));
+            let tag = hmac::sign(&key.key, input.as_bytes());
+            format!("{input}.{}", base64url::encode(tag.as_ref()))
+        };
+        for bad in [r#""vip""#, r#"["a b"]"#, "[1]"] {
+            let token = sign_claims(format!(r#"{{"uid":"5","tags":{bad},"exp":{}}}"#, now + 60));
+            assert!(
+                matches!(key.verify(&token, now), Err(OwnerTokenError::Tags(_))),
+                "{bad}"
+            );
+        }
     }
 }

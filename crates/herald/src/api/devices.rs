@@ -96,8 +96,9 @@ pub async fn receipt(
 ) -> ApiResult<impl IntoResponse> {
     let event = ReceiptEvent::parse(&req.event)
         .ok_or_else(|| ValidationError::new("event", "`event` must be \"displayed\" or \"clicked\""))?;
+    let not_sent = || ApiError::not_found("this message was not sent to this subscription");
     if !crate::secrets::is_valid_id(&req.message_id) {
-        return Err(ApiError::not_found("this message was not sent to this subscription"));
+        return Err(not_sent());
     }
     let action = match req.action.as_deref() {
         None => None,
@@ -106,13 +107,15 @@ pub async fn receipt(
         }
         Some("default") => None,
         Some(action) => {
-            // Only the message's own buttons count, so a device cannot add rows of its own.
-            let known = state
+            // The message must be this subscription's before its buttons are looked at: a
+            // secret must not learn anything about other messages, their action ids included.
+            let message = state
                 .store
-                .message(&req.message_id)
+                .message_sent_to(&req.message_id, &id)
                 .await?
-                .is_some_and(|m| m.content.actions.iter().any(|a| a.id == action));
-            if !known {
+                .ok_or_else(not_sent)?;
+            // Only the message's own buttons count, so a device cannot add rows of its own.
+            if !message.content.actions.iter().any(|a| a.id == action) {
                 return Err(ValidationError::new("action", "`action` is not one of this message's actions").into());
             }
             Some(action)
@@ -123,7 +126,7 @@ pub async fn receipt(
         .record_receipt(&req.message_id, &id, event, action, state.clock.now_ms())
         .await?
     {
-        None => Err(ApiError::not_found("this message was not sent to this subscription")),
+        None => Err(not_sent()),
         Some(_) => Ok(StatusCode::NO_CONTENT),
     }
 }

@@ -76,6 +76,7 @@ impl From<crate::storage::StoreError> for ApiError {
     fn from(error: crate::storage::StoreError) -> Self {
         match error {
             crate::storage::StoreError::Conflict(message) => Self::conflict(message),
+            crate::storage::StoreError::Invalid(invalid) => invalid.into(),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Self::new(

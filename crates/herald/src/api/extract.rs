@@ -244,9 +244,10 @@ impl FromRequestParts<Arc<AppState>> for SubscriptionSecretOrAdmin {
 }
 
 /// The body of `POST /api/v1/subscriptions` and the owner it may register for: with an
-/// `ownerToken`, the token's owner (the body's `uid`/`aid`, if given, must match); otherwise
-/// the body's owner, for a bearer that is the admin token or a key with the `send` scope
-/// (which could mint an owner token for the same effect).
+/// `ownerToken`, the token's owner (the body's `uid`/`aid`, if given, must match) and only
+/// the tags the token carries; otherwise the body's owner and any tags, for a bearer that is
+/// the admin token or a key with the `send` scope (which could mint an owner token for the
+/// same effect, and may send to everyone anyway).
 pub struct Registrant {
     pub owner: Owner,
     pub request: super::subscriptions::RegisterRequest,
@@ -270,19 +271,30 @@ async fn registrant(
 ) -> Result<Owner, ApiError> {
     let from_body = request.owner()?;
     if let Some(token) = &request.owner_token {
-        let owner = state
+        let claims = state
             .owner_tokens
             .verify(token, state.clock.now_ms() / 1000)
             .map_err(|e| match e {
-                OwnerTokenError::Owner(_) => ValidationError::new("ownerToken", e.to_string()).into(),
+                OwnerTokenError::Owner(_) | OwnerTokenError::Tags(_) => {
+                    ValidationError::new("ownerToken", e.to_string()).into()
+                }
                 _ => ApiError::unauthorized(e.to_string()),
             })?;
-        if from_body.as_ref().is_some_and(|b| *b != owner) {
+        if from_body.as_ref().is_some_and(|b| *b != claims.owner) {
             return Err(ApiError::forbidden(
                 "the owner in the body differs from the owner token",
             ));
         }
-        return Ok(owner);
+        // A browser holds its own token: the tags it may claim are the ones its host signed in,
+        // or it could join any segment and read messages meant for others.
+        let requested = request.tags.as_deref().unwrap_or_default();
+        if let Some(tag) = requested.iter().find(|tag| !claims.tags.contains(tag)) {
+            return Err(ApiError::forbidden(format!(
+                "the owner token does not allow the tag \"{tag}\": with an owner token, `tags` may only list \
+                 tags the token carries (sign them in with `tags` in POST /api/v1/owner-tokens)"
+            )));
+        }
+        return Ok(claims.owner);
     }
     let Some(token) = bearer else {
         return Err(ApiError::unauthorized(

@@ -5,6 +5,8 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Reader, Sender};
 use super::AppState;
 use crate::clock::rfc3339;
 use crate::compose::MessageRequest;
+use crate::domain::language::LanguageTag;
+use crate::domain::rich::RichContent;
 use crate::storage::messages::MessageStatus;
 use crate::storage::messages::{Cancelled, MessageFilter, MessageView, StatusFilter};
 use crate::storage::outbox::TargetState;
@@ -86,12 +88,19 @@ pub async fn create(
     ))
 }
 
+/// A message as the API shows it: what was sent, in the shapes a request uses (a title with
+/// translations as a map by language; rich fields only when set), and its counters.
 pub fn message_json(m: &MessageView) -> serde_json::Value {
+    let c = &m.content;
     let mut answer = json!({
         "id": m.id,
         "to": m.audience,
-        "title": m.title,
-        "body": m.body,
+        "title": c.title(&m.title),
+        "body": match (&m.body, c.bodies.is_empty()) {
+            (None, true) => serde_json::Value::Null,
+            // Translations beside an empty default body were accepted; show them as sent.
+            (body, _) => json!(c.body(Some(body.as_deref().unwrap_or_default()))),
+        },
         "url": m.url,
         "icon": m.icon,
         "tag": m.tag,
@@ -118,7 +127,12 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
             "to": quiet.to().format("%H:%M").to_string(),
         });
     }
+    if m.ignore_quiet_hours {
+        answer["ignoreQuietHours"] = json!(true);
+    }
+    rich_json(c, &mut answer);
     if m.spread_over_ms > 0 {
+        answer["spreadOver"] = json!(m.spread_over_ms / 1000);
         // Pacing starts when the message fans out: at `sendAt`.
         answer["spread"] = json!({
             "overSeconds": m.spread_over_ms / 1000,
@@ -128,10 +142,45 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
     answer
 }
 
+/// The rich fields of a message as a request gives them, each only when the message has it.
+fn rich_json(c: &RichContent, answer: &mut serde_json::Value) {
+    if !c.actions.is_empty() {
+        answer["actions"] = json!(c.actions);
+    }
+    let texts = [
+        ("image", c.image.as_deref()),
+        ("badge", c.badge.as_deref()),
+        ("lang", c.lang.as_ref().map(LanguageTag::as_str)),
+        ("dir", c.dir.as_deref()),
+    ];
+    for (key, value) in texts {
+        if let Some(value) = value {
+            answer[key] = json!(value);
+        }
+    }
+    let flags = [
+        ("requireInteraction", c.require_interaction),
+        ("silent", c.silent),
+        ("renotify", c.renotify),
+    ];
+    for (key, on) in flags {
+        if on {
+            answer[key] = json!(true);
+        }
+    }
+    if let Some(count) = c.app_badge {
+        answer["appBadge"] = json!(count);
+    }
+    if let Some(data) = &c.data {
+        answer["data"] = data.clone();
+    }
+}
+
 pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {
-    let message = state
+    // The counters and the clicks by action come from one statement, so they agree.
+    let (message, clicks) = state
         .store
-        .message(&id)
+        .message_with_clicks(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such message"))?;
     let mut answer = message_json(&message);
@@ -139,10 +188,7 @@ pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): Api
         answer["spread"]["released"] = json!(state.store.released_targets(&message.id, state.clock.now_ms()).await?);
     }
     // Clicks by action (`default`: the notification itself); `clicked` counts devices.
-    let clicks: serde_json::Map<String, serde_json::Value> = state
-        .store
-        .clicks_by_action(&id)
-        .await?
+    let clicks: serde_json::Map<String, serde_json::Value> = clicks
         .into_iter()
         .map(|(action, count)| (action, json!(count)))
         .collect();

@@ -4,6 +4,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{bearer_header, ApiJson, Sender};
 use super::AppState;
 use crate::access::Scope;
+use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, ValidationError};
 use crate::secrets::verify_secret;
 use axum::extract::State;
@@ -63,9 +64,13 @@ pub struct OwnerTokenRequest {
     aid: Option<OwnerId>,
     /// Seconds; default 600, at most 24 hours.
     ttl: Option<i64>,
+    /// The segment tags a browser presenting the token may give itself at registration.
+    #[serde(default)]
+    tags: Vec<Tag>,
 }
 
-/// Signs an owner token for a host application that would rather not implement HS256.
+/// Signs an owner token for a host application that would rather not implement HS256. The
+/// tags it lists are the only ones a browser registering with it may set on itself.
 pub async fn owner_token(
     _: Sender,
     State(state): State<Arc<AppState>>,
@@ -79,8 +84,9 @@ pub async fn owner_token(
     if !(1..=crate::secrets::OwnerTokenKey::MAX_LIFETIME_SECS).contains(&ttl) {
         return Err(ValidationError::new("ttl", "`ttl` must be 1 to 86400 seconds").into());
     }
+    let tags = super::tags::tag_list("tags", req.tags)?;
     let now = state.clock.now_ms() / 1000;
-    let token = state.owner_tokens.sign(&owner, now, ttl);
+    let token = state.owner_tokens.sign(&owner, &tags, now, ttl);
     Ok((
         StatusCode::CREATED,
         Json(json!({ "ownerToken": token, "expiresAt": crate::clock::rfc3339((now + ttl) * 1000) })),

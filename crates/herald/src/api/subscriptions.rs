@@ -41,8 +41,9 @@ pub struct RegisterRequest {
     languages: Option<Vec<String>>,
     /// The device's IANA time zone (`Europe/Kyiv`).
     time_zone: Option<String>,
-    /// Segments this device belongs to (`district:12`), beside its owner's.
-    tags: Option<Vec<Tag>>,
+    /// Segments this device belongs to (`district:12`), beside its owner's. With an owner
+    /// token, only tags the token carries.
+    pub tags: Option<Vec<Tag>>,
 }
 
 impl RegisterRequest {
@@ -97,12 +98,12 @@ pub async fn register(
         auth: subscription.auth.to_base64url(),
         user_agent,
         tags,
+        locale,
     };
     let registered = state
         .store
         .register_subscription(&new, state.clock.now_ms(), state.config.max_subscriptions_per_owner)
         .await?;
-    state.store.set_subscription_locale(&registered.id, &locale).await?;
     state.metrics.subscription_registered();
     let status = if registered.created {
         StatusCode::CREATED

@@ -6,8 +6,10 @@ use super::extract::{Admin, ApiJson};
 use super::AppState;
 use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, ValidationError};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -15,10 +17,23 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// `{id}` and `{tag}` from the path: an id that cannot name a subscription is 404, a tag that
-/// breaks the rules is 422.
-fn subscription_and_tag(path: Result<Path<(String, String)>, impl Sized>) -> ApiResult<(String, Tag)> {
-    let Ok(Path((id, tag))) = path else {
-        return Err(ApiError::not_found("no such resource"));
+/// breaks the rules (including percent-encoding that is not UTF-8) is 422.
+fn subscription_and_tag(uri: &Uri, path: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, Tag)> {
+    let (id, tag) = match path {
+        Ok(Path(pair)) => pair,
+        Err(PathRejection::FailedToDeserializePathParams(e)) if names_the_tag(e.kind()) => {
+            // The id is read from the raw path: axum gives no parameter once one is bad.
+            let id = uri.path().split('/').nth(4).unwrap_or("");
+            if !crate::secrets::is_valid_id(id) {
+                return Err(ApiError::not_found("no such subscription"));
+            }
+            return Err(ValidationError::new(
+                "tag",
+                "the tag must be UTF-8 text (it is percent-encoded bytes that are not)",
+            )
+            .into());
+        }
+        Err(_) => return Err(ApiError::not_found("no such resource")),
     };
     if !crate::secrets::is_valid_id(&id) {
         return Err(ApiError::not_found("no such subscription"));
@@ -27,13 +42,20 @@ fn subscription_and_tag(path: Result<Path<(String, String)>, impl Sized>) -> Api
     Ok((id, tag))
 }
 
-/// `PUT /api/v1/subscriptions/{id}/tags/{tag}`.
+/// Whether axum refused the path because `{tag}` is percent-encoded bytes that are not UTF-8.
+fn names_the_tag(kind: &ErrorKind) -> bool {
+    matches!(kind, ErrorKind::InvalidUtf8InPathParam { key } if key == "tag")
+}
+
+/// `PUT /api/v1/subscriptions/{id}/tags/{tag}`: 422 when the subscription has
+/// [`Tag::MAX_PER_SUBSCRIPTION`] tags already.
 pub async fn put(
     _: Admin,
     State(state): State<Arc<AppState>>,
-    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    uri: Uri,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<impl IntoResponse> {
-    let (id, tag) = subscription_and_tag(path)?;
+    let (id, tag) = subscription_and_tag(&uri, path)?;
     if !state.store.add_subscription_tag(&id, &tag).await? {
         return Err(ApiError::not_found("no such subscription"));
     }
@@ -44,9 +66,10 @@ pub async fn put(
 pub async fn delete(
     _: Admin,
     State(state): State<Arc<AppState>>,
-    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    uri: Uri,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<impl IntoResponse> {
-    let (id, tag) = subscription_and_tag(path)?;
+    let (id, tag) = subscription_and_tag(&uri, path)?;
     if !state.store.remove_subscription_tag(&id, &tag).await? {
         return Err(ApiError::not_found("no such subscription"));
     }
@@ -79,7 +102,7 @@ pub async fn change_owner(
         return Err(ValidationError::new("add", "give tags to `add` or `remove`").into());
     }
     if let Some(both) = add.iter().find(|tag| remove.contains(tag)) {
-        return Err(ValidationError::new("remove", format!("{both:?} is both added and removed")).into());
+        return Err(ValidationError::new("remove", format!("the tag \"{both}\" is both added and removed")).into());
     }
     let (tags, subscriptions) = state.store.change_owner_tags(&owner, &add, &remove).await?;
     let mut answer = json!({ "tags": tags, "subscriptions": subscriptions });

@@ -85,19 +85,18 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), Cl
                     continue;
                 }
                 match parse_line(&line, &policy, now).and_then(|record| Ok((record, parse_locale(&line)?))) {
-                    Ok((record, locale)) => match store.import_subscription(&record, now).await {
+                    Ok((record, locale)) => match store.import_subscription(&record, &locale, now).await {
                         Ok(fresh) => {
-                            if let Err(e) = store
-                                .set_subscription_locale_by_endpoint(&record.endpoint, &locale)
-                                .await
-                            {
-                                return Err(CliError::Refused(format!("line {number}: database: {e}")));
-                            }
                             if fresh {
                                 created += 1
                             } else {
                                 updated += 1
                             }
+                        }
+                        // Too many tags with the owner's: this line is refused, nothing of it stored.
+                        Err(e @ crate::storage::StoreError::Invalid(_)) => {
+                            eprintln!("line {number}: {e}");
+                            invalid += 1;
                         }
                         Err(e) => return Err(CliError::Refused(format!("line {number}: database: {e}"))),
                     },

@@ -238,6 +238,12 @@ impl<'de> Visitor<'de> for LocalizedTextVisitor {
                 }
                 continue;
             }
+            // `Default` is shaped like a language tag; read as one it would be a second default.
+            if key.eq_ignore_ascii_case("default") {
+                return Err(de::Error::custom(format!(
+                    "the key {key:?} must be written \"default\" (in lowercase)"
+                )));
+            }
             let tag = LanguageTag::parse(&key).map_err(de::Error::custom)?;
             // `en-GB` and `en-gb` are one language: two texts for it would be a coin toss.
             if languages.insert(tag, text).is_some() {
@@ -372,6 +378,8 @@ mod tests {
             (json!({"uk": "a"}), "default"),
             (json!({"default": "a", "en_GB": "b"}), "language tag"),
             (json!({"default": "a", "en-GB": "b", "en-gb": "c"}), "twice"),
+            (json!({"default": "a", "Default": "b"}), "lowercase"),
+            (json!({"Default": "a"}), "lowercase"),
             (json!({"default": 1}), "string"),
             (json!(["a"]), "default"),
             (json!(null), "default"),

@@ -130,6 +130,15 @@ impl TagFilter {
         if filter.all.is_empty() && filter.any.is_empty() && filter.none.is_empty() {
             return Err("`tags` must name at least one tag in all, any or none".into());
         }
+        // A tag both wanted and excluded is a mistake: in `all` it matches nobody, in `any` it
+        // never selects anything.
+        for (key, list) in [("all", &filter.all), ("any", &filter.any)] {
+            if let Some(tag) = list.iter().find(|tag| filter.none.contains(tag)) {
+                return Err(RuleBroken(format!(
+                    "`tags.none` names \"{tag}\", which `tags.{key}` names too: a tag cannot be both wanted and excluded"
+                )));
+            }
+        }
         Ok(filter)
     }
 
@@ -292,6 +301,8 @@ mod tests {
             (json!({"any": [1]}), "strings"),
             (json!({"all": ["a b"]}), "tags.all"),
             (json!({"none": too_many}), "at most 32"),
+            (json!({"all": ["a", "b"], "none": ["B"]}), "`tags.all` names too"),
+            (json!({"any": ["a", "b"], "none": ["a"]}), "`tags.any` names too"),
         ] {
             let err = TagFilter::from_json(&bad).unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");

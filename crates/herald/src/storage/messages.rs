@@ -1,5 +1,5 @@
-//! Messages: creation, audience expansion into the outbox, scheduled firing, the tickle inbox,
-//! receipts and the counters the API reports.
+//! Messages: creation, audience expansion into the outbox, scheduled firing, the tickle inbox
+//! and the counters the API reports (receipts bump them: [`super::receipts`]).
 //!
 //! Expansion is one `INSERT … SELECT` per message, so a broadcast to a million subscriptions
 //! never passes through the server's memory. Counters live on the message row and are bumped
@@ -38,6 +38,8 @@ pub struct NewMessage {
     pub spread_over_ms: i64,
     /// The local-time window in which devices get the message only when it ends.
     pub quiet_hours: Option<QuietHours>,
+    /// The sender asked to ignore the server's quiet hours (kept to show it back).
+    pub ignore_quiet_hours: bool,
     /// The rich fields and translations (issue 16); the default for a plain message.
     pub content: RichContent,
 }
@@ -69,6 +71,7 @@ pub struct MessageView {
     pub clicked: i64,
     pub spread_over_ms: i64,
     pub quiet_hours: Option<QuietHours>,
+    pub ignore_quiet_hours: bool,
     pub content: RichContent,
 }
 
@@ -149,7 +152,7 @@ pub enum Cancelled {
 
 const MESSAGE_COLUMNS: &str = "id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
      created_at, send_at, expires_at, reminder_id, targets, accepted, failed, gone, displayed, clicked, \
-     spread_over_ms, quiet_from, quiet_to, content";
+     spread_over_ms, quiet_from, quiet_to, ignore_quiet_hours, content";
 
 fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
     let audience: String = col(row, "audience")?;
@@ -178,6 +181,7 @@ fn message_from(row: &AnyRow) -> StoreResult<MessageView> {
         clicked: col(row, "clicked")?,
         spread_over_ms: col(row, "spread_over_ms")?,
         quiet_hours: quiet_hours_from(col(row, "quiet_from")?, col(row, "quiet_to")?)?,
+        ignore_quiet_hours: col::<i64>(row, "ignore_quiet_hours")? != 0,
         content: content_from(row)?,
     })
 }
@@ -218,8 +222,9 @@ impl Store {
         let due = m.send_at_ms <= now_ms;
         tx.query(
             "INSERT INTO messages (id, audience, title, body, url, icon, tag, mode, urgency, topic, ttl, status, \
-             created_at, send_at, expires_at, reminder_id, spread_over_ms, quiet_from, quiet_to, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             created_at, send_at, expires_at, reminder_id, spread_over_ms, quiet_from, quiet_to, ignore_quiet_hours, \
+             content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21)",
         )
         .bind(&m.id)
         .bind(m.audience.to_json().to_string())
@@ -247,6 +252,7 @@ impl Store {
         .bind(m.spread_over_ms)
         .bind(m.quiet_hours.map(|q| q.as_minutes().0))
         .bind(m.quiet_hours.map(|q| q.as_minutes().1))
+        .bind(i64::from(m.ignore_quiet_hours))
         .bind(m.content.to_db())
         .execute()
         .await?;
@@ -308,6 +314,44 @@ impl Store {
     pub async fn message(&self, id: &str) -> StoreResult<Option<MessageView>> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
         let row = self.read(sql).bind(id).fetch_optional().await?;
+        row.as_ref().map(message_from).transpose()
+    }
+
+    /// A message with its clicks counted by action (`default`: the notification itself), read
+    /// in one statement: its counters and the per-action counts are of the same moment.
+    pub async fn message_with_clicks(&self, id: &str) -> StoreResult<Option<(MessageView, Vec<(String, i64)>)>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}, c.action AS click_action, c.clicks AS click_count FROM messages \
+             LEFT JOIN (SELECT action, COUNT(*) AS clicks FROM click_actions WHERE message_id = $1 GROUP BY action) c \
+             ON 1 = 1 WHERE id = $2 ORDER BY c.action"
+        );
+        let rows = self.read(sql).bind(id).bind(id).fetch_all().await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut clicks = Vec::new();
+        for row in &rows {
+            let action: Option<String> = col(row, "click_action")?;
+            if let Some(action) = action {
+                clicks.push((action, col(row, "click_count")?));
+            }
+        }
+        Ok(Some((message_from(first)?, clicks)))
+    }
+
+    /// The message, if it was sent to this subscription (a receipt may name only those).
+    pub async fn message_sent_to(&self, message_id: &str, subscription_id: &str) -> StoreResult<Option<MessageView>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND EXISTS \
+             (SELECT 1 FROM outbox WHERE message_id = $2 AND subscription_id = $3)"
+        );
+        let row = self
+            .read(sql)
+            .bind(message_id)
+            .bind(message_id)
+            .bind(subscription_id)
+            .fetch_optional()
+            .await?;
         row.as_ref().map(message_from).transpose()
     }
 
@@ -467,87 +511,6 @@ impl Store {
                     content: content_from(r)?,
                 })
             })
-            .collect()
-    }
-
-    /// Records a receipt once per (message, subscription, event). `None` when the message was
-    /// never sent to this subscription; `Some(false)` when it was already counted.
-    pub async fn record_receipt(
-        &self,
-        message_id: &str,
-        subscription_id: &str,
-        event: ReceiptEvent,
-        action: Option<&str>,
-        now_ms: i64,
-    ) -> StoreResult<Option<bool>> {
-        let mut tx = self.begin().await?;
-        let sent: i64 = tx
-            .query("SELECT COUNT(*) FROM outbox WHERE message_id = $1 AND subscription_id = $2")
-            .bind(message_id)
-            .bind(subscription_id)
-            .fetch_scalar()
-            .await?;
-        if sent == 0 {
-            return Ok(None);
-        }
-        let inserted = tx
-            .query("INSERT INTO receipts (message_id, subscription_id, event, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(message_id)
-            .bind(subscription_id)
-            .bind(event.as_db())
-            .bind(now_ms)
-            .execute()
-            .await;
-        let first = match inserted {
-            Ok(_) => true,
-            Err(StoreError::Database(e)) if super::is_unique_violation(&e) => false,
-            Err(e) => return Err(e),
-        };
-        if first {
-            let column = match event {
-                ReceiptEvent::Displayed => "UPDATE messages SET displayed = displayed + 1 WHERE id = $1",
-                ReceiptEvent::Clicked => "UPDATE messages SET clicked = clicked + 1 WHERE id = $1",
-            };
-            tx.query(column).bind(message_id).execute().await?;
-            tx.commit().await?;
-        } else {
-            // A failed statement spoils a PostgreSQL transaction: nothing more happens in it.
-            drop(tx);
-        }
-        if event == ReceiptEvent::Clicked {
-            // Counted per action, once per device: a later click on another button still counts.
-            let counted = self
-                .write(
-                    "INSERT INTO click_actions (message_id, subscription_id, action, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(message_id)
-                .bind(subscription_id)
-                .bind(action.unwrap_or("default"))
-                .bind(now_ms)
-                .execute()
-                .await;
-            match counted {
-                Ok(_) => {}
-                Err(StoreError::Database(e)) if super::is_unique_violation(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Some(first))
-    }
-
-    /// A message's clicks counted by action (`default`: the notification itself).
-    pub async fn clicks_by_action(&self, message_id: &str) -> StoreResult<Vec<(String, i64)>> {
-        let rows = self
-            .read(
-                "SELECT action, COUNT(*) AS clicks FROM click_actions WHERE message_id = $1 \
-                 GROUP BY action ORDER BY action",
-            )
-            .bind(message_id)
-            .fetch_all()
-            .await?;
-        rows.iter()
-            .map(|r| Ok((col(r, "action")?, col(r, "clicks")?)))
             .collect()
     }
 

@@ -9,8 +9,9 @@
 //! bound as values; a code no variant has reads as [`StoreError::Decode`].
 //!
 //! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
-//! (messages, audience expansion, the tickle inbox and receipts), [`outbox`] (per-target
-//! delivery state: claiming, recording results, cleanup), [`api_keys`] (scoped keys),
+//! (messages, audience expansion, the tickle inbox), [`receipts`] (displayed and clicked,
+//! clicks by button), [`outbox`] (per-target delivery state: claiming, recording results,
+//! cleanup), [`api_keys`] (scoped keys),
 //! [`rollups`] (the overview's counters), [`sqlite_file`] (where a SQLite
 //! database lives, and the one-server lock on it).
 //!
@@ -23,6 +24,7 @@ mod database_file;
 pub mod messages;
 pub mod outbox;
 mod query;
+pub mod receipts;
 pub mod reminders;
 pub mod rollups;
 pub mod settings;
@@ -68,6 +70,10 @@ pub enum StoreError {
     /// required, text that does not parse. Nothing falls back to a default in its place.
     #[error("stored value: {0}")]
     Decode(String),
+    /// The change would break a rule that only the stored rows can tell (a subscription's
+    /// tag count); nothing was written. The API answers it like any invalid field.
+    #[error("`{}`: {}", .0.field, .0.message)]
+    Invalid(crate::domain::ValidationError),
 }
 
 impl From<UnknownCode> for StoreError {

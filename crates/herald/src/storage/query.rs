@@ -112,6 +112,12 @@ impl WriteTx {
     pub async fn commit(self) -> StoreResult<()> {
         Ok(self.tx.commit().await?)
     }
+
+    /// Undoes the transaction now, before the writer lock is let go (dropping it would too,
+    /// a moment later).
+    pub async fn rollback(self) -> StoreResult<()> {
+        Ok(self.tx.rollback().await?)
+    }
 }
 
 impl Store {

@@ -1,8 +1,7 @@
 //! A subscription's languages and time zone, as the browser reported them at registration or
 //! an import carried them: delivery picks each device's language from them.
 
-use super::subscriptions::endpoint_hash;
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, WriteTx};
 use crate::domain::language::LanguageTag;
 use crate::domain::quiet_hours::TimeZoneName;
 use crate::domain::ValidationError;
@@ -47,41 +46,25 @@ impl Locale {
     }
 }
 
+/// Records a subscription's locale (by id), in the transaction that registers or imports it:
+/// a subscription is never stored without the locale it came with.
+pub(crate) async fn set_locale(tx: &mut WriteTx, id: &str, locale: &Locale) -> StoreResult<()> {
+    if locale.is_empty() {
+        return Ok(());
+    }
+    tx.query(
+        "UPDATE subscriptions SET languages = COALESCE($1, languages), time_zone = COALESCE($2, time_zone) \
+         WHERE id = $3",
+    )
+    .bind(locale.languages_db())
+    .bind(locale.time_zone.map(TimeZoneName::as_str))
+    .bind(id)
+    .execute()
+    .await?;
+    Ok(())
+}
+
 impl Store {
-    /// Records a subscription's locale (by id).
-    pub async fn set_subscription_locale(&self, id: &str, locale: &Locale) -> StoreResult<()> {
-        if locale.is_empty() {
-            return Ok(());
-        }
-        self.write(
-            "UPDATE subscriptions SET languages = COALESCE($1, languages), time_zone = COALESCE($2, time_zone) \
-             WHERE id = $3",
-        )
-        .bind(locale.languages_db())
-        .bind(locale.time_zone.map(TimeZoneName::as_str))
-        .bind(id)
-        .execute()
-        .await?;
-        Ok(())
-    }
-
-    /// Records a subscription's locale by its endpoint (imports know the endpoint, not always the id).
-    pub async fn set_subscription_locale_by_endpoint(&self, endpoint: &str, locale: &Locale) -> StoreResult<()> {
-        if locale.is_empty() {
-            return Ok(());
-        }
-        self.write(
-            "UPDATE subscriptions SET languages = COALESCE($1, languages), time_zone = COALESCE($2, time_zone) \
-             WHERE endpoint_hash = $3",
-        )
-        .bind(locale.languages_db())
-        .bind(locale.time_zone.map(TimeZoneName::as_str))
-        .bind(endpoint_hash(endpoint))
-        .execute()
-        .await?;
-        Ok(())
-    }
-
     /// A subscription's stored languages (`uk,en-gb`), if any.
     pub async fn subscription_languages(&self, id: &str) -> StoreResult<Option<String>> {
         let row = self

@@ -7,6 +7,7 @@
 //! the old owner is never handed to the new one.
 
 use super::rollups::{self, PushService};
+use super::subscription_locale::{self, Locale};
 use super::{col, is_unique_violation, tags, Store, StoreError, StoreResult};
 use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, OwnerKind};
@@ -24,6 +25,8 @@ pub struct NewSubscription {
     pub user_agent: Option<String>,
     /// Segment tags to add (the owner's tags are added as well).
     pub tags: Vec<Tag>,
+    /// The device's languages and time zone, stored with it.
+    pub locale: Locale,
 }
 
 /// The result of registering: the id, a fresh secret (shown once), and whether it was new.
@@ -165,6 +168,7 @@ impl Store {
                 created: true,
             }
         };
+        subscription_locale::set_locale(&mut tx, &registered.id, &new.locale).await?;
         tags::tag_new_subscription(&mut tx, &registered.id, &new.owner, &new.tags).await?;
         tx.commit().await?;
         Ok(registered)
@@ -347,10 +351,16 @@ impl Store {
             .collect()
     }
 
-    /// Imports one subscription. A known endpoint keeps its row and gets the new owner and
-    /// keys; a new one keeps the given id and secret hash when they are supplied. Returns
-    /// whether a row was created.
-    pub async fn import_subscription(&self, s: &ExportedSubscription, now_ms: i64) -> StoreResult<bool> {
+    /// Imports one subscription with its locale, in one transaction. A known endpoint keeps
+    /// its row and gets the new owner and keys; a new one keeps the given id and secret hash
+    /// when they are supplied. Returns whether a row was created. Too many tags (its own,
+    /// the line's and its owner's) is [`StoreError::Invalid`], and nothing is imported.
+    pub async fn import_subscription(
+        &self,
+        s: &ExportedSubscription,
+        locale: &Locale,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
         let hash = endpoint_hash(&s.endpoint);
         let mut tx = self.begin().await?;
         let updated = tx
@@ -387,6 +397,7 @@ impl Store {
             .bind(&hash)
             .fetch_scalar()
             .await?;
+        subscription_locale::set_locale(&mut tx, &id, locale).await?;
         tags::tag_new_subscription(&mut tx, &id, &s.owner, &s.tags).await?;
         tx.commit().await?;
         Ok(created)

@@ -4,11 +4,17 @@
 //! Audiences read `subscription_tags` only: writing a person's tags also writes them on that
 //! person's current subscriptions, and a new subscription copies its owner's tags. Inserts
 //! test `NOT EXISTS` first instead of relying on a dialect's "insert or ignore".
+//!
+//! No subscription (and no person) carries more than [`Tag::MAX_PER_SUBSCRIPTION`] tags,
+//! whichever way they arrive: each change counts inside its transaction, with the rows it
+//! changes locked, and is undone whole when it would go over.
 
-use super::{col, Store, StoreResult, WriteTx};
+use super::{col, Backend, Store, StoreError, StoreResult, WriteTx};
 use crate::domain::segment::Tag;
-use crate::domain::Owner;
+use crate::domain::{Owner, ValidationError};
 use std::collections::HashMap;
+
+const MAX: usize = Tag::MAX_PER_SUBSCRIPTION;
 
 impl Store {
     /// Adds a tag to a subscription. `false` when there is no such subscription.
@@ -16,6 +22,19 @@ impl Store {
         let mut tx = self.begin().await?;
         if !subscription_exists(&mut tx, subscription_id).await? {
             return Ok(false);
+        }
+        let others: i64 = tx
+            .query("SELECT COUNT(*) FROM subscription_tags WHERE subscription_id = $1 AND tag <> $2")
+            .bind(subscription_id)
+            .bind(tag.as_str())
+            .fetch_scalar()
+            .await?;
+        if others as usize >= MAX {
+            tx.rollback().await?;
+            return Err(StoreError::Invalid(ValidationError::new(
+                "tag",
+                format!("a subscription carries at most {MAX} tags and this one has {others}; remove one first"),
+            )));
         }
         tag_subscription(&mut tx, subscription_id, tag).await?;
         tx.commit().await?;
@@ -39,6 +58,8 @@ impl Store {
 
     /// Adds and removes a person's tags, on the person and on every subscription they have
     /// now. Returns the person's tags after the change and how many subscriptions they have.
+    /// [`StoreError::Invalid`] (and no change) when the person or one of their subscriptions
+    /// would carry more than [`Tag::MAX_PER_SUBSCRIPTION`] tags.
     pub async fn change_owner_tags(
         &self,
         owner: &Owner,
@@ -46,6 +67,14 @@ impl Store {
         remove: &[Tag],
     ) -> StoreResult<(Vec<String>, i64)> {
         let mut tx = self.begin().await?;
+        if tx.backend() != Backend::Sqlite {
+            // A concurrent tag on one of these subscriptions waits, so the counts below hold.
+            tx.query("SELECT id FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2 FOR UPDATE")
+                .bind(owner.kind.as_db())
+                .bind(owner.id.as_str())
+                .fetch_all()
+                .await?;
+        }
         for tag in add {
             tx.query(
                 "INSERT INTO owner_tags (owner_kind, owner_id, tag) SELECT $1, $2, $3 \
@@ -103,6 +132,32 @@ impl Store {
             .iter()
             .map(|row| col::<String>(row, "tag"))
             .collect::<StoreResult<Vec<_>>>()?;
+        let fullest = tx
+            .query(
+                "SELECT COUNT(*) AS n FROM subscription_tags t JOIN subscriptions s ON s.id = t.subscription_id \
+                 WHERE s.owner_kind = $1 AND s.owner_id = $2 GROUP BY t.subscription_id ORDER BY n DESC LIMIT 1",
+            )
+            .bind(owner.kind.as_db())
+            .bind(owner.id.as_str())
+            .fetch_optional()
+            .await?
+            .map(|row| col::<i64>(&row, "n"))
+            .transpose()?
+            .unwrap_or(0);
+        let too_many = if tags.len() > MAX {
+            Some(format!("this person would carry {} tags", tags.len()))
+        } else if fullest as usize > MAX {
+            Some(format!("one of this person's subscriptions would carry {fullest} tags"))
+        } else {
+            None
+        };
+        if let Some(why) = too_many {
+            tx.rollback().await?;
+            return Err(StoreError::Invalid(ValidationError::new(
+                "add",
+                format!("{why}; at most {MAX} are allowed (a person's tags are copied onto their subscriptions); nothing was changed"),
+            )));
+        }
         tx.commit().await?;
         Ok((tags, subscriptions))
     }
@@ -153,6 +208,21 @@ pub(crate) async fn tag_new_subscription(
     for tag in tags {
         tag_subscription(tx, subscription_id, tag).await?;
     }
+    let count: i64 = tx
+        .query("SELECT COUNT(*) FROM subscription_tags WHERE subscription_id = $1")
+        .bind(subscription_id)
+        .fetch_scalar()
+        .await?;
+    if count as usize > MAX {
+        // The caller's transaction is dropped on this error: nothing of the registration stays.
+        return Err(StoreError::Invalid(ValidationError::new(
+            "tags",
+            format!(
+                "the subscription would carry {count} tags (the ones it has, the new ones and its owner's); \
+                 at most {MAX} are allowed"
+            ),
+        )));
+    }
     Ok(())
 }
 
@@ -186,12 +256,13 @@ async fn tag_subscription(tx: &mut WriteTx, subscription_id: &str, tag: &Tag) ->
     Ok(())
 }
 
-/// Whether the subscription exists, read inside the transaction that changes its tags.
+/// Whether the subscription exists, read inside the transaction that changes its tags. The
+/// row stays locked until the transaction ends, so concurrent changes count one after the
+/// other (SQLite has one writer at a time anyway).
 async fn subscription_exists(tx: &mut WriteTx, subscription_id: &str) -> StoreResult<bool> {
-    let count: i64 = tx
-        .query("SELECT COUNT(*) FROM subscriptions WHERE id = $1")
-        .bind(subscription_id)
-        .fetch_scalar()
-        .await?;
-    Ok(count > 0)
+    let sql = match tx.backend() {
+        Backend::Sqlite => "SELECT id FROM subscriptions WHERE id = $1",
+        _ => "SELECT id FROM subscriptions WHERE id = $1 FOR UPDATE",
+    };
+    Ok(tx.query(sql).bind(subscription_id).fetch_optional().await?.is_some())
 }

@@ -94,3 +94,82 @@ async fn a_device_without_languages_and_a_plain_message_get_the_default() {
     assert_eq!(n["title"], "Plain");
     assert!(n.get("lang").is_none());
 }
+
+/// Makes the database refuse to record the time zone `Asia/Tokyo` on a subscription, as a
+/// crash between two writes would leave it: what was written before must not stay.
+async fn refuse_tokyo(app: &TestApp) {
+    use herald::storage::Backend;
+    let statements: &[&str] = match app.app_state.store.backend() {
+        Backend::Sqlite => &["CREATE TRIGGER refuse_tokyo BEFORE UPDATE ON subscriptions \
+              WHEN NEW.time_zone = 'Asia/Tokyo' BEGIN SELECT RAISE(ABORT, 'injected failure'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_tokyo() RETURNS trigger AS $$ BEGIN \
+             IF NEW.time_zone = 'Asia/Tokyo' THEN RAISE EXCEPTION 'injected failure'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_tokyo BEFORE UPDATE ON subscriptions FOR EACH ROW EXECUTE FUNCTION refuse_tokyo()",
+        ],
+        Backend::MySql => &[
+            "CREATE TRIGGER refuse_tokyo BEFORE UPDATE ON subscriptions FOR EACH ROW BEGIN \
+              IF NEW.time_zone = 'Asia/Tokyo' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; \
+              END IF; END",
+        ],
+    };
+    for sql in statements {
+        sqlx::raw_sql(sql).execute(app.app_state.store.pool()).await.unwrap();
+    }
+}
+
+async fn subscription_count(app: &TestApp) -> i64 {
+    app.app_state.store.count_subscriptions().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_registration_stores_its_locale_with_it_or_not_at_all() {
+    let app = spawn_app().await;
+    refuse_tokyo(&app).await;
+    let (endpoint, browser) = app.push.add_device();
+    let body = json!({"uid": 1, "subscription": browser.subscription_json(&endpoint),
+                      "languages": ["ja"], "timeZone": "Asia/Tokyo"});
+    assert_error(app.admin_post("/api/v1/subscriptions", body).await, 500).await;
+    assert_eq!(subscription_count(&app).await, 0, "no subscription without its locale");
+    // The same registration with another zone goes through, locale and all.
+    let body = json!({"uid": 1, "subscription": browser.subscription_json(&endpoint),
+                      "languages": ["ja"], "timeZone": "Asia/Seoul"});
+    let answer: Value = app
+        .admin_post("/api/v1/subscriptions", body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stored = app
+        .app_state
+        .store
+        .subscription_languages(answer["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some("ja"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_stores_each_locale_with_its_subscription_or_not_at_all() {
+    let app = spawn_app().await;
+    refuse_tokyo(&app).await;
+    let browser = herald_testkit::Browser::generate();
+    let line = json!({"uid": 8, "endpoint": format!("{}/push/imported", app.push.base_url()),
+                      "keys": {"p256dh": browser.p256dh_b64(), "auth": browser.auth_b64()},
+                      "languages": ["ja"], "timeZone": "Asia/Tokyo"});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("subs.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .env("HERALD_DATABASE_URL", &app.database_url)
+        .env("HERALD_CONFIG", "/dev/null")
+        .env("HERALD_ALLOW_PRIVATE_ENDPOINTS", "true")
+        .env("HERALD_ALLOW_HTTP_ENDPOINTS", "true")
+        .args(["subscriptions", "import"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(subscription_count(&app).await, 0, "no subscription without its locale");
+}

@@ -270,8 +270,17 @@ impl Fixture {
         let (endpoint, browser) = app.push.add_device();
         let new_subscription = browser.subscription_json(&endpoint);
         let doomed = app.register_device(json!({"aid": "2"})).await;
+        // Every field a message view can show back, so the status and the list are checked
+        // against the document with all of them.
         let sent = app
-            .send(json!({"to": {"uid": 1}, "title": "tickled", "mode": "tickle"}))
+            .send(
+                json!({"to": {"uid": 1}, "title": {"default": "tickled", "uk": "лоскіт"}, "mode": "tickle",
+                         "body": {"default": "text", "uk": "текст"}, "tag": "t", "renotify": true,
+                         "actions": [{"id": "pay", "title": "Pay", "url": "/pay"}, {"id": "later", "title": "Later"}],
+                         "image": "/i.png", "badge": "/b.png", "requireInteraction": true, "silent": true,
+                         "lang": "en", "dir": "ltr", "appBadge": 2, "data": {"k": 1},
+                         "spreadOver": 60, "ignoreQuietHours": true}),
+            )
             .await;
         let scheduled = app
             .send(json!({"to": {"all": "clients"}, "title": "later", "sendAt": in_a_month()}))
@@ -318,7 +327,7 @@ fn success_steps(f: &Fixture) -> Vec<Step> {
         step("metrics", M::GET, "/metrics", Auth::None).expect(200),
         step("overview", M::GET, "/api/v1/overview", Auth::Admin).expect(200),
         step("owner token", M::POST, "/api/v1/owner-tokens", Auth::Admin)
-            .json(json!({"uid": 7, "ttl": 60}))
+            .json(json!({"uid": 7, "ttl": 60, "tags": ["district:12"]}))
             .expect(201),
         step("list", M::GET, "/api/v1/subscriptions", Auth::Admin).expect(200),
         step("list one owner", M::GET, "/api/v1/subscriptions?uid=1&limit=5", Auth::Admin).expect(200),

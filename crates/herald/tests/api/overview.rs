@@ -186,7 +186,8 @@ async fn overview_counts_subscriptions_by_push_service() {
             created_at: now,
             tags: Vec::new(),
         };
-        assert!(store.import_subscription(&record, now).await.unwrap());
+        let locale = herald::storage::subscription_locale::Locale::default();
+        assert!(store.import_subscription(&record, &locale, now).await.unwrap());
     }
     let o = overview(&app).await;
     let by: BTreeMap<String, Value> = o["subscriptions"]["byService"]

@@ -158,6 +158,8 @@ async fn bad_rich_fields_are_refused_with_their_path() {
     let action = |id: &str| json!({"id": id, "title": "Go"});
     for (extra, field) in [
         (json!({"actions": [action("default")]}), "actions[0].id"),
+        (json!({"actions": [action("Default")]}), "actions[0].id"),
+        (json!({"actions": [action("pay"), action("DEFAULT")]}), "actions[1].id"),
         (json!({"actions": [action("pay"), action("pay")]}), "actions[1].id"),
         (json!({"actions": [action("a b")]}), "actions[0].id"),
         (json!({"actions": [action(&"x".repeat(33))]}), "actions[0].id"),
@@ -188,6 +190,9 @@ async fn bad_rich_fields_are_refused_with_their_path() {
         (json!({"dir": "up"}), "dir"),
         (json!({"lang": "not a tag"}), "lang"),
         (json!({"appBadge": -1}), "appBadge"),
+        (json!({"appBadge": 9_007_199_254_740_992_u64}), "appBadge"),
+        (json!({"title": {"default": "Hi", "Default": "Hey"}}), "title"),
+        (json!({"body": {"default": "Hi", "DEFAULT": "Hey"}}), "body"),
         (json!({"data": [1, 2]}), "data"),
         (json!({"data": {"k": "x".repeat(1100)}}), "data"),
         (json!({"title": {"uk": "Привіт"}}), "title"),
@@ -267,4 +272,135 @@ async fn registration_checks_languages_and_time_zone() {
     let body = json!({"uid": 1, "subscription": browser.subscription_json(&endpoint),
                       "languages": ["uk-UA", "uk", "en"], "timeZone": "Europe/Kyiv"});
     assert_eq!(app.admin_post("/api/v1/subscriptions", body).await.status(), 201);
+}
+
+#[tokio::test]
+async fn the_largest_exact_app_badge_is_accepted() {
+    let app = spawn_app().await;
+    let id = app
+        .send(json!({"to": {"all": "everyone"}, "title": "t", "appBadge": 9_007_199_254_740_991_u64}))
+        .await;
+    assert_eq!(app.message(&id).await["appBadge"], 9_007_199_254_740_991_u64);
+}
+
+#[tokio::test]
+async fn a_receipt_learns_nothing_about_a_message_not_sent_to_its_subscription() {
+    let app = spawn_app().await;
+    let target = app.register_device(json!({"uid": 1})).await;
+    let outsider = app.register_device(json!({"uid": 2})).await;
+    let id = app
+        .send(json!({"to": {"uid": 1}, "title": "Invoice", "actions": [{"id": "pay", "title": "Pay"}]}))
+        .await;
+    app.wait_settled(&id).await;
+    let clicked = |message: &str, action: &str| json!({"messageId": message, "event": "clicked", "action": action});
+    // The same answer whether the action exists on that message, does not, or the message
+    // does not exist at all.
+    let mut answers = Vec::new();
+    for body in [
+        clicked(&id, "pay"),
+        clicked(&id, "steal"),
+        clicked("AAAAAAAAAAAAAAAAAAAAAA", "pay"),
+    ] {
+        let answer = assert_error(receipt(&app, &outsider, body.clone()).await, 404).await;
+        answers.push(answer);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    // The device it was sent to still has its action checked.
+    let error = assert_error(receipt(&app, &target, clicked(&id, "steal")).await, 422).await;
+    assert_eq!(error["error"]["field"], "action");
+    assert_eq!(receipt(&app, &target, clicked(&id, "pay")).await.status(), 204);
+    assert_eq!(app.message(&id).await["clicks"], json!({"pay": 1}));
+}
+
+#[tokio::test]
+async fn status_shows_the_message_as_it_was_sent() {
+    let app = spawn_app().await;
+    let sent = json!({"to": {"all": "clients"}, "mode": "tickle", "tag": "outage",
+        "title": {"default": "Outage", "uk": "Аварія", "en-GB": "Outage here"},
+        "body": {"default": "Until 18:00", "uk": "До 18:00"},
+        "actions": [{"id": "map", "title": "Map", "url": "/map"}, {"id": "later", "title": "Later"}],
+        "image": "https://isp.example/outage.png", "badge": "/badge.png",
+        "requireInteraction": true, "silent": true, "renotify": true,
+        "lang": "en", "dir": "ltr", "appBadge": 3, "data": {"street": 12},
+        "spreadOver": "30m", "ignoreQuietHours": true});
+    let id = app.send(sent).await;
+    let expected = json!({
+        "title": {"default": "Outage", "uk": "Аварія", "en-gb": "Outage here"},
+        "body": {"default": "Until 18:00", "uk": "До 18:00"},
+        "actions": [{"id": "map", "title": "Map", "url": "/map"}, {"id": "later", "title": "Later"}],
+        "image": "https://isp.example/outage.png", "badge": "/badge.png",
+        "requireInteraction": true, "silent": true, "renotify": true,
+        "lang": "en", "dir": "ltr", "appBadge": 3, "data": {"street": 12},
+        "spreadOver": 1800, "ignoreQuietHours": true,
+    });
+    let status = app.message(&id).await;
+    let listed: Value = app.admin_get("/api/v1/messages?limit=1").await.json().await.unwrap();
+    for view in [&status, &listed["messages"][0]] {
+        for (key, value) in expected.as_object().unwrap() {
+            assert_eq!(&view[key], value, "{key}: {view}");
+        }
+    }
+    // Quiet hours given by the message show as given; a plain message shows no rich field.
+    let quiet = app
+        .send(json!({"to": {"uid": 1}, "title": "Night", "body": "", "quietHours": {"from": "22:00", "to": "07:30"}}))
+        .await;
+    let status = app.message(&quiet).await;
+    assert_eq!(status["quietHours"], json!({"from": "22:00", "to": "07:30"}));
+    assert_eq!((&status["title"], &status["body"]), (&json!("Night"), &Value::Null));
+    for key in expected
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !["title", "body"].contains(&k.as_str()))
+    {
+        assert!(status.get(key).is_none(), "{key}: {status}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clicked_and_clicks_by_action_are_read_together() {
+    let app = spawn_app().await;
+    let mut devices = Vec::new();
+    for uid in 0..24 {
+        devices.push(app.register_device(json!({"uid": uid})).await);
+    }
+    let id = app
+        .send(json!({"to": {"all": "clients"}, "title": "Vote",
+                     "actions": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}]}))
+        .await;
+    app.wait_settled(&id).await;
+    // Each device clicks once, on one button or the notification: at every moment the clicks
+    // by action add up to `clicked`.
+    let app = std::sync::Arc::new(app);
+    let mut clicks = tokio::task::JoinSet::new();
+    for (i, device) in devices.into_iter().enumerate() {
+        let (app, id) = (app.clone(), id.clone());
+        clicks.spawn(async move {
+            let action = ["yes", "no", "default"][i % 3];
+            let body = json!({"messageId": id, "event": "clicked", "action": action});
+            assert_eq!(receipt(&app, &device, body).await.status(), 204);
+        });
+    }
+    let mut reads = 0;
+    loop {
+        let status = app.message(&id).await;
+        let sum: i64 = status["clicks"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, status["clicked"].as_i64().unwrap(), "read {reads}: {status}");
+        reads += 1;
+        if status["clicked"] == 24 {
+            break;
+        }
+    }
+    while let Some(done) = clicks.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(
+        app.message(&id).await["clicks"],
+        json!({"yes": 8, "no": 8, "default": 8})
+    );
 }

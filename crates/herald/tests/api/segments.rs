@@ -276,3 +276,236 @@ async fn import_accepts_tags() {
     assert_eq!(list["total"], 1, "{list}");
     assert_eq!(list["subscriptions"][0]["tags"], json!(["district:12", "street:7"]));
 }
+
+/// Registers a new mock device as a browser does: with an owner token and no bearer.
+async fn register_with_token(app: &TestApp, token: &Value, tags: Option<Value>) -> reqwest::Response {
+    let (endpoint, browser) = app.push.add_device();
+    let mut body = json!({"subscription": browser.subscription_json(&endpoint), "ownerToken": token});
+    if let Some(tags) = tags {
+        body["tags"] = tags;
+    }
+    app.http
+        .post(app.url("/api/v1/subscriptions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn owner_token(app: &TestApp, body: Value) -> Value {
+    let answer = app.admin_post("/api/v1/owner-tokens", body).await;
+    assert_eq!(answer.status(), 201);
+    answer.json::<Value>().await.unwrap()["ownerToken"].clone()
+}
+
+async fn tags_of_owner(app: &TestApp, uid: u64) -> Vec<Value> {
+    let list: Value = app
+        .admin_get(&format!("/api/v1/subscriptions?uid={uid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tags"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_browser_with_an_owner_token_sets_only_the_tags_the_token_carries() {
+    let app = spawn_app().await;
+    let vip = app.register_device(json!({"uid": 1, "tags": ["vip"]})).await;
+
+    // A token without tags: the browser cannot put itself into a segment.
+    let plain = owner_token(&app, json!({"uid": 7})).await;
+    let refused = assert_error(register_with_token(&app, &plain, Some(json!(["vip"]))).await, 403).await;
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"vip\"") && message.contains("owner token"),
+        "{message}"
+    );
+    assert!(tags_of_owner(&app, 7).await.is_empty(), "nothing was registered");
+    assert_eq!(reached(&app, json!({"tags": {"any": ["vip"]}})).await, set(&[&vip]));
+
+    // A token that carries tags: a subset of them is allowed, anything else is not.
+    let signed = owner_token(&app, json!({"uid": 7, "tags": ["VIP", "district:12"]})).await;
+    assert_error(
+        register_with_token(&app, &signed, Some(json!(["vip", "district:14"]))).await,
+        403,
+    )
+    .await;
+    assert_eq!(
+        register_with_token(&app, &signed, Some(json!(["Vip"]))).await.status(),
+        201
+    );
+    assert_eq!(tags_of_owner(&app, 7).await, [json!(["vip"])]);
+
+    // The owner's tags, set by an administrator, still apply to a browser's registration.
+    app.admin_post("/api/v1/owners/tags", json!({"uid": 8, "add": ["street:7"]}))
+        .await;
+    let token = owner_token(&app, json!({"uid": 8})).await;
+    assert_eq!(register_with_token(&app, &token, None).await.status(), 201);
+    assert_eq!(register_with_token(&app, &token, Some(json!([]))).await.status(), 201);
+    assert_eq!(tags_of_owner(&app, 8).await, [json!(["street:7"]), json!(["street:7"])]);
+
+    // The tags of a token request are checked like a registration's.
+    for (tags, field) in [(json!(["ok", "not ok"]), "tags[1]"), (json!("vip"), "tags")] {
+        let answer = app
+            .admin_post("/api/v1/owner-tokens", json!({"uid": 7, "tags": tags}))
+            .await;
+        assert_eq!(assert_error(answer, 422).await["error"]["field"], field);
+    }
+    let too_many: Vec<String> = (0..65).map(|i| format!("t{i}")).collect();
+    let answer = app
+        .admin_post("/api/v1/owner-tokens", json!({"uid": 7, "tags": too_many}))
+        .await;
+    assert_eq!(assert_error(answer, 422).await["error"]["field"], "tags");
+}
+
+#[tokio::test]
+async fn a_send_key_registers_with_any_tags() {
+    let app = spawn_app().await;
+    let key: Value = app
+        .admin_post("/api/v1/keys", json!({"name": "back end", "scopes": ["send"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (endpoint, browser) = app.push.add_device();
+    let answer = app
+        .http
+        .post(app.url("/api/v1/subscriptions"))
+        .bearer_auth(key["key"].as_str().unwrap())
+        .json(&json!({"subscription": browser.subscription_json(&endpoint), "uid": 3, "tags": ["district:12"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    assert_eq!(tags_of_owner(&app, 3).await, [json!(["district:12"])]);
+}
+
+fn numbered_tags(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// How many tags each subscription and each person has, straight from the tables.
+async fn tag_rows(app: &TestApp) -> (i64, i64) {
+    let store = &app.app_state.store;
+    let on_subscriptions = store
+        .read("SELECT COUNT(*) FROM subscription_tags")
+        .fetch_scalar()
+        .await
+        .unwrap();
+    let on_people = store
+        .read("SELECT COUNT(*) FROM owner_tags")
+        .fetch_scalar()
+        .await
+        .unwrap();
+    (on_subscriptions, on_people)
+}
+
+#[tokio::test]
+async fn no_subscription_carries_more_than_64_tags_whichever_way_they_come() {
+    let app = spawn_app().await;
+    let (endpoint, browser) = app.push.add_device();
+    let full = app
+        .register_existing(
+            json!({"uid": 1, "tags": numbered_tags("t", 64)}),
+            endpoint.clone(),
+            browser.clone(),
+        )
+        .await;
+
+    // One more on the subscription itself; a tag it has already still answers 204.
+    let more = format!("/api/v1/subscriptions/{}/tags/one-more", full.id);
+    let answer = assert_error(admin_request(&app, reqwest::Method::PUT, &more).await, 422).await;
+    assert_eq!(answer["error"]["field"], "tag");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("64"), "{answer}");
+    let again = format!("/api/v1/subscriptions/{}/tags/t0", full.id);
+    assert_eq!(admin_request(&app, reqwest::Method::PUT, &again).await.status(), 204);
+    assert_eq!(tags_of(&app, &full).await.as_array().unwrap().len(), 64);
+
+    // Through the person: refused whole, on the person and on every subscription.
+    let other = app.register_device(json!({"uid": 1})).await;
+    let answer = app
+        .admin_post("/api/v1/owners/tags", json!({"uid": 1, "add": ["street:7"]}))
+        .await;
+    let answer = assert_error(answer, 422).await;
+    assert_eq!(answer["error"]["field"], "add");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("64"), "{answer}");
+    assert_eq!(tags_of(&app, &other).await, json!([]));
+    assert_eq!(tag_rows(&app).await, (64, 0));
+
+    // A person's own tags are bounded too, across requests.
+    let first = app
+        .admin_post("/api/v1/owners/tags", json!({"uid": 2, "add": numbered_tags("a", 40)}))
+        .await;
+    assert_eq!(first.status(), 200);
+    let second = app
+        .admin_post("/api/v1/owners/tags", json!({"uid": 2, "add": numbered_tags("b", 30)}))
+        .await;
+    assert_eq!(assert_error(second, 422).await["error"]["field"], "add");
+    assert_eq!(tag_rows(&app).await, (64, 40));
+
+    // Inherited at registration: the person's 40 and the browser's 30 are too many, and
+    // nothing of the registration stays.
+    let (new_endpoint, new_browser) = app.push.add_device();
+    let body = json!({"subscription": new_browser.subscription_json(&new_endpoint), "uid": 2,
+                      "tags": numbered_tags("c", 30), "languages": ["uk"]});
+    let answer = assert_error(app.admin_post("/api/v1/subscriptions", body).await, 422).await;
+    assert_eq!(answer["error"]["field"], "tags");
+    assert!(tags_of_owner(&app, 2).await.is_empty());
+    assert_eq!(tag_rows(&app).await, (64, 40));
+
+    // Registering a known endpoint again adds to the tags it has.
+    let body = json!({"subscription": browser.subscription_json(&endpoint), "uid": 1, "tags": ["fresh"]});
+    let answer = assert_error(app.admin_post("/api/v1/subscriptions", body).await, 422).await;
+    assert_eq!(answer["error"]["field"], "tags");
+    assert_eq!(tags_of(&app, &full).await.as_array().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn tag_paths_answer_422_for_bad_text_and_404_for_a_bad_id() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 1})).await;
+    for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let bad_tag = format!("/api/v1/subscriptions/{}/tags/%FF", device.id);
+        let answer = assert_error(admin_request(&app, method.clone(), &bad_tag).await, 422).await;
+        assert_eq!(answer["error"]["field"], "tag", "{method}: {answer}");
+        for bad_id in [
+            "/api/v1/subscriptions/%FF/tags/vip",
+            "/api/v1/subscriptions/no!/tags/%FF",
+        ] {
+            assert_error(admin_request(&app, method.clone(), bad_id).await, 404).await;
+        }
+    }
+    // A tag both added and removed is named plainly.
+    let answer = app
+        .admin_post(
+            "/api/v1/owners/tags",
+            json!({"uid": 1, "add": ["vip"], "remove": ["VIP"]}),
+        )
+        .await;
+    let message = assert_error(answer, 422).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(message, "the tag \"vip\" is both added and removed");
+    // A tag wanted and excluded at once is a mistake.
+    for to in [
+        json!({"tags": {"all": ["a", "b"], "none": ["B"]}}),
+        json!({"tags": {"any": ["a"], "none": ["a", "c"]}}),
+    ] {
+        let answer = app
+            .admin_post("/api/v1/messages", json!({"to": to, "title": "t"}))
+            .await;
+        let answer = assert_error(answer, 422).await;
+        assert_eq!(answer["error"]["field"], "to.tags", "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains("tags.none"),
+            "{answer}"
+        );
+    }
+}

@@ -94,6 +94,7 @@ async fn a_browser_registers_itself_with_an_owner_token() {
             kind: herald::domain::OwnerKind::Admin,
             id: herald::domain::OwnerId::parse("1").unwrap(),
         },
+        &[],
         chrono::Utc::now().timestamp(),
         600,
     );
