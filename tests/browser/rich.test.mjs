@@ -1,7 +1,8 @@
 // Issue 16 in headless Chromium: a payload notification with two buttons and an image is
 // shown with both; a tickle message is shown in the subscription's language; a click on a
 // button, dispatched to the service worker's own notificationclick handler, is counted per
-// button in the message status; the admin console composes such a message and previews it.
+// button in the message status; the admin console composes such a message, previews it and
+// sends one (its result line names the message, and the device gets every field).
 //
 // The device's browser prefers Ukrainian (navigator.languages is set before herald.js reads
 // it), so the subscription records ["uk-UA", "uk", "en"].
