@@ -18,7 +18,11 @@ pub enum RemindersCommand {
         json: bool,
     },
     /// Delete a reminder.
-    Rm { id: String },
+    Rm {
+        // Ids are base64url and may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

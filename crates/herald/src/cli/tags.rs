@@ -27,7 +27,8 @@ pub struct TagsArgs {
     #[arg(long)]
     pub aid: Option<String>,
     /// One subscription's id (as `herald subscriptions export` or the API lists it).
-    #[arg(long, value_name = "ID")]
+    // Ids are base64url and may start with `-`.
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub subscription: Option<String>,
     /// The tags, e.g. district:12 tariff:home-100 (case does not matter).
     #[arg(required = true, value_name = "TAG")]
@@ -95,4 +96,26 @@ fn owner(kind: OwnerKind, flag: &'static str, id: &str) -> Result<Owner, CliErro
         kind,
         id: OwnerId::parse(id).map_err(|e| CliError::flag(flag, e))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    /// One id in 64 starts with `-`: it is still an id, not a flag.
+    #[test]
+    fn ids_may_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from(["herald", "tags", "add", "--subscription", "-Dk3", "vip"]).unwrap();
+        let Command::Tags(super::TagsCommand::Add(args)) = cli.command else {
+            panic!("not tags add")
+        };
+        assert_eq!(args.subscription.as_deref(), Some("-Dk3"));
+        assert_eq!(args.tags, ["vip"]);
+        let cli = Cli::try_parse_from(["herald", "reminders", "rm", "-Kx"]).unwrap();
+        let Command::Reminders(crate::cli::reminders::RemindersCommand::Rm { id }) = cli.command else {
+            panic!("not reminders rm")
+        };
+        assert_eq!(id, "-Kx");
+    }
 }

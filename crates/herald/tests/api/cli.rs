@@ -548,6 +548,16 @@ async fn tags_from_the_command_line() {
     assert_eq!(app.wait_settled(&id).await["accepted"], 1);
     assert_eq!(app.push.received_by(&other.endpoint).len(), 1);
     assert!(app.push.received_by(&device.endpoint).is_empty());
+    // The API takes the same tag with its `/` as %2F (README).
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/subscriptions/{}/tags/floor%2F2", other.id)))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(tags_of(&app, "aid=3").await, [json!([])]);
 
     for (args, says) in [
         (
