@@ -197,6 +197,9 @@ function syncPreviewLanguages() {
   select.value = langs.includes(chosen) ? chosen : '';
 }
 
+// What the preview last drew (see renderPreview).
+let drawn = '';
+
 /** Draws the notification as the chosen language's device would get it. */
 export function renderPreview() {
   syncPreviewLanguages();
@@ -209,6 +212,19 @@ export function renderPreview() {
   const dir = $('dir').value;
   const buttons = rowValues($('action-rows')).filter((a) => a.title);
   const lang = chosen || $('lang').value.trim();
+  const flags = [
+    $('require-interaction').checked ? 'stays until acted on' : null,
+    $('silent').checked ? 'silent' : null,
+    $('renotify').checked ? 'alerts again' : null,
+    $('app-badge').value.trim() ? `app badge ${$('app-badge').value.trim()}` : null,
+  ].filter(Boolean);
+  // Redrawn only when what it shows changed. Leaving a field fires `change` after its last
+  // `input`: redrawing then replaced the pictures with new, not yet sized <img> elements, the
+  // scrolled compose card got shorter between the press and the release of the pointer on
+  // Send, the button moved away from under it, and the click (so the send) was lost.
+  const state = JSON.stringify([chosen, title, body, icon, image, dir, buttons.map((a) => a.title), lang, flags]);
+  if (state === drawn) return;
+  drawn = state;
   const mock = h(
     'div',
     { class: 'mock', lang: lang || undefined, dir: dir && dir !== 'auto' ? dir : undefined, 'data-language': chosen || 'default' },
@@ -223,12 +239,6 @@ export function renderPreview() {
       ? h('ul', { class: 'mock-actions', 'aria-label': 'Buttons' }, ...buttons.map((a) => h('li', { text: a.title })))
       : null,
   );
-  const flags = [
-    $('require-interaction').checked ? 'stays until acted on' : null,
-    $('silent').checked ? 'silent' : null,
-    $('renotify').checked ? 'alerts again' : null,
-    $('app-badge').value.trim() ? `app badge ${$('app-badge').value.trim()}` : null,
-  ].filter(Boolean);
   $('preview').replaceChildren(mock, flags.length ? h('p', { class: 'hint mock-flags', text: flags.join(' · ') }) : '');
 }
 

@@ -114,6 +114,43 @@ subtest 'server-side registration (herald.js registerUrl) and unregistration' =>
   like($JSON->decode($json)->{error}{message}, qr/\S/, 'with its message');
 };
 
+subtest "server-side registration passes on the browser's languages and time zone, not tags" => sub {
+  use utf8;
+  my $device = $stack->new_device;
+  # What herald.js posts to a registerUrl.
+  my ($status, $json) = $subscribe->handle(uid => 210, action => 'register', method => 'POST',
+    content_type => 'application/json', body => $JSON->encode({
+      subscription => $device->{subscription}, languages => ['uk-UA', 'uk', 'en'], timeZone => 'UTC',
+      tags => ['tariff:business'] }));
+  is($status, 201, 'the handler answers 201') or diag $json;
+  my $listed = $herald->subscriptions(uid => 210)->{subscriptions};
+  is_deeply($listed->[0]{tags}, [], 'the tags the browser sent are not applied');
+
+  # The languages: the device gets the Ukrainian text.
+  my $sent = $herald->send_message({ to => { uid => 210 }, title => { default => 'Outage', uk => "Відключення" },
+    body => { default => 'Tonight', uk => "Сьогодні" } }, wait => 1);
+  ok($sent, 'sent a message in two languages') or diag $herald->errstr;
+  my ($push) = @{ $stack->wait_pushes([$device], 1) };
+  is($push->{json}{notification}{title}, "Відключення", 'the title in Ukrainian');
+  is($push->{json}{notification}{body}, "Сьогодні", 'the body in Ukrainian');
+
+  # The time zone: quiet hours around the present UTC time hold the push for this device.
+  my ($h, $m) = (gmtime)[2, 1];
+  my $hhmm = sub { my $minutes = ($h * 60 + $m + shift) % 1440; sprintf '%02d:%02d', int($minutes / 60), $minutes % 60 };
+  my $held = $herald->send_message({ to => { uid => 210 }, title => 'At night',
+    quietHours => { from => $hhmm->(-60), to => $hhmm->(60) } });
+  ok($held && $held->{targets} == 1, 'a message with quiet hours around now') or diag $herald->errstr;
+  is(scalar @{ $stack->wait_pushes([$device], 2, 2) }, 1, 'held: only the first push arrived');
+  is($herald->message($held->{id})->{pending}, 1, 'the held push is pending');
+
+  # Values of the wrong shape are left out; the device still subscribes.
+  my $odd = $stack->new_device;
+  ($status, $json) = $subscribe->handle(uid => 211, action => 'register', method => 'POST',
+    content_type => 'application/json', body => $JSON->encode({
+      subscription => $odd->{subscription}, languages => 'uk', timeZone => { name => 'UTC' } }));
+  is($status, 201, 'odd languages and timeZone: still 201') or diag $json;
+};
+
 subtest 'the handler takes only JSON POSTs from a logged-in person' => sub {
   my %ok = (uid => 300, action => 'token', method => 'POST', content_type => 'application/json', body => '{}');
   my @cases = (

@@ -9,63 +9,18 @@
 mod api_keys;
 mod doctor;
 mod keys;
+mod message;
 mod notify;
 mod reminders;
 mod send_notification;
 mod subscriptions;
+mod tags;
 
 use crate::config::Config;
 use crate::storage::{Store, StoreError};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Who a message is for and what it says: shared by `notify` and `reminders add`.
-#[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["uid", "aid", "all"])))]
-pub struct MessageArgs {
-    /// A client's id.
-    #[arg(long)]
-    pub uid: Option<String>,
-    /// An administrator's id.
-    #[arg(long)]
-    pub aid: Option<String>,
-    /// Everyone of a kind.
-    #[arg(long, value_parser = ["clients", "admins", "everyone"])]
-    pub all: Option<String>,
-    #[arg(long)]
-    pub title: String,
-    #[arg(long)]
-    pub body: Option<String>,
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Seconds the message stays deliverable (default 86400).
-    #[arg(long)]
-    pub ttl: Option<u64>,
-    #[arg(long, value_parser = ["payload", "tickle"])]
-    pub mode: Option<String>,
-}
-
-impl MessageArgs {
-    /// The message fields as the API's JSON.
-    pub fn to_json(&self) -> serde_json::Value {
-        let to = match (&self.uid, &self.aid, &self.all) {
-            (Some(uid), _, _) => serde_json::json!({ "uid": uid }),
-            (_, Some(aid), _) => serde_json::json!({ "aid": aid }),
-            (_, _, all) => serde_json::json!({ "all": all.as_deref().unwrap_or("everyone") }),
-        };
-        let mut body = serde_json::json!({ "to": to, "title": self.title });
-        for (key, value) in [("body", &self.body), ("url", &self.url), ("mode", &self.mode)] {
-            if let Some(v) = value {
-                body[key] = serde_json::json!(v);
-            }
-        }
-        if let Some(ttl) = self.ttl {
-            body["ttl"] = serde_json::json!(ttl);
-        }
-        body
-    }
-}
 
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about = "Self-hosted Web Push notification server")]
@@ -101,6 +56,9 @@ pub enum Command {
     /// Bulk export and import of subscriptions as JSON lines.
     #[command(subcommand)]
     Subscriptions(subscriptions::SubscriptionsCommand),
+    /// Segment tags on a person (their devices now and later) or on one subscription.
+    #[command(subcommand)]
+    Tags(tags::TagsCommand),
     /// Reminders: messages on a schedule.
     #[command(subcommand)]
     Reminders(reminders::RemindersCommand),
@@ -145,6 +103,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Reminders(command) => match load(cli.config) {
             Ok(config) => reminders::run(config, command).await,
+            Err(e) => Err(e),
+        },
+        Command::Tags(command) => match load(cli.config) {
+            Ok(config) => tags::run(config, command).await,
             Err(e) => Err(e),
         },
     };

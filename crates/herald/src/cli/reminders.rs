@@ -1,4 +1,5 @@
 //! `herald reminders add|list|rm`: reminders from the command line, on the configured database.
+//! `add` takes every message flag `herald notify` takes ([`super::message::MessageArgs`]).
 
 use super::CliError;
 use crate::config::Config;
@@ -17,14 +18,18 @@ pub enum RemindersCommand {
         json: bool,
     },
     /// Delete a reminder.
-    Rm { id: String },
+    Rm {
+        // Ids are base64url and may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("when").required(true).args(["at", "daily", "weekly", "cron"])))]
 pub struct AddArgs {
     #[command(flatten)]
-    pub message: super::MessageArgs,
+    pub message: super::message::MessageArgs,
     /// Once, at a local time (2026-12-01T09:00) or an RFC 3339 time.
     #[arg(long)]
     pub at: Option<String>,
@@ -39,7 +44,8 @@ pub struct AddArgs {
     /// @daily, @weekly, @monthly, @yearly.
     #[arg(long, value_name = "PATTERN")]
     pub cron: Option<String>,
-    /// IANA time zone of the schedule (default UTC).
+    /// IANA time zone of the schedule (default UTC); stored as the reminder's `timezone`.
+    /// Quiet hours use each device's own time zone instead.
     #[arg(long)]
     pub timezone: Option<String>,
 }
@@ -61,7 +67,7 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), CliErr
                 (_, _, _, Some(cron)) => json!({ "cron": cron }),
                 _ => return Err(CliError::Refused("give --at, --daily, --weekly or --cron".into())),
             };
-            let mut body = args.message.to_json();
+            let mut body = args.message.to_json()?;
             body["schedule"] = schedule;
             if let Some(zone) = &args.timezone {
                 body["timezone"] = json!(zone);

@@ -13,7 +13,8 @@
 //! clicks by button), [`outbox`] (per-target delivery state: claiming, recording results,
 //! cleanup), [`api_keys`] (scoped keys),
 //! [`rollups`] (the overview's counters), [`sqlite_file`] (where a SQLite
-//! database lives, and the one-server lock on it).
+//! database lives, and the one-server lock on it), [`export`] (what a subscriptions export
+//! carries beside the rows).
 //!
 //! Only the server (and `herald init`) create a database: [`Store::connect`]. Every other
 //! command uses [`Store::open_existing`], which refuses a missing SQLite file or a database
@@ -21,6 +22,7 @@
 
 pub mod api_keys;
 mod database_file;
+pub mod export;
 pub mod messages;
 pub mod outbox;
 mod query;

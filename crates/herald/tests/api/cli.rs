@@ -327,3 +327,380 @@ async fn commands_refuse_a_database_without_herald_tables() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Runs `herald ARGS` on `database_url` off the async runtime; (success, stdout, stderr).
+async fn run_herald(database_url: &str, args: &[&str]) -> (bool, String, String) {
+    let url = database_url.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        herald_on(&url)
+            .env("HERALD_ALLOW_PRIVATE_ENDPOINTS", "true")
+            .env("HERALD_ALLOW_HTTP_ENDPOINTS", "true")
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn tags_of(app: &TestApp, owner: &str) -> Vec<Value> {
+    let list: Value = app
+        .admin_get(&format!("/api/v1/subscriptions?{owner}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tags"].clone())
+        .collect()
+}
+
+/// Export → import into a fresh database keeps every subscription's tags, languages and time
+/// zone and every person's own tags; a second export is the same file. An older export's line
+/// (without those fields) is still taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_round_trip_keeps_tags_languages_time_zones_and_owner_tags() {
+    let source = spawn_app().await;
+    let body = |owner: Value, extra: Value| {
+        let (endpoint, browser) = source.push.add_device();
+        let mut b = json!({ "subscription": browser.subscription_json(&endpoint) });
+        for (k, v) in owner.as_object().unwrap().iter().chain(extra.as_object().unwrap()) {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let kyiv = body(
+        json!({"uid": 7}),
+        json!({"tags": ["tariff:home-100"], "languages": ["uk-UA", "uk", "en"], "timeZone": "Europe/Kyiv"}),
+    );
+    let tokyo = body(
+        json!({"uid": 7}),
+        json!({"languages": ["ja"], "timeZone": "Asia/Tokyo"}),
+    );
+    let plain = body(json!({"aid": 2}), json!({}));
+    let mut ids = Vec::new();
+    for b in [kyiv, tokyo, plain] {
+        let r = source.admin_post("/api/v1/subscriptions", b).await;
+        assert_eq!(r.status(), 201);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    // uid 7's own tag reaches both devices; one device then loses its copy. uid 900 has tags
+    // but no device yet.
+    for (owner, tags) in [
+        (json!({"uid": 7}), json!(["district:12"])),
+        (json!({"uid": 900}), json!(["vip", "district:3"])),
+    ] {
+        let mut request = json!({ "add": tags });
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(owner.as_object().unwrap().clone());
+        assert_eq!(source.admin_post("/api/v1/owners/tags", request).await.status(), 200);
+    }
+    let r = source
+        .http
+        .delete(source.url(&format!("/api/v1/subscriptions/{}/tags/district:12", ids[1])))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("subs.jsonl");
+    let file_arg = file.to_str().unwrap();
+    let (ok, _, stderr) = run_herald(&source.database_url, &["subscriptions", "export", file_arg]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("exported 3 subscription(s) and the tags of 2 person(s)"),
+        "{stderr}"
+    );
+    let exported = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<Value> = exported.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let line_of = |id: &str| lines.iter().find(|l| l["id"] == id).unwrap().clone();
+    let first = line_of(&ids[0]);
+    assert_eq!(first["tags"], json!(["district:12", "tariff:home-100"]));
+    assert_eq!(first["languages"], json!(["uk-ua", "uk", "en"]));
+    assert_eq!(first["timeZone"], "Europe/Kyiv");
+    assert_eq!(line_of(&ids[1])["timeZone"], "Asia/Tokyo");
+    assert!(line_of(&ids[1]).get("tags").is_none(), "{exported}");
+    assert!(line_of(&ids[2]).get("languages").is_none(), "{exported}");
+    assert_eq!(lines[3], json!({"uid": "7", "ownerTags": ["district:12"]}));
+    assert_eq!(lines[4], json!({"uid": "900", "ownerTags": ["district:3", "vip"]}));
+
+    // An older export's line: no tags, languages, timeZone or owner lines.
+    let older = source.push.add_device();
+    let older_line = json!({"id": "olderExportLine1", "uid": "8", "secretHash": "A".repeat(43),
+        "createdAt": "2026-11-01T10:00:00Z", "subscription": older.1.subscription_json(&older.0)});
+    let target = spawn_app().await;
+    std::fs::write(&file, format!("{exported}{older_line}\n")).unwrap();
+    let (ok, stdout, stderr) = run_herald(&target.database_url, &["subscriptions", "import", file_arg]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("imported 4 new and 0 existing subscription(s), the tags of 2 person(s); 0 invalid"),
+        "{stdout}"
+    );
+
+    let store = &target.app_state.store;
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let locales = store.locales_of(&id_refs).await.unwrap();
+    assert_eq!(locales[&ids[0]].languages.as_deref(), Some("uk-ua,uk,en"));
+    assert_eq!(locales[&ids[0]].time_zone.as_deref(), Some("Europe/Kyiv"));
+    assert_eq!(locales[&ids[1]].time_zone.as_deref(), Some("Asia/Tokyo"));
+    assert!(!locales.contains_key(&ids[2]));
+    let tags = store.tags_of(&id_refs).await.unwrap();
+    assert_eq!(tags[&ids[0]], ["district:12", "tariff:home-100"]);
+    assert!(!tags.contains_key(&ids[1]), "the removed copy stays removed: {tags:?}");
+    // The people's tags page by page (the export reads 1000 rows a page): one row at a time.
+    let (mut rows, mut after) = (Vec::new(), None);
+    loop {
+        let page = store.owner_tags_page(after.as_ref(), 1).await.unwrap();
+        let Some(row) = page.into_iter().next() else { break };
+        rows.push(format!(
+            "{}:{}={}",
+            row.owner.kind.field(),
+            row.owner.id.as_str(),
+            row.tag
+        ));
+        after = Some(row);
+    }
+    assert_eq!(rows, ["uid:7=district:12", "uid:900=district:3", "uid:900=vip"]);
+    // uid 900's tags were restored: a device they register now inherits them.
+    target.register_device(json!({"uid": 900})).await;
+    assert_eq!(tags_of(&target, "uid=900").await, [json!(["district:3", "vip"])]);
+
+    // The same file again, less the line the target lacks on the source and uid 900's device.
+    let again = dir.path().join("again.jsonl");
+    let (ok, _, stderr) = run_herald(
+        &target.database_url,
+        &["subscriptions", "export", again.to_str().unwrap()],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let again: Vec<Value> = std::fs::read_to_string(&again)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &Value| l["uid"] != "900" || l.get("ownerTags").is_some())
+        .filter(|l: &Value| l["id"] != "olderExportLine1")
+        .collect();
+    assert_eq!(again, lines);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_from_the_command_line() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 7})).await;
+    app.register_device(json!({"uid": 7})).await;
+    let other = app.register_device(json!({"aid": 3})).await;
+
+    let (ok, stdout, stderr) =
+        run_herald(&app.database_url, &["tags", "add", "--uid", "7", "District:12", "vip"]).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("uid 7: tags district:12, vip (on 2 subscription(s))"),
+        "{stdout}"
+    );
+    assert_eq!(
+        tags_of(&app, "uid=7").await,
+        [json!(["district:12", "vip"]), json!(["district:12", "vip"])]
+    );
+    let (ok, stdout, stderr) = run_herald(&app.database_url, &["tags", "remove", "--uid", "7", "vip"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("uid 7: tags district:12 (on 2"), "{stdout}");
+    // A person's tags reach devices they register later.
+    let (ok, _, stderr) = run_herald(&app.database_url, &["tags", "add", "--aid", "4", "night-shift"]).await;
+    assert!(ok, "{stderr}");
+    app.register_device(json!({"aid": 4})).await;
+    assert_eq!(tags_of(&app, "aid=4").await, [json!(["night-shift"])]);
+
+    // One subscription, by id; a tag with `/`.
+    let (ok, stdout, stderr) = run_herald(
+        &app.database_url,
+        &["tags", "add", "--subscription", &other.id, "floor/2", "lab"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("subscription {}: added floor/2, lab", other.id)),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = run_herald(
+        &app.database_url,
+        &["tags", "remove", "--subscription", &other.id, "lab"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(tags_of(&app, "aid=3").await, [json!(["floor/2"])]);
+    // The tag audience reaches exactly the tagged device.
+    let id = app
+        .send(json!({"to": {"tags": {"any": ["floor/2"]}}, "title": "Lab"}))
+        .await;
+    assert_eq!(app.wait_settled(&id).await["accepted"], 1);
+    assert_eq!(app.push.received_by(&other.endpoint).len(), 1);
+    assert!(app.push.received_by(&device.endpoint).is_empty());
+    // The API takes the same tag with its `/` as %2F (README).
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/subscriptions/{}/tags/floor%2F2", other.id)))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(tags_of(&app, "aid=3").await, [json!([])]);
+
+    for (args, says) in [
+        (
+            vec!["tags", "add", "--subscription", "nosuchsubscription", "x"],
+            "no subscription with id",
+        ),
+        (vec!["tags", "add", "--subscription", "bad id!", "x"], "--subscription"),
+        (vec!["tags", "add", "--uid", "7", "bad tag!"], "bad tag!"),
+        (vec!["tags", "add", "--uid", "7"], "TAG"),
+        (vec!["tags", "add", "x"], "--uid"),
+        (vec!["tags", "add", "--uid", "7", "--aid", "1", "x"], "--aid"),
+    ] {
+        let (ok, _, stderr) = run_herald(&app.database_url, &args).await;
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+/// `--renotify` needs `--tag`; with it, both reach the device. `reminders add` takes the same
+/// rich flags and stores them in its template.
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_and_reminders_take_the_rich_flags() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 42})).await;
+    let (ok, _, stderr) = run_herald(
+        &app.database_url,
+        &["notify", "--uid", "42", "--title", "Balance", "--renotify"],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("--renotify: needs --tag"), "{stderr}");
+    assert!(app.push.received_by(&device.endpoint).is_empty());
+    let (ok, _, stderr) = run_herald(
+        &app.database_url,
+        &[
+            "notify",
+            "--uid",
+            "42",
+            "--title",
+            "Balance",
+            "--tag",
+            "balance",
+            "--renotify",
+            "--action",
+            "pay,Pay now,/pay?ids=1,2",
+            "--wait",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let pushes = app.push.received_by(&device.endpoint);
+    assert_eq!(pushes.len(), 1);
+    let n = &pushes[0].json()["notification"];
+    assert_eq!((&n["tag"], &n["renotify"]), (&json!("balance"), &json!(true)));
+    assert_eq!(
+        n["actions"],
+        json!([{"action": "pay", "title": "Pay now", "navigate": "/pay?ids=1,2"}])
+    );
+
+    let (ok, stdout, stderr) = run_herald(
+        &app.database_url,
+        &[
+            "reminders",
+            "add",
+            "--tags-any",
+            "district:12",
+            "--kind",
+            "clients",
+            "--title",
+            "Meter",
+            "--body",
+            "Send the reading",
+            "--body-lang",
+            "uk=Надішліть показник",
+            "--action",
+            "send,Send it,/meter",
+            "--image",
+            "/meter.png",
+            "--tag",
+            "meter",
+            "--renotify",
+            "--app-badge",
+            "1",
+            "--data",
+            r#"{"meter":3}"#,
+            "--quiet-hours",
+            "22:00-08:00",
+            "--spread-over",
+            "5m",
+            "--cron",
+            "0 10 25 * *",
+            "--timezone",
+            "Europe/Kyiv",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let id = stdout.split_whitespace().nth(1).unwrap();
+    let reminder: Value = app
+        .admin_get(&format!("/api/v1/reminders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        reminder["to"],
+        json!({"tags": {"any": ["district:12"]}, "kind": "clients"})
+    );
+    assert_eq!(
+        reminder["body"],
+        json!({"default": "Send the reading", "uk": "Надішліть показник"})
+    );
+    assert_eq!(
+        reminder["actions"],
+        json!([{"id": "send", "title": "Send it", "url": "/meter"}])
+    );
+    for (key, value) in [
+        ("image", json!("/meter.png")),
+        ("tag", json!("meter")),
+        ("renotify", json!(true)),
+        ("appBadge", json!(1)),
+        ("data", json!({"meter": 3})),
+        ("quietHours", json!({"from": "22:00", "to": "08:00"})),
+        ("spreadOver", json!(300)),
+        ("timezone", json!("Europe/Kyiv")),
+    ] {
+        assert_eq!(reminder[key], value, "{key}: {reminder}");
+    }
+    let (ok, _, stderr) = run_herald(
+        &app.database_url,
+        &[
+            "reminders",
+            "add",
+            "--uid",
+            "1",
+            "--title",
+            "x",
+            "--daily",
+            "09:00",
+            "--renotify",
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("--renotify: needs --tag"), "{stderr}");
+}

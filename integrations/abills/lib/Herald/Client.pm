@@ -134,6 +134,10 @@ sub register_subscription {
   return $self->_fail(E_ARGUMENT, 'register_subscription needs the browser\'s PushSubscription JSON')
     if ref $subscription ne 'HASH';
   my $body = { subscription => $subscription };
+  # What herald.js reports about the device: Herald picks each message's language and holds
+  # pushes in quiet hours by them.
+  $body->{languages} = $args{languages} if defined $args{languages};
+  $body->{timeZone} = $args{time_zone} if defined $args{time_zone};
   if (defined $args{owner_token}) {
     # What a browser does: the owner token names the person, no admin token is sent.
     $body->{ownerToken} = $args{owner_token};
@@ -475,13 +479,16 @@ C<POST /api/v1/owner-tokens>: C<< {ownerToken, expiresAt} >>, a short-lived toke
 seconds unless C<ttl> says otherwise, at most 86400) that lets the logged-in person's browser
 register itself with Herald (C<herald.js>'s C<subscribe({api, ownerToken})>).
 
-=head2 register_subscription(subscription => JSON_OR_HASH, uid => X | aid => X)
+=head2 register_subscription(subscription => JSON_OR_HASH, uid => X | aid => X, languages => [...], time_zone => NAME)
 
 C<POST /api/v1/subscriptions> with the admin token: registers the browser's
 C<PushSubscription.toJSON()> (a JSON string or a decoded hash) for that person, server-side.
 Returns C<< {id, secret} >>; hand both to the browser (C<herald.js>'s C<registerUrl> flow
 expects exactly that answer). With C<< owner_token => TOKEN >> instead of C<uid>/C<aid>,
-registers the way a browser does, without the admin token.
+registers the way a browser does, without the admin token. C<languages> (the browser's
+language tags, most preferred first) and C<time_zone> (an IANA name such as C<Europe/Kyiv>)
+are sent as Herald's C<languages> and C<timeZone>: each device then gets a message's text in
+its best language, and quiet hours in its local time.
 
 =head2 unregister_subscription($id)
 

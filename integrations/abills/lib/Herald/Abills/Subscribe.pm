@@ -54,11 +54,18 @@ sub owner_token {
 }
 
 # Registers the browser's PushSubscription JSON for this person with the admin token
-# (herald.js: subscribe({api, registerUrl})). Returns {id, secret} for the browser.
+# (herald.js: subscribe({api, registerUrl})), with the device's languages and time zone that
+# herald.js sends beside it. Returns {id, secret} for the browser.
 sub register {
-  my ($self, $kind, $id, $subscription) = @_;
+  my ($self, $kind, $id, $subscription, %device) = @_;
   return $self->_fail('register needs uid or aid and an id') if !_person($kind, $id);
-  my $registered = $self->{herald}->register_subscription(subscription => $subscription, $kind => $id)
+  my %locale;
+  # Only values of the right shape are passed on (Herald checks the tags and the zone); a
+  # browser's odd value must not cost the person their subscription.
+  $locale{languages} = $device{languages}
+    if ref $device{languages} eq 'ARRAY' && !grep { !defined || ref } @{ $device{languages} };
+  $locale{time_zone} = $device{time_zone} if defined $device{time_zone} && !ref $device{time_zone};
+  my $registered = $self->{herald}->register_subscription(subscription => $subscription, $kind => $id, %locale)
     or return $self->_fail($self->{herald}->errstr, $self->{herald});
   $self->_marker($kind, $id) or return;
   return { id => $registered->{id}, secret => $registered->{secret} };
@@ -120,7 +127,10 @@ sub handle {
   }
   elsif ($action eq 'register') {
     return _answer(400, error => 'invalid_request', '"subscription" is missing') if ref $body->{subscription} ne 'HASH';
-    $result = $self->register($kind, $id, $body->{subscription}) and return (201, $JSON->encode($result));
+    # Segment tags are not taken from the browser: with the admin token behind this handler,
+    # a person could put themselves into any segment.
+    $result = $self->register($kind, $id, $body->{subscription},
+      languages => $body->{languages}, time_zone => $body->{timeZone}) and return (201, $JSON->encode($result));
   }
   elsif ($action eq 'unregister') {
     return _answer(400, error => 'invalid_request', '"id" is missing') if !defined $body->{id} || ref $body->{id};
@@ -247,10 +257,13 @@ undef with C<errstr>. The marker is written when the token is asked for: a perso
 closes the permission prompt has a marker but no device, and a send to them returns 0 with
 errno 10 ("no device"), the same outcome as having no contact.
 
-=head2 register($kind, $id, $subscription)
+=head2 register($kind, $id, $subscription, languages => [...], time_zone => NAME)
 
 Registers the browser's C<PushSubscription> (a hash or its JSON text) with Herald and writes
-the marker. Returns C<< {id, secret} >> (what C<herald.js> stores), or undef.
+the marker. C<languages> and C<time_zone> are what C<herald.js> reports about the device
+(C<languages>, C<timeZone> in its request); Herald picks each message's language and applies
+quiet hours by them. A value of the wrong shape is left out rather than refused. Returns
+C<< {id, secret} >> (what C<herald.js> stores), or undef.
 
 =head2 unregister($kind, $id, $subscription_id)
 
@@ -271,7 +284,9 @@ $ENV{CONTENT_LENGTH})> makes Perl allocate whatever length the request claims fi
 =head2 handle(uid => ID | aid => ID, action => ACTION, method => M, content_type => T, body => RAW)
 
 The CGI entry point. C<action> C<token> answers C<200 {ownerToken, expiresAt, api}>;
-C<register> takes C<{"subscription": ...}> and answers C<201 {id, secret}>; C<unregister>
+C<register> takes C<{"subscription": ..., "languages": [...], "timeZone": "..."}> (what
+C<herald.js> posts; C<tags> in it are ignored, since a person must not choose their own
+segments) and answers C<201 {id, secret}>; C<unregister>
 takes C<{"id": ...}> and answers C<200 {"result": "ok"}>. Only C<POST> with
 C<Content-Type: application/json> is taken (405 / 415 otherwise), which a cross-site form
 cannot send. Errors are C<{"error": {"code", "message"}}>: 401 without a logged-in person,
