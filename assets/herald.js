@@ -26,8 +26,11 @@
  *  - languages: the browser's languages, most preferred first
  *    (navigator.languages, else [navigator.language]);
  *  - timeZone: the device's IANA time zone (Intl), e.g. "Europe/Kyiv";
- *  - tags: the segments passed to subscribe({tags}), when given.
- * A registerUrl endpoint should pass these three on to Herald unchanged.
+ *  - tags: the segments passed to subscribe({tags}), when given. With an
+ *    ownerToken, Herald accepts only tags the token carries (the backend asks
+ *    for {"uid": "...", "tags": [...]}): a page cannot put itself into a
+ *    segment. A registerUrl endpoint decides itself which tags it passes on.
+ * A registerUrl endpoint should pass languages and timeZone on unchanged.
  *
  * Hosting on another origin. A service worker can only be registered from the
  * origin of the page, so a host application at https://portal.example that
