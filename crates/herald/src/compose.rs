@@ -348,9 +348,9 @@ fn check_size(message: &NewMessage) -> Result<(), ValidationError> {
     let mut worst: Option<(usize, String)> = None;
     for t in &title_tags {
         for b in &body_tags {
-            // The device that gets these two: its languages are the title's, then the body's.
-            let preferred: Vec<LanguageTag> = t.iter().chain(b.iter()).map(|&tag| tag.clone()).collect();
-            let picked = texts.pick(&preferred, content);
+            // Lookup can pair any title with any body (`en-gb` picks the title's `en-gb` and
+            // the body's `en`), so every pairing is measured, not only those one list picks.
+            let picked = texts.variant(*t, *b, content);
             let size = rich::encode(&common, &picked, content).len();
             if let Some(over) = payload::bytes_over_limit(size) {
                 if worst.as_ref().is_none_or(|(w, _)| over > *w) {
@@ -502,5 +502,18 @@ mod tests {
         // The body alone is multi-line.
         assert!(request(json!({"to": {"uid": 1}, "title": "t", "body": "line 1\n\tline 2"})).is_ok());
         assert!(request(json!({"to": {"uid": 1}, "title": "t", "body": "bell\u{7}"})).is_err());
+    }
+    #[test]
+    fn the_size_check_measures_every_title_and_body_pairing() {
+        // A device with `fr, en-GB` gets the title's `en-gb` and the body's `fr`: a pairing
+        // no single language list in order (`en-gb` then `fr`) would pick for both texts.
+        let message = |n: usize| {
+            json!({"to": {"uid": 1},
+                "title": {"default": "a", "en-gb": "\u{1F600}".repeat(256)},
+                "body": {"default": "b", "en": "c", "fr": "x".repeat(n)}})
+        };
+        let err = request(message(3864)).unwrap_err();
+        assert!(err.contains("title in `en-gb` and the body in `fr`"), "{err}");
+        assert!(request(message(2000)).is_ok());
     }
 }

@@ -24,7 +24,10 @@ pub async fn inbox(
     State(state): State<Arc<AppState>>,
     SubscriptionSecret(id): SubscriptionSecret,
 ) -> ApiResult<impl IntoResponse> {
-    let messages = state.store.take_tickles(&id, state.clock.now_ms()).await?;
+    let messages = state
+        .store
+        .take_tickles(&id, state.clock.now_ms(), state.config.delivery_lease)
+        .await?;
     let languages = if messages.iter().any(|m| m.content.has_translations()) {
         rich::parse_languages(state.store.subscription_languages(&id).await?.as_deref())
     } else {

@@ -151,10 +151,31 @@ impl Texts {
 
     /// RFC 4647 lookup of title and body for a device whose languages are `preferred`.
     pub fn pick<'a>(&'a self, preferred: &[LanguageTag], content: &'a RichContent) -> Picked<'a> {
-        let (title_tag, title) = self.title.pick_entry(preferred);
+        self.pick_each(preferred, preferred, content)
+    }
+
+    /// The variant with the title in `title` and the body in `body` (`None`: the default),
+    /// whichever a device's languages would pick: the size check measures every pairing.
+    pub fn variant<'a>(
+        &'a self,
+        title: Option<&LanguageTag>,
+        body: Option<&LanguageTag>,
+        content: &'a RichContent,
+    ) -> Picked<'a> {
+        let only = |tag: Option<&LanguageTag>| tag.cloned().into_iter().collect::<Vec<_>>();
+        self.pick_each(&only(title), &only(body), content)
+    }
+
+    fn pick_each<'a>(
+        &'a self,
+        for_title: &[LanguageTag],
+        for_body: &[LanguageTag],
+        content: &'a RichContent,
+    ) -> Picked<'a> {
+        let (title_tag, title) = self.title.pick_entry(for_title);
         let (body_tag, body) = match &self.body {
             Some(b) => {
-                let (tag, text) = b.pick_entry(preferred);
+                let (tag, text) = b.pick_entry(for_body);
                 (tag, Some(text))
             }
             None => (None, None),

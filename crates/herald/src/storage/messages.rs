@@ -473,19 +473,31 @@ impl Store {
 
     /// Hands out the unexpired tickle messages of a subscription, once: the rows are marked
     /// with a random claim first, and exactly the claimed rows are returned.
-    pub async fn take_tickles(&self, subscription_id: &str, now_ms: i64) -> StoreResult<Vec<InboxMessage>> {
+    ///
+    /// A message whose push is still held back (quiet hours on the device, a paced
+    /// broadcast's later share) is not handed out with another message's fetch: its push is
+    /// due later than one `lease` from now. A push on the wire is due at its lease's end, at
+    /// most one `lease` from now, so its text is there when the device asks for it.
+    pub async fn take_tickles(
+        &self,
+        subscription_id: &str,
+        now_ms: i64,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<InboxMessage>> {
         let claim = crate::secrets::random_claim();
         // `fetched` is 0 until a fetch claims the row.
         self.write(
             "UPDATE inbox SET fetched = $1 WHERE subscription_id = $2 AND fetched = 0 \
              AND message_id IN (SELECT id FROM messages WHERE mode = $3 AND expires_at > $4) \
-             AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = inbox.outbox_id AND o.state <> $5)",
+             AND EXISTS (SELECT 1 FROM outbox o WHERE o.id = inbox.outbox_id AND o.state <> $5 \
+             AND o.next_attempt_at <= $6)",
         )
         .bind(claim)
         .bind(subscription_id)
         .bind(MessageMode::Tickle.as_db())
         .bind(now_ms)
         .bind(TargetState::Gone.as_db())
+        .bind(now_ms + lease.as_millis() as i64)
         .execute()
         .await?;
         let rows = self

@@ -227,3 +227,50 @@ async fn bad_pacing_fields_are_refused_with_their_field() {
         assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
     }
 }
+
+/// The texts a device's service worker fetches after a tickle push.
+async fn inbox_titles(app: &TestApp, device: &Device) -> Vec<String> {
+    let inbox: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
+        .bearer_auth(&device.secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    inbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_held_tickle_is_not_handed_out_with_another_messages_fetch() {
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        env: vec![("HERALD_QUIET_HOURS", "22:00-08:00".into())],
+        ..Default::default()
+    })
+    .await;
+    clock(&app).set_ms(afternoon_utc());
+    let tokyo = device_in(&app, 1, Some("Asia/Tokyo")).await;
+    app.send(json!({"to": {"uid": 1}, "title": "held", "mode": "tickle"}))
+        .await;
+    drain(&app).await;
+    assert!(app.push.received_by(&tokyo.endpoint).is_empty(), "23:30 in Tokyo");
+    app.send(json!({"to": {"uid": 1}, "title": "urgent", "mode": "tickle", "ignoreQuietHours": true}))
+        .await;
+    drain(&app).await;
+    assert_eq!(app.push.received_by(&tokyo.endpoint).len(), 1);
+    // The urgent push's fetch shows only the urgent text: the held one waits for its own push.
+    assert_eq!(inbox_titles(&app, &tokyo).await, ["urgent"]);
+    clock(&app).set_ms(afternoon_utc() + (8 * 60 + 30) * 60 * SECOND);
+    drain(&app).await;
+    assert_eq!(app.push.received_by(&tokyo.endpoint).len(), 2, "08:00 in Tokyo");
+    assert_eq!(inbox_titles(&app, &tokyo).await, ["held"]);
+}
