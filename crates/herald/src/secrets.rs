@@ -84,6 +84,9 @@ pub struct OwnerTokenKey {
 impl OwnerTokenKey {
     /// Longest lifetime accepted: owner tokens are meant to be short-lived.
     pub const MAX_LIFETIME_SECS: i64 = 24 * 3600;
+    /// Longest token read: room for the largest one [`sign`](Self::sign) makes (64 tags of 64
+    /// characters come to about 6 KB), while a hostile one costs little to refuse.
+    pub const MAX_TOKEN_LEN: usize = 8192;
 
     pub fn new(secret: &[u8]) -> Self {
         Self {
@@ -109,7 +112,7 @@ impl OwnerTokenKey {
     /// Checks the signature (constant time), the algorithm, `exp`, the owner claim and the
     /// `tags` claim.
     pub fn verify(&self, token: &str, now_secs: i64) -> Result<OwnerClaims, OwnerTokenError> {
-        if token.len() > 4096 {
+        if token.len() > Self::MAX_TOKEN_LEN {
             return Err(OwnerTokenError::Malformed);
         }
         let mut parts = token.split('.');
@@ -190,6 +193,18 @@ mod tests {
         assert!(verify_secret(&secret, &hash));
         assert!(!verify_secret("guess", &hash));
         assert_ne!(secret, hash);
+    }
+
+    #[test]
+    fn the_largest_token_signed_is_read_back() {
+        let key = OwnerTokenKey::new(b"0123456789abcdef0123456789abcdef");
+        let tags: Vec<crate::domain::segment::Tag> = (0..crate::domain::segment::Tag::MAX_PER_SUBSCRIPTION)
+            .map(|i| crate::domain::segment::Tag::parse(&format!("{i:0>64}")).unwrap())
+            .collect();
+        // Four bytes a character: the longest id in bytes.
+        let longest_id = "\u{1F600}".repeat(crate::domain::OwnerId::MAX_LEN);
+        let token = key.sign(&owner(OwnerKind::Client, &longest_id), &tags, 1_800_000_000, 600);
+        assert_eq!(key.verify(&token, 1_800_000_000).unwrap().tags, tags);
     }
 
     #[test]

@@ -29,6 +29,11 @@ impl Tag {
                 Self::MAX_LEN
             )));
         }
+        // `.` and `..` vanish from URL paths (clients normalise them), so such a tag could not
+        // be named in `/subscriptions/{id}/tags/{tag}`.
+        if text.bytes().all(|b| b == b'.') {
+            return Err(RuleBroken(format!("the tag {text:?} must hold more than dots")));
+        }
         Ok(Self(text.to_ascii_lowercase()))
     }
 
@@ -271,6 +276,8 @@ mod tests {
             "a\u{200B}b",
             "a*",
             "\"a\"",
+            ".",
+            "..",
         ] {
             let err = Tag::parse(bad).unwrap_err();
             assert!(err.contains("tag"), "{bad:?}: {err}");
