@@ -133,11 +133,13 @@ function sameBytes(a, b) {
 async function errorFrom(res, what) {
   let code = `http_${res.status}`;
   let message = `${what} failed: HTTP ${res.status}`;
+  let errField;
   try {
     const body = await res.json();
     if (body && body.error) {
       if (body.error.code) code = String(body.error.code);
       if (body.error.message) message = String(body.error.message);
+      if (body.error.field) errField = String(body.error.field);
     }
   } catch {
     /* not JSON */
@@ -145,6 +147,7 @@ async function errorFrom(res, what) {
   const err = new Error(message);
   err.code = code;
   err.status = res.status;
+  if (errField !== undefined) err.field = errField;
   return err;
 }
 
@@ -198,13 +201,16 @@ function browserTimeZone() {
   }
 }
 
-/** The registration body: the subscription, what this device is like, and extra fields. */
-function registrationBody(sub, tags, extra) {
+/**
+ * The registration body: the subscription, extra fields and, when `device` is true, what
+ * this device is like (its languages and time zone).
+ */
+function registrationBody(sub, tags, extra, device = true) {
   const body = Object.assign({ subscription: sub.toJSON() }, extra);
-  const languages = browserLanguages();
+  const languages = device ? browserLanguages() : [];
   if (languages.length > 0) body.languages = languages;
-  const timeZone = browserTimeZone();
-  if (timeZone) body.timeZone = timeZone;
+  const timeZone = device ? browserTimeZone() : undefined;
+  if (timeZone && timeZone !== 'Etc/Unknown') body.timeZone = timeZone;
   if (tags !== undefined) body.tags = tags;
   return body;
 }
@@ -251,29 +257,36 @@ export async function subscribe({ api, ownerToken, registerUrl, serviceWorkerUrl
   }
   if (!sub) sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });
 
+  const register = (device) =>
+    ownerToken
+      ? requestJson(
+          `${base}/api/v1/subscriptions`,
+          {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+            body: JSON.stringify(registrationBody(sub, tags, { ownerToken }, device)),
+            credentials: 'omit',
+          },
+          'Registering with Herald',
+        )
+      : requestJson(
+          registerUrl,
+          {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+            body: JSON.stringify(registrationBody(sub, tags, {}, device)),
+            credentials: 'same-origin',
+          },
+          'Registering the subscription',
+        );
   let created;
-  if (ownerToken) {
-    created = await requestJson(
-      `${base}/api/v1/subscriptions`,
-      {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify(registrationBody(sub, tags, { ownerToken })),
-        credentials: 'omit',
-      },
-      'Registering with Herald',
-    );
-  } else {
-    created = await requestJson(
-      registerUrl,
-      {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify(registrationBody(sub, tags)),
-        credentials: 'same-origin',
-      },
-      'Registering the subscription',
-    );
+  try {
+    created = await register(true);
+  } catch (err) {
+    // A zone or language this Herald does not know (ICU says "Etc/Unknown" when it cannot
+    // tell) must not keep the device from subscribing: register without them.
+    if (!(err.status === 422 && ['timeZone', 'languages'].includes(err.field))) throw err;
+    created = await register(false);
   }
   if (!created || !created.id || !created.secret) throw new Error('herald: the registration answer has no id and secret');
 
