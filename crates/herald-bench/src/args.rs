@@ -145,7 +145,9 @@ impl Args {
     /// Combinations that cannot run.
     fn check(&self) -> Result<(), String> {
         if self.instances > 1 && self.database.is_none() {
-            return Err("--instances above 1 needs --database (instances share a PostgreSQL or MariaDB database)".into());
+            return Err(
+                "--instances above 1 needs --database (instances share a PostgreSQL or MariaDB database)".into(),
+            );
         }
         if self.nginx && self.hung_subscriptions > 0 {
             return Err("--hung-subscriptions needs the mock stand-in, not --nginx".into());

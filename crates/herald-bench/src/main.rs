@@ -104,7 +104,13 @@ async fn run(args: Args) -> Result<(), String> {
 
     let started = Instant::now();
     let registration_how = if args.import {
-        import(&args, &database.url, &cert_path, (0..n + hung_n).map(registration), dir.path())?;
+        import(
+            &args,
+            &database.url,
+            &cert_path,
+            (0..n + hung_n).map(registration),
+            dir.path(),
+        )?;
         "herald subscriptions import"
     } else {
         "the API, 32 requests in flight"
@@ -281,7 +287,10 @@ fn import(
     }
     file.flush().map_err(|e| e.to_string())?;
     drop(file);
-    for step in [vec!["init"], vec!["subscriptions", "import", path.to_str().unwrap_or_default()]] {
+    for step in [
+        vec!["init"],
+        vec!["subscriptions", "import", path.to_str().unwrap_or_default()],
+    ] {
         let output = servers::herald_command(args, database_url, cert_path)
             .args(&step)
             .output()

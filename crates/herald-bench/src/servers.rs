@@ -74,9 +74,7 @@ impl Drop for Database {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            runtime
-                .block_on(execute(&admin, &statement))
-                .map_err(|e| e.to_string())
+            runtime.block_on(execute(&admin, &statement)).map_err(|e| e.to_string())
         })
         .join()
         .unwrap_or_else(|_| Err("the dropping thread panicked".into()));
