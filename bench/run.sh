@@ -3,14 +3,26 @@
 # Herald sends through a real `herald serve` to herald-testkit's mock push service, shaped
 # like an instant stand-in, like FCM (30-60 ms, 100 streams per connection, GOAWAY after
 # 2,000 streams) and like a slow service (150-250 ms); then to three origins of which one
-# never answers; then to nginx (bench/nginx-sink.sh) beside web-push for Node and the Rust
-# web-push crate; then three 50k broadcasts in a row. Each line reports the rate, the TLS
-# connections Herald opened and the duplicate deliveries the stand-in counted.
-#   bench/run.sh                 all of the above (about 10 minutes on 2 cores)
+# never answers; then two instances sharing a PostgreSQL database; then to nginx
+# (bench/nginx-sink.sh) beside web-push for Node and the Rust web-push crate; then three 50k
+# broadcasts in a row; then a tag broadcast next to the same `all` broadcast (issue 16).
+# Each line reports the rate, the TLS connections Herald opened, the duplicate deliveries
+# the stand-in counted, and devices missed or reached outside the audience.
+#   bench/run.sh                 all of the above (about 15 minutes on 2 cores)
+#   bench/run.sh --million       and a broadcast to 1,000,000 subscriptions on SQLite
+#                                (registered by `herald subscriptions import`; 20-30 minutes more)
 # Not part of CI; run it on a machine that does nothing else (2 cores is what the targets
-# in issue 12 assume). Needs node/npm, nginx (apt-get install -y nginx-light) and openssl.
+# in issue 12 assume). Needs node/npm, nginx (apt-get install -y nginx-light), openssl and
+# PostgreSQL on 127.0.0.1:5432 (user postgres, trust; BENCH_POSTGRES=URL for another).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+million=false
+case "${1:-}" in
+  --million) million=true ;;
+  "") ;;
+  *) echo "usage: bench/run.sh [--million]" >&2; exit 2 ;;
+esac
+postgres=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release -p herald -p herald-bench
 (cd bench/webpush-node && { [ -f package-lock.json ] && npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }) >/dev/null
@@ -33,7 +45,16 @@ bench --subscriptions 10000 --latency-ms 150-250
 echo "## three origins, one of them hung"
 bench --subscriptions 8000 --origins 2 --latency-ms 30-60 --max-streams 100 "${hung_env[@]}"
 bench --subscriptions 8000 --origins 2 --hung-subscriptions 2000 --latency-ms 30-60 --max-streams 100 "${hung_env[@]}"
+echo "## two instances on one PostgreSQL database"
+bench --subscriptions 10000 --database "$postgres" --instances 2 --latency-ms 30-60 --max-streams 100 --goaway-after 2000
 echo "## nginx, with web-push for Node and the Rust web-push crate in the same run"
 bench --subscriptions 10000 --nginx --node "${webpush_rust[@]}"
 echo "## three broadcasts in a row"
 bench --subscriptions 50000 --rounds 3
+echo "## a tag broadcast and the same 'all' broadcast: 50,000 of 60,000 tagged"
+bench --subscriptions 60000 --tagged 50000 --audience tags
+bench --subscriptions 60000 --tagged 50000 --audience all
+if $million; then
+  echo "## a million subscriptions on SQLite"
+  bench --subscriptions 1000000 --import
+fi

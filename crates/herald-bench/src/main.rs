@@ -1,15 +1,10 @@
-//! `herald-bench`: times broadcasts through a real `herald serve` (release build) into local
-//! TLS push-service stand-ins, and the same fan-out with web-push for Node and the Rust
-//! `web-push` crate.
+//! `herald-bench`: times broadcasts through real `herald serve` processes (release build) into
+//! local TLS push-service stand-ins, and the same fan-out with web-push for Node and the Rust
+//! `web-push` crate. The flags are in [`args::USAGE`] (`herald-bench --help` prints them).
 //!
 //! ```sh
 //! cargo build --release -p herald -p herald-bench
-//! target/release/herald-bench --subscriptions 10000 [--rounds 1] [--concurrency 4096]
-//!     [--latency-ms 30-60] [--max-streams 100] [--goaway-after 2000]   # the mock's shape
-//!     [--origins 1] [--hung-subscriptions 0]                            # spread, a hung origin
-//!     [--nginx]                                                         # nginx instead of the mock
-//!     [--node] [--webpush-rust PATH]                                    # comparisons
-//!     [--env HERALD_X=value ...]                                        # more server settings
+//! target/release/herald-bench --subscriptions 10000 --latency-ms 30-60 --max-streams 100 --goaway-after 2000
 //! ```
 //! The stand-in is herald-testkit's mock push service (TLS + HTTP/2, counters only, one
 //! decryption in 97, on a thread of its own), shaped by `--latency-ms`, `--max-streams` and
@@ -18,383 +13,338 @@
 //! (the rate and time are then those of the healthy origins). `--nginx` sends to nginx
 //! instead (`bench/nginx-sink.sh`, counts from its access log).
 //!
-//! Each round is timed from the API call to the last delivery; the stand-in counts the TLS
-//! connections Herald opened and the duplicate deliveries (a device reached twice in one
-//! round). With `--rounds N`, Herald sends N broadcasts one after the other to the same
+//! The servers run on a fresh SQLite file, or with `--database` on a fresh PostgreSQL or
+//! MariaDB database, `--instances N` of them sharing it. Each round is timed from the API call
+//! to the last delivery; the stand-in counts the TLS connections Herald opened, the duplicate
+//! deliveries (a device reached twice in one round) and the devices missed or reached outside
+//! the audience (`--tagged`, `--audience tags`), counted once the message has nothing pending.
+//! With `--rounds N`, Herald sends N broadcasts one after the other to the same
 //! subscriptions, against an outbox that still holds the earlier ones' rows. CPU per push
-//! comes from `/proc/<pid>/stat` of the server. See `bench/run.sh` and `docs/benchmarks.md`.
-//! `BENCH_HERALD_LOG=sqlx=debug` passes a log filter to the server and shows its log.
+//! comes from `/proc/<pid>/stat` of the servers, summed. See `bench/run.sh` and
+//! `docs/benchmarks.md`.
 
+mod args;
 mod nginx;
+mod report;
+mod servers;
 mod sink;
 
+use args::{Args, Audience, Refusal, USAGE};
 use futures::StreamExt;
 use herald_testkit::Browser;
 use serde_json::{json, Value};
-use sink::{Round, Shape, Sinks};
-use std::process::{Command, Stdio};
+use servers::{Database, Instances, ADMIN};
+use sink::{Round, Sinks};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const ADMIN: &str = "bench-admin-token-0123456789";
-
-struct Args {
-    subscriptions: usize,
-    herald: String,
-    node: bool,
-    webpush_rust: Option<String>,
-    concurrency: usize,
-    rounds: usize,
-    shape: Shape,
-    origins: usize,
-    hung_subscriptions: usize,
-    nginx: bool,
-    env: Vec<(String, String)>,
-}
-
-fn args() -> Args {
-    let mut args = Args {
-        subscriptions: 10_000,
-        herald: "target/release/herald".into(),
-        node: false,
-        webpush_rust: None,
-        concurrency: 4096,
-        rounds: 1,
-        shape: Shape::default(),
-        origins: 1,
-        hung_subscriptions: 0,
-        nginx: false,
-        env: Vec::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    fn number<T: std::str::FromStr>(v: Option<String>, flag: &str) -> T {
-        v.and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{flag} needs a number"))
-    }
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--subscriptions" => args.subscriptions = number(it.next(), &a),
-            "--herald" => args.herald = it.next().expect("--herald PATH"),
-            "--concurrency" => args.concurrency = number(it.next(), &a),
-            "--rounds" => args.rounds = number::<usize>(it.next(), &a).max(1),
-            "--node" => args.node = true,
-            "--webpush-rust" => args.webpush_rust = Some(it.next().expect("--webpush-rust PATH")),
-            "--latency-ms" => {
-                let v = it.next().expect("--latency-ms MIN-MAX");
-                let (min, max) = v.split_once('-').unwrap_or((&v, &v));
-                let ms = |t: &str| Duration::from_millis(t.parse().expect("--latency-ms MIN-MAX"));
-                args.shape.latency = Some((ms(min), ms(max)));
-            }
-            "--max-streams" => args.shape.max_streams = Some(number(it.next(), &a)),
-            "--goaway-after" => args.shape.goaway_after = Some(number(it.next(), &a)),
-            "--origins" => args.origins = number::<usize>(it.next(), &a).max(1),
-            "--hung-subscriptions" => args.hung_subscriptions = number(it.next(), &a),
-            "--nginx" => args.nginx = true,
-            "--env" => {
-                let v = it.next().expect("--env NAME=VALUE");
-                let (k, v) = v.split_once('=').expect("--env NAME=VALUE");
-                args.env.push((k.to_owned(), v.to_owned()));
-            }
-            other => panic!("unknown argument {other}; see the doc comment in crates/herald-bench/src/main.rs"),
-        }
-    }
-    args
-}
-
-/// User plus system CPU seconds a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
-/// Key generation plus ECDH per message, on one core: the cryptographic floor.
-fn crypto_floor() -> f64 {
-    use aws_lc_rs::agreement::{agree, PrivateKey, UnparsedPublicKey, ECDH_P256};
-    let peer = PrivateKey::generate(&ECDH_P256)
-        .unwrap()
-        .compute_public_key()
-        .unwrap()
-        .as_ref()
-        .to_vec();
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < Duration::from_secs(2) {
-        let key = PrivateKey::generate(&ECDH_P256).unwrap();
-        agree(&key, UnparsedPublicKey::new(&ECDH_P256, &peer), (), |s| Ok(s[0])).unwrap();
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
-/// A comparison sender run against the same stand-in: rate and what the stand-in counted.
-async fn run_comparison(label: &str, mut command: Command, sinks: &Sinks, n: usize) -> (String, Round) {
-    let mark = sinks.begin();
-    let status = tokio::task::spawn_blocking(move || command.status())
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{label} runs: {e}"));
-    assert!(status.success(), "{label} failed");
-    let round = sinks.finish(&mark, n as u64, Duration::from_secs(120)).await;
-    (label.to_owned(), round)
-}
 
 #[tokio::main]
 async fn main() {
-    let args = args();
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(Refusal::Help) => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(Refusal::Bad(why)) => {
+            eprintln!("herald-bench: {why}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(why) = run(args).await {
+        eprintln!("herald-bench: {why}");
+        std::process::exit(1);
+    }
+}
+
+/// What the servers did, for the report.
+pub struct Measured {
+    /// Each round and Herald's CPU µs per push in it.
+    pub rounds: Vec<(Round, f64)>,
+    pub comparisons: Vec<(String, Round)>,
+    pub registration_rate: f64,
+    pub registration_how: &'static str,
+    pub peak_rss: Vec<f64>,
+    pub rss_after_registration: Vec<f64>,
+    /// Pushes each instance's push services accepted, with more than one instance.
+    pub accepted: Vec<u64>,
+    pub load_before: String,
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let load_before = load_average();
     let n = args.subscriptions;
     let hung_n = args.hung_subscriptions;
     let sinks = if args.nginx {
-        assert!(hung_n == 0, "--hung-subscriptions needs the mock stand-in");
-        Sinks::Nginx(nginx::NginxSink::start(std::path::Path::new("bench/nginx-sink.sh")))
+        Sinks::Nginx(nginx::NginxSink::start(std::path::Path::new("bench/nginx-sink.sh"))?)
     } else {
         Sinks::mocks(args.origins, &args.shape, hung_n > 0).await
     };
     eprintln!("generating {} browser key pairs", n + hung_n);
-    let browsers: Vec<Browser> = (0..n + hung_n).map(|_| Browser::generate()).collect();
+    let browsers = generate_browsers(n + hung_n);
     let mut endpoints = sinks.add_healthy(&browsers[..n]);
     if hung_n > 0 {
         endpoints.extend(sinks.add_hung(&browsers[n..]));
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
     let cert_path = dir.path().join("sinks.pem");
-    std::fs::write(&cert_path, sinks.ca_bundle()).unwrap();
+    std::fs::write(&cert_path, sinks.ca_bundle()).map_err(|e| e.to_string())?;
+    // Declared before the servers, so it is dropped after them.
+    let database = match &args.database {
+        Some(url) => Database::create_on(url).await?,
+        None => Database::sqlite(dir.path()),
+    };
+    let registration = |i: usize| {
+        let mut body = json!({ "subscription": browsers[i].subscription_json(&endpoints[i]), "uid": i });
+        if let Some(tag) = args.tag_of(i) {
+            body["tags"] = json!([tag]);
+        }
+        body
+    };
 
-    let herald_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(&args.herald);
-    server
-        .arg("serve")
-        .env("HERALD_CONFIG", "/dev/null")
-        .env("HERALD_LISTEN", format!("127.0.0.1:{herald_port}"))
-        .env(
-            "HERALD_DATABASE_URL",
-            format!("sqlite://{}/bench.db", dir.path().display()),
-        )
-        .env("HERALD_ADMIN_TOKEN", ADMIN)
-        .env("HERALD_VAPID_SUBJECT", "mailto:bench@example.com")
-        .env("HERALD_ALLOW_PRIVATE_ENDPOINTS", "true")
-        .env("HERALD_PUBLIC_RATE_LIMIT_PER_MINUTE", "0")
-        .env("HERALD_MAX_SUBSCRIPTIONS_PER_OWNER", "1000000")
-        .env("HERALD_DELIVERY_CONCURRENCY", args.concurrency.to_string())
-        .env("SSL_CERT_FILE", &cert_path)
-        .env("HERALD_LOG", std::env::var("BENCH_HERALD_LOG").unwrap_or("warn".into()))
-        .envs(args.env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
-        .stderr(if std::env::var("BENCH_HERALD_LOG").is_ok() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
-    let mut child = server
-        .spawn()
-        .expect("start herald (build it with cargo build --release -p herald)");
-    let base = format!("http://127.0.0.1:{herald_port}");
-    let http = reqwest::Client::new();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    // Registration rate.
     let started = Instant::now();
-    futures::stream::iter(0..n + hung_n)
-        .map(|i| {
-            let http = http.clone();
-            let body = json!({
-                "subscription": browsers[i].subscription_json(&endpoints[i]),
-                "uid": i,
-            });
-            let url = format!("{base}/api/v1/subscriptions");
-            async move {
-                let r = http.post(url).bearer_auth(ADMIN).json(&body).send().await.unwrap();
-                assert!(r.status().is_success(), "registration failed: {}", r.status());
-            }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await;
+    let registration_how = if args.import {
+        import(
+            &args,
+            &database.url,
+            &cert_path,
+            (0..n + hung_n).map(registration),
+            dir.path(),
+        )?;
+        "herald subscriptions import"
+    } else {
+        "the API, 32 requests in flight"
+    };
+    let mut instances = Instances::start(&args, &database.url, &cert_path).await?;
+    if !args.import {
+        register(&instances.bases, (0..n + hung_n).map(registration)).await?;
+    }
     let registration_rate = (n + hung_n) as f64 / started.elapsed().as_secs_f64();
-    let rss_after_registration = peak_rss_mb(child.id());
+    let rss_after_registration = instances.peak_rss_mb();
 
-    // Broadcasts, each from the API call to the last delivery.
-    let payload = json!({"to": {"all": "clients"}, "title": "Your balance is low",
+    let mut payload = json!({"title": "Your balance is low",
         "body": "Top up before the 1st to keep your service.", "url": "https://billing.example.net/pay"});
-    let mut rounds = Vec::new(); // (round, CPU µs per notification)
+    payload["to"] = match args.audience {
+        Audience::All => json!({"all": "clients"}),
+        Audience::Tags => json!({"tags": {"any": ["bench:a", "bench:b"]}}),
+    };
+    let expected = args.healthy_targets() as u64;
+    let http = reqwest::Client::new();
+    let mut rounds = Vec::new();
     for _ in 0..args.rounds {
-        eprintln!("broadcast starting");
-        let cpu_before = cpu_seconds(child.id());
         let mark = sinks.begin();
+        // bench/profile.sh starts perf on this line.
+        eprintln!("broadcast starting");
+        let cpu_before = instances.cpu_seconds();
         let r: Value = http
-            .post(format!("{base}/api/v1/messages"))
+            .post(format!("{}/api/v1/messages", instances.bases[0]))
             .bearer_auth(ADMIN)
             .json(&payload)
             .send()
             .await
-            .unwrap()
+            .map_err(|e| format!("the broadcast: {e}"))?
             .json()
             .await
-            .unwrap();
-        assert_eq!(r["targets"], n + hung_n, "{r}");
-        let round = sinks.finish(&mark, n as u64, Duration::from_secs(1800)).await;
-        let cpu = cpu_seconds(child.id()) - cpu_before;
-        rounds.push((round, cpu * 1e6 / n as f64));
+            .map_err(|e| format!("the broadcast's answer: {e}"))?;
+        if r["targets"] != args.targets() {
+            return Err(format!("the broadcast expected {} targets: {r}", args.targets()));
+        }
+        let mut round = sinks.finish(&mark, expected, Duration::from_secs(1800)).await;
+        let cpu = instances.cpu_seconds() - cpu_before;
+        // Count again once nothing is pending, so late duplicates and strays are seen too.
+        if hung_n == 0 && round.complete {
+            let id = r["id"].as_str().unwrap_or_default();
+            wait_settled(&http, &instances.bases[0], id).await;
+            // nginx writes its access log every 100 ms.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let elapsed = round.elapsed;
+            round = sinks.finish(&mark, expected, Duration::ZERO).await;
+            round.elapsed = elapsed;
+        }
+        let reached = sinks.deliveries_by_endpoint();
+        for (i, endpoint) in endpoints[..n].iter().enumerate() {
+            let count = reached.get(endpoint).copied().unwrap_or(0);
+            let in_audience = args.audience == Audience::All || args.tag_of(i).is_some();
+            match (in_audience, count) {
+                (true, 0) => round.missed += 1,
+                (false, 1..) => round.outside_audience += 1,
+                _ => {}
+            }
+        }
+        rounds.push((round, cpu * 1e6 / expected as f64));
     }
-    let peak = peak_rss_mb(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
+    let peak_rss = instances.peak_rss_mb();
+    let accepted = match instances.bases.len() {
+        1 => Vec::new(),
+        _ => instances.accepted().await,
+    };
+    instances.stop();
+    drop(database);
 
     // The comparisons, against the same stand-in, to the healthy endpoints.
     let mut comparisons = Vec::new();
-    if !args.node && args.webpush_rust.is_none() {
-        report(
-            &args,
-            &rounds,
-            &comparisons,
-            registration_rate,
-            peak,
-            rss_after_registration,
-        );
-        return;
-    }
-    let subs: Vec<Value> = (0..n).map(|i| browsers[i].subscription_json(&endpoints[i])).collect();
-    let subs_path = dir.path().join("subs.json");
-    std::fs::write(&subs_path, serde_json::to_string(&subs).unwrap()).unwrap();
-    let payload_text = serde_json::to_string(&json!({"web_push": 8030, "notification": {"title": payload["title"], "body": payload["body"], "navigate": payload["url"]}})).unwrap();
-    if args.node {
-        let mut node = Command::new("node");
-        node.arg("bench/webpush-node/send.mjs")
-            .arg(&subs_path)
-            .arg(&payload_text)
-            .env("NODE_EXTRA_CA_CERTS", &cert_path);
-        comparisons.push(run_comparison("web-push for Node, 64 in flight", node, &sinks, n).await);
-    }
-    if let Some(path) = &args.webpush_rust {
-        let key = herald_push::keys::VapidKeyPair::generate()
-            .unwrap()
-            .private_key_base64url()
-            .unwrap();
-        let mut rust = Command::new(path);
-        rust.arg(&subs_path)
-            .arg(&payload_text)
-            .env("VAPID_PRIVATE_KEY", key)
-            .env("SSL_CERT_FILE", &cert_path);
-        comparisons
-            .push(run_comparison("Rust web-push crate 0.11 (hyper client), 64 in flight", rust, &sinks, n).await);
+    if args.node || args.webpush_rust.is_some() {
+        let subs: Vec<Value> = (0..n).map(|i| browsers[i].subscription_json(&endpoints[i])).collect();
+        let subs_path = dir.path().join("subs.json");
+        std::fs::write(&subs_path, serde_json::to_string(&subs).unwrap_or_default()).map_err(|e| e.to_string())?;
+        let payload_text = json!({"web_push": 8030, "notification": {"title": payload["title"],
+            "body": payload["body"], "navigate": payload["url"]}})
+        .to_string();
+        if args.node {
+            let mut node = Command::new("node");
+            node.arg("bench/webpush-node/send.mjs")
+                .arg(&subs_path)
+                .arg(&payload_text)
+                .env("NODE_EXTRA_CA_CERTS", &cert_path);
+            comparisons.push(run_comparison("web-push for Node, 64 in flight", node, &sinks, n).await?);
+        }
+        if let Some(path) = &args.webpush_rust {
+            let key = herald_push::keys::VapidKeyPair::generate()
+                .and_then(|k| k.private_key_base64url())
+                .map_err(|e| format!("a VAPID key: {e}"))?;
+            let mut rust = Command::new(path);
+            rust.arg(&subs_path)
+                .arg(&payload_text)
+                .env("VAPID_PRIVATE_KEY", key)
+                .env("SSL_CERT_FILE", &cert_path);
+            let label = "Rust web-push crate 0.11 (hyper client), 64 in flight";
+            comparisons.push(run_comparison(label, rust, &sinks, n).await?);
+        }
     }
 
-    report(
+    report::print(
         &args,
-        &rounds,
-        &comparisons,
-        registration_rate,
-        peak,
-        rss_after_registration,
+        &Measured {
+            rounds,
+            comparisons,
+            registration_rate,
+            registration_how,
+            peak_rss,
+            rss_after_registration,
+            accepted,
+            load_before,
+        },
     );
+    Ok(())
 }
 
-fn report(
+/// `n` browsers' key pairs, made on every core (a million take minutes on one).
+fn generate_browsers(n: usize) -> Vec<Browser> {
+    let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                let count = n / threads + usize::from(t < n % threads);
+                scope.spawn(move || (0..count).map(|_| Browser::generate()).collect::<Vec<_>>())
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Registers every subscription through the API, spread over the instances.
+async fn register(bases: &[String], bodies: impl Iterator<Item = Value>) -> Result<(), String> {
+    let http = reqwest::Client::new();
+    let failures: Vec<String> = futures::stream::iter(bodies.enumerate())
+        .map(|(i, body)| {
+            let http = http.clone();
+            let url = format!("{}/api/v1/subscriptions", bases[i % bases.len()]);
+            async move {
+                match http.post(url).bearer_auth(ADMIN).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => None,
+                    Ok(r) => Some(format!("registration answered {}", r.status())),
+                    Err(e) => Some(format!("registration failed: {e}")),
+                }
+            }
+        })
+        .buffer_unordered(32)
+        .filter_map(|failure| async move { failure })
+        .collect()
+        .await;
+    match failures.first() {
+        None => Ok(()),
+        Some(first) => Err(format!("{} registrations failed, the first: {first}", failures.len())),
+    }
+}
+
+/// Registers every subscription with `herald init` and `herald subscriptions import` of a
+/// JSON-lines file, before any server starts: the fast path for a million.
+fn import(
     args: &Args,
-    rounds: &[(Round, f64)],
-    comparisons: &[(String, Round)],
-    registration_rate: f64,
-    peak: f64,
-    rss_after_registration: f64,
-) {
-    let n = args.subscriptions;
-    let rate = |r: &Round| n as f64 / r.elapsed.as_secs_f64();
-    let median = |column: &dyn Fn(&(Round, f64)) -> f64| {
-        let mut values: Vec<f64> = rounds.iter().map(column).collect();
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    let herald_rate = median(&|r| rate(&r.0));
-    let stand_in = if args.nginx {
-        "nginx (bench/nginx-sink.sh)".to_owned()
-    } else {
-        let s = &args.shape;
-        format!(
-            "mock, {} origin(s){}{}{}{}",
-            args.origins,
-            s.latency
-                .map(|(a, b)| format!(", {}-{} ms", a.as_millis(), b.as_millis()))
-                .unwrap_or_default(),
-            s.max_streams.map(|v| format!(", {v} streams")).unwrap_or_default(),
-            s.goaway_after
-                .map(|v| format!(", GOAWAY after {v}"))
-                .unwrap_or_default(),
-            match args.hung_subscriptions {
-                0 => String::new(),
-                h => format!(", +{h} subscriptions at a hung origin"),
-            }
-        )
-    };
-    println!("| stand-in | {stand_in} |");
-    println!("| subscriptions | {n} |");
-    for (i, (r, cpu)) in rounds.iter().enumerate() {
-        println!(
-            "| herald round {} | {:.0}/s in {:.2} s, complete: {}, {} delivered, {} duplicates, {} TLS connections, {} over HTTP/2, {:.0} µs CPU per push{} |",
-            i + 1,
-            rate(r),
-            r.elapsed.as_secs_f64(),
-            r.complete,
-            r.delivered,
-            r.duplicates,
-            r.tls_connections,
-            r.http2,
-            cpu,
-            if args.hung_subscriptions > 0 {
-                format!(", hung origin received {} requests", r.hung_requests)
-            } else {
-                String::new()
-            }
-        );
+    database_url: &str,
+    cert_path: &std::path::Path,
+    lines: impl Iterator<Item = Value>,
+    dir: &std::path::Path,
+) -> Result<(), String> {
+    use std::io::Write;
+    let path = dir.join("subscriptions.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| e.to_string())?);
+    for line in lines {
+        writeln!(file, "{line}").map_err(|e| e.to_string())?;
     }
-    println!(
-        "| herald broadcast | {:.0} notifications/s (median of {}) |",
-        herald_rate,
-        rounds.len()
-    );
-    println!("| herald CPU per notification | {:.0} µs (median) |", median(&|r| r.1));
-    for (label, r) in comparisons {
-        println!(
-            "| {label} | {:.0}/s in {:.2} s, complete: {}, {} duplicates, {} TLS connections; herald is {:.1}x |",
-            rate(r),
-            r.elapsed.as_secs_f64(),
-            r.complete,
-            r.duplicates,
-            r.tls_connections,
-            herald_rate / rate(r)
-        );
+    file.flush().map_err(|e| e.to_string())?;
+    drop(file);
+    for step in [
+        vec!["init"],
+        vec!["subscriptions", "import", path.to_str().unwrap_or_default()],
+    ] {
+        let output = servers::herald_command(args, database_url, cert_path)
+            .args(&step)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", args.herald))?;
+        if !output.status.success() {
+            return Err(format!(
+                "herald {} failed: {}",
+                step.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        eprint!("{}", String::from_utf8_lossy(&output.stdout));
     }
-    let floor = crypto_floor();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-    println!(
-        "| crypto floor (keygen + ECDH) | {:.0}/s per core, {:.0}/s on {cores} cores |",
-        floor,
-        floor * cores
-    );
-    println!("| registration | {:.0} subscriptions/s |", registration_rate);
-    println!(
-        "| herald peak RSS | {:.1} MB (after registration {:.1} MB) |",
-        peak, rss_after_registration
-    );
-    if !args.nginx {
-        let (ok, bad) = rounds
-            .iter()
-            .fold((0, 0), |(o, b), (r, _)| (o + r.decrypted, b + r.decrypt_failures));
-        println!("| sampled decryptions | {ok} ok, {bad} failed |");
+    Ok(())
+}
+
+/// Waits until the message has nothing pending (at most 60 s).
+async fn wait_settled(http: &reqwest::Client, base: &str, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let status: Option<Value> = match http
+            .get(format!("{base}/api/v1/messages/{id}"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+        {
+            Ok(r) => r.json().await.ok(),
+            Err(_) => None,
+        };
+        if status.is_some_and(|s| s["pending"] == 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!("message {id} still had pending pushes after 60 s");
+}
+
+/// A comparison sender run against the same stand-in: rate and what the stand-in counted.
+async fn run_comparison(label: &str, mut command: Command, sinks: &Sinks, n: usize) -> Result<(String, Round), String> {
+    let mark = sinks.begin();
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{label} does not run: {e}"))?;
+    if !status.success() {
+        return Err(format!("{label} failed: {status}"));
+    }
+    let round = sinks.finish(&mark, n as u64, Duration::from_secs(120)).await;
+    Ok((label.to_owned(), round))
+}
+
+/// The 1, 5 and 15 minute load averages: the machine is shared, and the rates depend on it.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }

@@ -3,7 +3,7 @@
 //! what a broadcast against it measures is the sender. Counts come from its access log:
 //! one line per request with its time, its connection's serial number and its URI.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,29 +28,31 @@ pub struct LogCounts {
 
 impl NginxSink {
     /// Runs `script DIR PORT` and waits until nginx listens.
-    pub fn start(script: &Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+    pub fn start(script: &Path) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
             .port();
-        let child = Command::new(script)
+        let mut child = Command::new(script)
             .arg(dir.path())
             .arg(port.to_string())
             .stdout(Stdio::null())
             .spawn()
-            .expect("bench/nginx-sink.sh runs (needs nginx and openssl)");
+            .map_err(|e| format!("{} does not run: {e}", script.display()))?;
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start; see {}",
-                dir.path().display()
-            );
+            if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+                let _ = child.kill();
+                // Keep the directory: its error.log says why.
+                return Err(format!(
+                    "nginx did not start (needs nginx-light and openssl); see {}",
+                    dir.keep().display()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, dir, port }
+        Ok(Self { child, dir, port })
     }
 
     pub fn endpoint(&self, i: usize) -> String {
@@ -70,6 +72,20 @@ impl NginxSink {
         // Let nginx flush what it buffered from before first.
         std::thread::sleep(Duration::from_millis(300));
         std::fs::write(self.log_path(), b"").unwrap();
+    }
+
+    /// Answers 201 per endpoint in the access log.
+    pub fn deliveries_by_endpoint(&self) -> HashMap<String, u64> {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let mut counts = HashMap::new();
+        for line in text.lines() {
+            if let [_, _, _, "201", uri] = line.split(' ').collect::<Vec<_>>()[..] {
+                *counts
+                    .entry(format!("https://127.0.0.1:{}{uri}", self.port))
+                    .or_insert(0) += 1;
+            }
+        }
+        counts
     }
 
     pub fn read_log(&self) -> LogCounts {

@@ -5,6 +5,7 @@
 
 use crate::nginx::NginxSink;
 use herald_testkit::{Browser, MockOptions, MockPushService, MockResponse, MockStats};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// The shape of every healthy mock origin.
@@ -51,6 +52,10 @@ pub struct Round {
     pub decrypt_failures: u64,
     /// Requests the hung origin received (and never answered).
     pub hung_requests: u64,
+    /// Devices in the audience that got nothing, and devices outside it that got a push
+    /// (filled in by the caller).
+    pub missed: u64,
+    pub outside_audience: u64,
 }
 
 pub enum Sinks {
@@ -116,6 +121,15 @@ impl Sinks {
                 .map(|b| hung.add_browser(b.clone(), MockResponse::created()))
                 .collect(),
             _ => panic!("--hung-subscriptions needs the mock sinks"),
+        }
+    }
+
+    /// Deliveries per healthy endpoint since the round began (the mock counts them per
+    /// device; for nginx, from its access log).
+    pub fn deliveries_by_endpoint(&self) -> HashMap<String, u64> {
+        match self {
+            Sinks::Mock { healthy, .. } => healthy.iter().flat_map(|m| m.deliveries_by_endpoint()).collect(),
+            Sinks::Nginx(nginx) => nginx.deliveries_by_endpoint(),
         }
     }
 

@@ -33,6 +33,9 @@
 //!   last-stream-id, not started on a connection going away) is encrypted and sent again at
 //!   once on another connection, and counts no attempt (`MAX_UNPROCESSED` times, then back to
 //!   the outbox).
+//! - An answer that arrives before the body could be sent (a service that answers on the
+//!   headers and resets the stream, as nginx's `return 201` does) stands: the push is settled
+//!   by it, not retried.
 //! - A connection reset, an I/O error mid-stream or a timeout is ambiguous: it counts an
 //!   attempt and retries with exponential back-off and jitter (at least `Retry-After`).
 //! - Once a 2xx is recorded the row is never sent again (settling only touches rows still

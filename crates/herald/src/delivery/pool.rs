@@ -472,10 +472,29 @@ async fn exchange(connection: &Connection, push: PushRequest) -> Result<PushResp
         SendError::Unprocessed(format!("stream not started (GOAWAY or closed): {e}"))
     };
     let mut send = connection.send.clone().ready().await.map_err(not_started)?;
-    let (response, mut stream) = send.send_request(request, body.is_empty()).map_err(not_started)?;
+    let (response, stream) = send.send_request(request, body.is_empty()).map_err(not_started)?;
+    answer(connection, response, stream, body).await
+}
+
+/// Sends the body of a started request and reads the answer.
+///
+/// A service may answer on the headers alone and end the stream before the body arrives
+/// (nginx's `return 201` answers, then resets the stream with `NO_ERROR`; a service can refuse
+/// an endpoint by its URL the same way). If that happens between starting the request and
+/// sending its body, the body cannot be sent ("inactive stream"), but the answer stands: it
+/// is read, not reported as an ambiguous failure that would send the push again.
+async fn answer(
+    connection: &Connection,
+    response: h2::client::ResponseFuture,
+    mut stream: h2::SendStream<Bytes>,
+    body: Bytes,
+) -> Result<PushResponse, SendError> {
     if !body.is_empty() {
-        stream.send_data(body, true).map_err(|e| classify(connection, e))?;
+        if let Err(e) = stream.send_data(body, true) {
+            tracing::debug!(error = %e, "the body was not sent; reading the answer");
+        }
     }
+    // Without an answer, the stream's own error says what happened (a reset, GOAWAY, I/O).
     let response = response.await.map_err(|e| classify(connection, e))?;
     let (parts, mut body) = response.into_parts();
     let mut received = BytesMut::new();

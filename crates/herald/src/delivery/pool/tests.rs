@@ -19,6 +19,9 @@ struct Behaviour {
     refuse_first: bool,
     /// Offer only HTTP/1.1 by ALPN and answer by hand.
     http1_only: bool,
+    /// Answer 201 on the headers, without reading the body, then reset the stream with
+    /// NO_ERROR (what nginx's `return 201` does).
+    answer_on_headers: bool,
 }
 
 #[derive(Default)]
@@ -98,6 +101,14 @@ async fn serve_h2(tls: tokio_rustls::server::TlsStream<TcpStream>, behaviour: Be
         let behaviour = behaviour.clone();
         tokio::spawn(async move {
             let path = request.uri().path().to_owned();
+            if behaviour.answer_on_headers {
+                *seen.processed.lock().unwrap().entry(path).or_default() += 1;
+                let response = http::Response::builder().status(201).body(()).unwrap();
+                // Dropping the unread request then resets the stream with NO_ERROR, after
+                // the answer (h2's server does that, as nginx does).
+                let _ = respond.send_response(response, true);
+                return;
+            }
             let open = seen.open_streams.fetch_add(1, Ordering::SeqCst) + 1;
             seen.peak_streams.fetch_max(open, Ordering::SeqCst);
             let mut body = request.into_body();
@@ -262,6 +273,44 @@ async fn goaway_moves_unprocessed_streams_to_a_new_connection_without_duplicates
     // pool opens one only when the others are full or going away.
     let connections = service.seen.connections.load(Ordering::SeqCst);
     assert!((8..=8 + 8).contains(&connections), "{connections} connections");
+}
+
+#[tokio::test]
+async fn an_answer_that_comes_before_the_body_is_sent_stands() {
+    let service = start(Behaviour {
+        answer_on_headers: true,
+        ..Default::default()
+    })
+    .await;
+    let pool = pool_for(&service);
+    for device in 0..20 {
+        assert_eq!(send_until_answered(&pool, &service, device).await, 0);
+    }
+    // The race itself, forced: the answer and the reset arrive between starting the request
+    // and sending its body (a worker preempted there, on a busy machine). The body cannot go
+    // out any more, but the push was processed: it is answered, not failed (and sent again).
+    let url = Url::parse(&format!("{}/push/race", service.url)).unwrap();
+    let (key, host, port) = origin_of(&url).unwrap();
+    let origin = pool.origin(key, host, port);
+    let Ok(Acquired::Stream(reserved)) = pool.acquire(&origin).await else {
+        panic!("no stream")
+    };
+    let request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(url.as_str())
+        .body(())
+        .unwrap();
+    let mut send = reserved.connection.send.clone().ready().await.unwrap();
+    let (response, mut stream) = send.send_request(request, false).unwrap();
+    let reason = futures::future::poll_fn(|cx| stream.poll_reset(cx)).await.unwrap();
+    assert_eq!(reason, h2::Reason::NO_ERROR);
+    match answer(&reserved.connection, response, stream, Bytes::from_static(b"encrypted")).await {
+        Ok(response) => assert_eq!(response.status, 201),
+        Err(e) => panic!("the service answered 201, the pool says {e:?}"),
+    }
+    let processed = service.seen.processed.lock().unwrap();
+    assert_eq!(processed.len(), 21);
+    assert!(processed.values().all(|n| *n == 1));
 }
 
 #[tokio::test]

@@ -1,0 +1,148 @@
+//! The report: one Markdown table row per figure, as docs/benchmarks.md quotes them.
+
+use crate::args::{Args, Audience};
+use crate::sink::Round;
+use crate::Measured;
+
+pub fn print(args: &Args, m: &Measured) {
+    let expected = args.healthy_targets();
+    let rate = |r: &Round, n: usize| n as f64 / r.elapsed.as_secs_f64();
+    let median = |column: &dyn Fn(&(Round, f64)) -> f64| {
+        let mut values: Vec<f64> = m.rounds.iter().map(column).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let herald_rate = median(&|r| rate(&r.0, expected));
+    let stand_in = if args.nginx {
+        "nginx (bench/nginx-sink.sh)".to_owned()
+    } else {
+        let s = &args.shape;
+        format!(
+            "mock, {} origin(s){}{}{}{}",
+            args.origins,
+            s.latency
+                .map(|(a, b)| format!(", {}-{} ms", a.as_millis(), b.as_millis()))
+                .unwrap_or_default(),
+            s.max_streams.map(|v| format!(", {v} streams")).unwrap_or_default(),
+            s.goaway_after
+                .map(|v| format!(", GOAWAY after {v}"))
+                .unwrap_or_default(),
+            match args.hung_subscriptions {
+                0 => String::new(),
+                h => format!(", +{h} subscriptions at a hung origin"),
+            }
+        )
+    };
+    println!("| stand-in | {stand_in} |");
+    let database = match &args.database {
+        Some(url) => format!("fresh database on {url}"),
+        None => "fresh SQLite file".into(),
+    };
+    println!("| servers | {} × herald serve, {database} |", args.instances);
+    let audience = match args.audience {
+        Audience::All => "all clients".to_owned(),
+        Audience::Tags => format!("tags any of bench:a, bench:b ({} tagged)", args.tagged),
+    };
+    println!(
+        "| subscriptions | {}{}, audience {audience} |",
+        args.subscriptions,
+        match args.tagged {
+            0 => String::new(),
+            t => format!(" ({t} tagged)"),
+        }
+    );
+    println!("| load average before | {} |", m.load_before);
+    for (i, (r, cpu)) in m.rounds.iter().enumerate() {
+        println!(
+            "| herald round {} | {:.0}/s in {:.2} s, complete: {}, {} delivered, {} duplicates, {} missed, {} outside the audience, {} TLS connections, {} over HTTP/2, {:.0} µs CPU per push{} |",
+            i + 1,
+            rate(r, expected),
+            r.elapsed.as_secs_f64(),
+            r.complete,
+            r.delivered,
+            r.duplicates,
+            r.missed,
+            r.outside_audience,
+            r.tls_connections,
+            r.http2,
+            cpu,
+            if args.hung_subscriptions > 0 {
+                format!(", hung origin received {} requests", r.hung_requests)
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!(
+        "| herald broadcast | {:.0} notifications/s (median of {}) |",
+        herald_rate,
+        m.rounds.len()
+    );
+    println!(
+        "| herald CPU per notification | {:.0} µs (median, summed over instances) |",
+        median(&|r| r.1)
+    );
+    if !m.accepted.is_empty() {
+        let list: Vec<String> = m.accepted.iter().map(u64::to_string).collect();
+        println!("| pushes accepted per instance | {} |", list.join(" + "));
+    }
+    for (label, r) in &m.comparisons {
+        println!(
+            "| {label} | {:.0}/s in {:.2} s, complete: {}, {} duplicates, {} TLS connections; herald is {:.1}x |",
+            rate(r, args.subscriptions),
+            r.elapsed.as_secs_f64(),
+            r.complete,
+            r.duplicates,
+            r.tls_connections,
+            herald_rate / rate(r, args.subscriptions)
+        );
+    }
+    let floor = crypto_floor();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    println!(
+        "| crypto floor (keygen + ECDH) | {:.0}/s per core, {:.0}/s on {cores} cores |",
+        floor,
+        floor * cores
+    );
+    println!(
+        "| registration | {:.0} subscriptions/s through {} |",
+        m.registration_rate, m.registration_how
+    );
+    let mb = |v: &[f64]| v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(" + ");
+    println!(
+        "| herald peak RSS | {} MB (after registration {} MB) |",
+        mb(&m.peak_rss),
+        mb(&m.rss_after_registration)
+    );
+    if !args.nginx {
+        let (ok, bad) = m
+            .rounds
+            .iter()
+            .fold((0, 0), |(o, b), (r, _)| (o + r.decrypted, b + r.decrypt_failures));
+        println!("| sampled decryptions | {ok} ok, {bad} failed |");
+    }
+    println!("| load average after | {} |", crate::load_average());
+}
+
+/// Key generation plus ECDH per message, on one core: the cryptographic floor.
+fn crypto_floor() -> f64 {
+    use aws_lc_rs::agreement::{agree, PrivateKey, UnparsedPublicKey, ECDH_P256};
+    use std::time::{Duration, Instant};
+    let Some(peer) = PrivateKey::generate(&ECDH_P256)
+        .and_then(|k| k.compute_public_key())
+        .ok()
+        .map(|k| k.as_ref().to_vec())
+    else {
+        return 0.0;
+    };
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(2) {
+        let Ok(key) = PrivateKey::generate(&ECDH_P256) else {
+            return 0.0;
+        };
+        let _ = agree(&key, UnparsedPublicKey::new(&ECDH_P256, &peer), (), |s| Ok(s[0]));
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
