@@ -109,7 +109,8 @@ impl MessageRequest {
             Some(localized) => {
                 for (field, value) in localized.entries("body") {
                     let checked = text(&field, &Some(value.to_owned()), 16_000, true)?;
-                    // An empty translation falls back to the default body.
+                    // An empty (or blank) translation falls back to the default body.
+                    let checked = checked.filter(|c| !c.trim().is_empty());
                     if let (Some(tag), Some(checked)) = (field.strip_prefix("body."), checked) {
                         bodies.insert(tag.to_owned(), checked);
                     }
@@ -515,5 +516,12 @@ mod tests {
         let err = request(message(3864)).unwrap_err();
         assert!(err.contains("title in `en-gb` and the body in `fr`"), "{err}");
         assert!(request(message(2000)).is_ok());
+    }
+    #[test]
+    fn a_blank_body_translation_falls_back_to_the_default() {
+        let m =
+            request(json!({"to": {"uid": 1}, "title": "t", "body": {"default": "b", "uk": "   ", "en": "e"}})).unwrap();
+        let languages: Vec<&str> = m.content.bodies.keys().map(|t| t.as_str()).collect();
+        assert_eq!(languages, ["en"]);
     }
 }

@@ -106,8 +106,9 @@ pub struct RichArgs {
     #[arg(long, value_parser = ["auto", "ltr", "rtl"])]
     pub dir: Option<String>,
     /// The number on the app's icon (0 clears it).
-    #[arg(long, value_name = "N")]
-    pub app_badge: Option<u32>,
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(u64).range(..=crate::compose::MAX_APP_BADGE))]
+    pub app_badge: Option<u64>,
     /// Your own JSON object handed to the page (at most 1 KB).
     #[arg(long, value_name = "JSON")]
     pub data: Option<String>,
@@ -357,6 +358,18 @@ mod tests {
             panic!("not reminders add")
         };
         args.message.to_json().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn app_badge_takes_what_javascript_holds_exactly() {
+        let largest = crate::compose::MAX_APP_BADGE.to_string();
+        let body = notify(&["--uid", "1", "--app-badge", &largest]).unwrap();
+        assert_eq!(body["appBadge"], crate::compose::MAX_APP_BADGE);
+        let too_big = (crate::compose::MAX_APP_BADGE + 1).to_string();
+        for bad in [too_big.as_str(), "-1", "many"] {
+            let err = notify(&["--uid", "1", "--app-badge", bad]).unwrap_err();
+            assert!(err.contains("--app-badge"), "{bad}: {err}");
+        }
     }
 
     #[test]

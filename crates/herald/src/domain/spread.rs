@@ -65,7 +65,7 @@ impl SpreadOver {
         match value {
             Value::Number(n) => match n.as_u64() {
                 Some(secs) => Self::from_secs(secs),
-                None => Err("`spreadOver` must be a whole number of seconds".into()),
+                None => Err("`spreadOver` must be a whole, positive number of seconds".into()),
             },
             Value::String(text) => Self::parse(text),
             _ => Err("`spreadOver` must be seconds (1800) or a string such as \"30m\"".into()),
