@@ -204,11 +204,50 @@ async fn import(store: &Store, input: Box<dyn BufRead>, policy: &EndpointPolicy)
     Ok(())
 }
 
+/// The members a line may have: the export's, and `endpoint`/`keys` at the top level.
+const KNOWN_FIELDS: [&str; 12] = [
+    "id",
+    "uid",
+    "aid",
+    "subscription",
+    "endpoint",
+    "keys",
+    "secretHash",
+    "createdAt",
+    "tags",
+    "languages",
+    "timeZone",
+    "ownerTags",
+];
+
+/// Members of a line that import does not read (a misspelt `timezone`, say).
+fn unknown_fields(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .map(|members| {
+            members
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !KNOWN_FIELDS.contains(k))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Validates one line. A line without `subscription` or `endpoint` must carry `ownerTags`.
 fn parse_line(line: &str, policy: &EndpointPolicy, now_ms: i64) -> Result<Line, CliError> {
     let value: Value = serde_json::from_str(line).map_err(|e| CliError::Refused(format!("not JSON: {e}")))?;
     if !value.is_object() {
         return Err(CliError::Refused("not a JSON object".into()));
+    }
+    let unknown = unknown_fields(&value);
+    if !unknown.is_empty() {
+        // Refused like the API refuses unknown members: a misspelt field would be lost.
+        return Err(CliError::Refused(format!(
+            "unknown field(s) {}; a line holds only {}",
+            unknown.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+            KNOWN_FIELDS.map(|k| format!("`{k}`")).join(", ")
+        )));
     }
     let owner = match (value.get("uid"), value.get("aid")) {
         (Some(uid), None) => Owner {

@@ -265,12 +265,14 @@ async fn subscriptions_export_and_import_report_bad_lines_and_keep_the_rest() {
     }
     let mut text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.lines().count(), 2);
-    // Lines from another system, one good, and two bad ones.
+    // Lines from another system, one good, and three bad ones (the last with a misspelt field).
     let browser = herald_testkit::Browser::generate();
+    let other = herald_testkit::Browser::generate();
     text.push_str(&format!(
-        "{}\n{{not json\n{}\n",
+        "{}\n{{not json\n{}\n{}\n",
         json!({"uid": 70000, "endpoint": format!("{}/push/ext", source.push.base_url()), "keys": {"p256dh": browser.p256dh_b64(), "auth": browser.auth_b64()}}),
         json!({"uid": 1, "endpoint": "https://push.example/x", "keys": {"p256dh": "AAAA", "auth": browser.auth_b64()}}),
+        json!({"uid": 70001, "endpoint": format!("{}/push/ext2", source.push.base_url()), "keys": {"p256dh": other.p256dh_b64(), "auth": other.auth_b64()}, "timezone": "Europe/Kyiv"}),
     ));
     std::fs::write(&file, text).unwrap();
 
@@ -285,6 +287,7 @@ async fn subscriptions_export_and_import_report_bad_lines_and_keep_the_rest() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "invalid lines make the exit status fail");
     assert!(stderr.contains("line 4:") && stderr.contains("line 5:"), "{stderr}");
+    assert!(stderr.contains("line 6: unknown field(s) `timezone`"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 3 new"));
     let list: Value = target.admin_get("/api/v1/subscriptions").await.json().await.unwrap();
     assert_eq!(list["total"], 3);
