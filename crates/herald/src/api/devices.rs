@@ -50,36 +50,7 @@ fn inbox_json(m: &InboxMessage, languages: &[LanguageTag]) -> serde_json::Value 
         "id": m.id, "title": picked.title, "body": picked.body, "url": m.url, "icon": m.icon, "tag": m.tag,
         "createdAt": rfc3339(m.created_at),
     });
-    if !c.actions.is_empty() {
-        v["actions"] = json!(c.actions);
-    }
-    let texts = [
-        ("image", c.image.as_deref()),
-        ("badge", c.badge.as_deref()),
-        ("lang", picked.lang),
-        ("dir", c.dir.as_deref()),
-    ];
-    for (key, value) in texts {
-        if let Some(value) = value {
-            v[key] = json!(value);
-        }
-    }
-    let flags = [
-        ("requireInteraction", c.require_interaction),
-        ("silent", c.silent),
-        ("renotify", c.renotify),
-    ];
-    for (key, on) in flags {
-        if on {
-            v[key] = json!(true);
-        }
-    }
-    if let Some(count) = c.app_badge {
-        v["appBadge"] = json!(count);
-    }
-    if let Some(data) = &c.data {
-        v["data"] = data.clone();
-    }
+    c.write_fields(&mut v, picked.lang);
     v
 }
 

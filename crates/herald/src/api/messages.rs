@@ -6,7 +6,6 @@ use super::AppState;
 use crate::clock::rfc3339;
 use crate::compose::MessageRequest;
 use crate::domain::language::LanguageTag;
-use crate::domain::rich::RichContent;
 use crate::storage::messages::MessageStatus;
 use crate::storage::messages::{Cancelled, MessageFilter, MessageView, StatusFilter};
 use crate::storage::outbox::TargetState;
@@ -130,7 +129,7 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
     if m.ignore_quiet_hours {
         answer["ignoreQuietHours"] = json!(true);
     }
-    rich_json(c, &mut answer);
+    c.write_fields(&mut answer, c.lang.as_ref().map(LanguageTag::as_str));
     if m.spread_over_ms > 0 {
         answer["spreadOver"] = json!(m.spread_over_ms / 1000);
         // Pacing starts when the message fans out: at `sendAt`.
@@ -140,40 +139,6 @@ pub fn message_json(m: &MessageView) -> serde_json::Value {
         });
     }
     answer
-}
-
-/// The rich fields of a message as a request gives them, each only when the message has it.
-fn rich_json(c: &RichContent, answer: &mut serde_json::Value) {
-    if !c.actions.is_empty() {
-        answer["actions"] = json!(c.actions);
-    }
-    let texts = [
-        ("image", c.image.as_deref()),
-        ("badge", c.badge.as_deref()),
-        ("lang", c.lang.as_ref().map(LanguageTag::as_str)),
-        ("dir", c.dir.as_deref()),
-    ];
-    for (key, value) in texts {
-        if let Some(value) = value {
-            answer[key] = json!(value);
-        }
-    }
-    let flags = [
-        ("requireInteraction", c.require_interaction),
-        ("silent", c.silent),
-        ("renotify", c.renotify),
-    ];
-    for (key, on) in flags {
-        if on {
-            answer[key] = json!(true);
-        }
-    }
-    if let Some(count) = c.app_badge {
-        answer["appBadge"] = json!(count);
-    }
-    if let Some(data) = &c.data {
-        answer["data"] = data.clone();
-    }
 }
 
 pub async fn get(_: Reader, State(state): State<Arc<AppState>>, ApiPath(id): ApiPath) -> ApiResult<impl IntoResponse> {

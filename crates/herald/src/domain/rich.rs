@@ -85,6 +85,42 @@ impl RichContent {
         default.map(|text| localized(text, &self.bodies))
     }
 
+    /// Writes the rich fields into `into` by their API names, each only when set, with `lang`
+    /// as given (the message's own, or the language a device got). Message status and the
+    /// tickle inbox both answer in these shapes.
+    pub fn write_fields(&self, into: &mut Value, lang: Option<&str>) {
+        if !self.actions.is_empty() {
+            into["actions"] = serde_json::json!(self.actions);
+        }
+        let texts = [
+            ("image", self.image.as_deref()),
+            ("badge", self.badge.as_deref()),
+            ("lang", lang),
+            ("dir", self.dir.as_deref()),
+        ];
+        for (key, value) in texts {
+            if let Some(value) = value {
+                into[key] = value.into();
+            }
+        }
+        let flags = [
+            ("requireInteraction", self.require_interaction),
+            ("silent", self.silent),
+            ("renotify", self.renotify),
+        ];
+        for (key, on) in flags {
+            if on {
+                into[key] = true.into();
+            }
+        }
+        if let Some(count) = self.app_badge {
+            into["appBadge"] = count.into();
+        }
+        if let Some(data) = &self.data {
+            into["data"] = data.clone();
+        }
+    }
+
     /// The payload fields besides title, body and lang.
     pub fn extras(&self) -> Extras<'_> {
         Extras {
