@@ -188,8 +188,15 @@ async fn import(store: &Store, input: Box<dyn BufRead>, policy: &EndpointPolicy)
             }
         }
         if let Some((owner, tags)) = &parsed.owner_tags {
-            store.restore_owner_tags(owner, tags).await.map_err(database)?;
-            people += 1;
+            match store.restore_owner_tags(owner, tags).await {
+                Ok(()) => people += 1,
+                // More than the limit with the person's tags here: refused, nothing stored.
+                Err(e @ crate::storage::StoreError::Invalid(_)) => {
+                    eprintln!("line {number}: {e}");
+                    invalid += 1;
+                }
+                Err(e) => return Err(database(e)),
+            }
         }
     }
     println!(

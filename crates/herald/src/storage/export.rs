@@ -5,9 +5,9 @@
 //! carries each subscription's own tags, so restoring a person's tags must not copy them onto
 //! the subscriptions again (one whose copy was removed stays without it).
 
-use super::{col, Store, StoreResult};
+use super::{col, Store, StoreError, StoreResult};
 use crate::domain::segment::Tag;
-use crate::domain::{Owner, OwnerId, OwnerKind};
+use crate::domain::{Owner, OwnerId, OwnerKind, ValidationError};
 use std::collections::HashMap;
 
 /// A subscription's languages (`uk,en-gb`) and IANA time zone, as stored.
@@ -95,19 +95,24 @@ impl Store {
     pub async fn restore_owner_tags(&self, owner: &Owner, tags: &[Tag]) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         for tag in tags {
-            tx.query(
-                "INSERT INTO owner_tags (owner_kind, owner_id, tag) SELECT $1, $2, $3 \
-                 FROM (SELECT 1 AS one) AS probe WHERE NOT EXISTS \
-                 (SELECT 1 FROM owner_tags WHERE owner_kind = $4 AND owner_id = $5 AND tag = $6)",
-            )
+            super::tags::add_owner_tag(&mut tx, owner, tag).await?;
+        }
+        // With the tags the person already has here, still at most the limit.
+        let count: i64 = tx
+            .query("SELECT COUNT(*) FROM owner_tags WHERE owner_kind = $1 AND owner_id = $2")
             .bind(owner.kind.as_db())
             .bind(owner.id.as_str())
-            .bind(tag.as_str())
-            .bind(owner.kind.as_db())
-            .bind(owner.id.as_str())
-            .bind(tag.as_str())
-            .execute()
+            .fetch_scalar()
             .await?;
+        if count as usize > Tag::MAX_PER_SUBSCRIPTION {
+            tx.rollback().await?;
+            return Err(StoreError::Invalid(ValidationError::new(
+                "ownerTags",
+                format!(
+                    "this person would carry {count} tags; at most {} are allowed; nothing was changed",
+                    Tag::MAX_PER_SUBSCRIPTION
+                ),
+            )));
         }
         tx.commit().await?;
         Ok(())

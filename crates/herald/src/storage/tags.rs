@@ -76,18 +76,7 @@ impl Store {
                 .await?;
         }
         for tag in add {
-            tx.query(
-                "INSERT INTO owner_tags (owner_kind, owner_id, tag) SELECT $1, $2, $3 \
-                 FROM (SELECT 1 AS one) AS probe WHERE NOT EXISTS (SELECT 1 FROM owner_tags WHERE owner_kind = $4 AND owner_id = $5 AND tag = $6)",
-            )
-            .bind(owner.kind.as_db())
-            .bind(owner.id.as_str())
-            .bind(tag.as_str())
-            .bind(owner.kind.as_db())
-            .bind(owner.id.as_str())
-            .bind(tag.as_str())
-            .execute()
-            .await?;
+            add_owner_tag(&mut tx, owner, tag).await?;
             tx.query(
                 "INSERT INTO subscription_tags (subscription_id, tag) SELECT s.id, $1 FROM subscriptions s \
                  WHERE s.owner_kind = $2 AND s.owner_id = $3 AND NOT EXISTS \
@@ -259,6 +248,24 @@ async fn tag_subscription(tx: &mut WriteTx, subscription_id: &str, tag: &Tag) ->
 /// Whether the subscription exists, read inside the transaction that changes its tags. The
 /// row stays locked until the transaction ends, so concurrent changes count one after the
 /// other (SQLite has one writer at a time anyway).
+/// Gives a person a tag of their own, once.
+pub(super) async fn add_owner_tag(tx: &mut WriteTx, owner: &Owner, tag: &Tag) -> StoreResult<()> {
+    tx.query(
+        "INSERT INTO owner_tags (owner_kind, owner_id, tag) SELECT $1, $2, $3 \
+         FROM (SELECT 1 AS one) AS probe WHERE NOT EXISTS \
+         (SELECT 1 FROM owner_tags WHERE owner_kind = $4 AND owner_id = $5 AND tag = $6)",
+    )
+    .bind(owner.kind.as_db())
+    .bind(owner.id.as_str())
+    .bind(tag.as_str())
+    .bind(owner.kind.as_db())
+    .bind(owner.id.as_str())
+    .bind(tag.as_str())
+    .execute()
+    .await?;
+    Ok(())
+}
+
 async fn subscription_exists(tx: &mut WriteTx, subscription_id: &str) -> StoreResult<bool> {
     let sql = match tx.backend() {
         Backend::Sqlite => "SELECT id FROM subscriptions WHERE id = $1",

@@ -707,3 +707,43 @@ async fn notify_and_reminders_take_the_rich_flags() {
     assert!(!ok);
     assert!(stderr.contains("--renotify: needs --tag"), "{stderr}");
 }
+
+/// A person's `ownerTags` line that would take them past 64 tags with the tags they already
+/// have here is refused by line number and changes nothing; the import goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn importing_owner_tags_keeps_the_limit() {
+    let app = spawn_app().await;
+    let (ok, _, stderr) = run_herald(&app.database_url, &["tags", "add", "--uid", "8", "already:here"]).await;
+    assert!(ok, "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("owners.jsonl");
+    let full: Vec<String> = (0..64).map(|i| format!("t:{i}")).collect();
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            json!({"uid": "8", "ownerTags": full}),
+            json!({"uid": "9", "ownerTags": ["vip"]})
+        ),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) =
+        run_herald(&app.database_url, &["subscriptions", "import", file.to_str().unwrap()]).await;
+    assert!(!ok, "the refused line makes the exit status fail");
+    assert!(stderr.contains("line 1:") && stderr.contains("65 tags"), "{stderr}");
+    assert!(stdout.contains("the tags of 1 person"), "{stdout}");
+    let tags = |uid: &'static str| {
+        let store = app.app_state.store.clone();
+        async move {
+            store
+                .read("SELECT tag FROM owner_tags WHERE owner_id = $1 ORDER BY tag")
+                .bind(uid)
+                .fetch_all()
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(tags("8").await, 1, "nothing of the refused line was stored");
+    assert_eq!(tags("9").await, 1);
+}
