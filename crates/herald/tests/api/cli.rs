@@ -352,21 +352,6 @@ async fn run_herald(database_url: &str, args: &[&str]) -> (bool, String, String)
     )
 }
 
-async fn tags_of(app: &TestApp, owner: &str) -> Vec<Value> {
-    let list: Value = app
-        .admin_get(&format!("/api/v1/subscriptions?{owner}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    list["subscriptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["tags"].clone())
-        .collect()
-}
-
 /// Export → import into a fresh database keeps every subscription's tags, languages and time
 /// zone and every person's own tags; a second export is the same file. An older export's line
 /// (without those fields) is still taken.
@@ -479,7 +464,10 @@ async fn subscriptions_round_trip_keeps_tags_languages_time_zones_and_owner_tags
     assert_eq!(rows, ["uid:7=district:12", "uid:900=district:3", "uid:900=vip"]);
     // uid 900's tags were restored: a device they register now inherits them.
     target.register_device(json!({"uid": 900})).await;
-    assert_eq!(tags_of(&target, "uid=900").await, [json!(["district:3", "vip"])]);
+    assert_eq!(
+        target.owner_subscription_tags("uid=900").await,
+        [json!(["district:3", "vip"])]
+    );
 
     // The same file again, less the line the target lacks on the source and uid 900's device.
     let again = dir.path().join("again.jsonl");
@@ -514,7 +502,7 @@ async fn tags_from_the_command_line() {
         "{stdout}"
     );
     assert_eq!(
-        tags_of(&app, "uid=7").await,
+        app.owner_subscription_tags("uid=7").await,
         [json!(["district:12", "vip"]), json!(["district:12", "vip"])]
     );
     let (ok, stdout, stderr) = run_herald(&app.database_url, &["tags", "remove", "--uid", "7", "vip"]).await;
@@ -524,7 +512,7 @@ async fn tags_from_the_command_line() {
     let (ok, _, stderr) = run_herald(&app.database_url, &["tags", "add", "--aid", "4", "night-shift"]).await;
     assert!(ok, "{stderr}");
     app.register_device(json!({"aid": 4})).await;
-    assert_eq!(tags_of(&app, "aid=4").await, [json!(["night-shift"])]);
+    assert_eq!(app.owner_subscription_tags("aid=4").await, [json!(["night-shift"])]);
 
     // One subscription, by id; a tag with `/`.
     let (ok, stdout, stderr) = run_herald(
@@ -543,7 +531,7 @@ async fn tags_from_the_command_line() {
     )
     .await;
     assert!(ok, "{stderr}");
-    assert_eq!(tags_of(&app, "aid=3").await, [json!(["floor/2"])]);
+    assert_eq!(app.owner_subscription_tags("aid=3").await, [json!(["floor/2"])]);
     // The tag audience reaches exactly the tagged device.
     let id = app
         .send(json!({"to": {"tags": {"any": ["floor/2"]}}, "title": "Lab"}))
@@ -560,7 +548,7 @@ async fn tags_from_the_command_line() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(tags_of(&app, "aid=3").await, [json!([])]);
+    assert_eq!(app.owner_subscription_tags("aid=3").await, [json!([])]);
 
     for (args, says) in [
         (

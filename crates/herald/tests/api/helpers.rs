@@ -162,6 +162,35 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The tags of each subscription the admin list gives for `query` (`uid=7`, `aid=3`).
+    pub async fn owner_subscription_tags(&self, query: &str) -> Vec<Value> {
+        let list: Value = self
+            .admin_get(&format!("/api/v1/subscriptions?{query}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        list["subscriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["tags"].clone())
+            .collect()
+    }
+
+    /// What a device's service worker fetches after a tickle push (`{"messages": […]}`).
+    pub async fn inbox(&self, device: &Device) -> Value {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
+            .bearer_auth(&device.secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the inbox of {}", device.id);
+        response.json().await.unwrap()
+    }
+
     pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
         self.http
             .post(self.url(path))

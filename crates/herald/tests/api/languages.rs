@@ -63,16 +63,7 @@ async fn each_device_fetches_its_best_language_in_tickle_mode() {
     app.wait_settled(&id).await;
     for (device, (title, body, lang)) in devices.iter().zip(expected()) {
         assert_eq!(app.push.received_by(&device.endpoint)[0].payload, Ok(None));
-        let inbox: Value = app
-            .http
-            .get(app.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
-            .bearer_auth(&device.secret)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let inbox = app.inbox(device).await;
         let m = &inbox["messages"][0];
         assert_eq!((m["title"].as_str(), m["body"].as_str()), (Some(title), Some(body)));
         assert_eq!(m["lang"], lang);

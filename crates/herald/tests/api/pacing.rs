@@ -229,19 +229,9 @@ async fn bad_pacing_fields_are_refused_with_their_field() {
     }
 }
 
-/// The texts a device's service worker fetches after a tickle push.
+/// The titles a device's service worker fetches after a tickle push.
 async fn inbox_titles(app: &TestApp, device: &Device) -> Vec<String> {
-    let inbox: Value = app
-        .http
-        .get(app.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
-        .bearer_auth(&device.secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    inbox["messages"]
+    app.inbox(device).await["messages"]
         .as_array()
         .unwrap()
         .iter()

@@ -79,16 +79,7 @@ async fn a_tickle_message_hands_every_rich_field_to_the_service_worker() {
         )
         .await;
     app.wait_settled(&id).await;
-    let inbox: Value = app
-        .http
-        .get(app.url(&format!("/api/v1/subscriptions/{}/messages", device.id)))
-        .bearer_auth(&device.secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inbox = app.inbox(&device).await;
     let m = &inbox["messages"][0];
     assert_eq!(m["actions"], json!([{"id": "pay", "title": "Pay now", "url": "/pay"}]));
     for (key, value) in [

@@ -298,21 +298,6 @@ async fn owner_token(app: &TestApp, body: Value) -> Value {
     answer.json::<Value>().await.unwrap()["ownerToken"].clone()
 }
 
-async fn tags_of_owner(app: &TestApp, uid: u64) -> Vec<Value> {
-    let list: Value = app
-        .admin_get(&format!("/api/v1/subscriptions?uid={uid}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    list["subscriptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["tags"].clone())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_browser_with_an_owner_token_sets_only_the_tags_the_token_carries() {
     let app = spawn_app().await;
@@ -326,7 +311,10 @@ async fn a_browser_with_an_owner_token_sets_only_the_tags_the_token_carries() {
         message.contains("\"vip\"") && message.contains("owner token"),
         "{message}"
     );
-    assert!(tags_of_owner(&app, 7).await.is_empty(), "nothing was registered");
+    assert!(
+        app.owner_subscription_tags("uid=7").await.is_empty(),
+        "nothing was registered"
+    );
     assert_eq!(reached(&app, json!({"tags": {"any": ["vip"]}})).await, set(&[&vip]));
 
     // A token that carries tags: a subset of them is allowed, anything else is not.
@@ -340,7 +328,7 @@ async fn a_browser_with_an_owner_token_sets_only_the_tags_the_token_carries() {
         register_with_token(&app, &signed, Some(json!(["Vip"]))).await.status(),
         201
     );
-    assert_eq!(tags_of_owner(&app, 7).await, [json!(["vip"])]);
+    assert_eq!(app.owner_subscription_tags("uid=7").await, [json!(["vip"])]);
 
     // The owner's tags, set by an administrator, still apply to a browser's registration.
     app.admin_post("/api/v1/owners/tags", json!({"uid": 8, "add": ["street:7"]}))
@@ -348,7 +336,10 @@ async fn a_browser_with_an_owner_token_sets_only_the_tags_the_token_carries() {
     let token = owner_token(&app, json!({"uid": 8})).await;
     assert_eq!(register_with_token(&app, &token, None).await.status(), 201);
     assert_eq!(register_with_token(&app, &token, Some(json!([]))).await.status(), 201);
-    assert_eq!(tags_of_owner(&app, 8).await, [json!(["street:7"]), json!(["street:7"])]);
+    assert_eq!(
+        app.owner_subscription_tags("uid=8").await,
+        [json!(["street:7"]), json!(["street:7"])]
+    );
 
     // The tags of a token request are checked like a registration's.
     for (tags, field) in [(json!(["ok", "not ok"]), "tags[1]"), (json!("vip"), "tags")] {
@@ -383,7 +374,7 @@ async fn a_send_key_registers_with_any_tags() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 201);
-    assert_eq!(tags_of_owner(&app, 3).await, [json!(["district:12"])]);
+    assert_eq!(app.owner_subscription_tags("uid=3").await, [json!(["district:12"])]);
 }
 
 fn numbered_tags(prefix: &str, count: usize) -> Vec<String> {
@@ -456,7 +447,7 @@ async fn no_subscription_carries_more_than_64_tags_whichever_way_they_come() {
                       "tags": numbered_tags("c", 30), "languages": ["uk"]});
     let answer = assert_error(app.admin_post("/api/v1/subscriptions", body).await, 422).await;
     assert_eq!(answer["error"]["field"], "tags");
-    assert!(tags_of_owner(&app, 2).await.is_empty());
+    assert!(app.owner_subscription_tags("uid=2").await.is_empty());
     assert_eq!(tag_rows(&app).await, (64, 40));
 
     // Registering a known endpoint again adds to the tags it has.
