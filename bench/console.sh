@@ -39,7 +39,7 @@ now_ms=$(($(date +%s) * 1000))
 seed_sql() {
   cat <<SQL
 INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, secret_hash,
-  created_at, last_success_at, push_service)
+  created_at, push_service)
 SELECT FMT_ID(i), CASE WHEN i % 20 = 7 THEN 1 ELSE 0 END, 'u' || i,
   CASE WHEN i % 20 <= 10 THEN 'https://fcm.googleapis.com/fcm/send/' || i
        WHEN i % 20 <= 14 THEN 'https://updates.push.services.mozilla.com/wpush/v2/' || i
@@ -48,9 +48,11 @@ SELECT FMT_ID(i), CASE WHEN i % 20 = 7 THEN 1 ELSE 0 END, 'u' || i,
        ELSE 'https://push.example.net/' || i END,
   'h' || i,
   'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
-  'tBHItJI5svbpez7KI4CCXg', 'x', $now_ms - (i % 30) * 86400000, $now_ms - (i % 1000) * 1000,
+  'tBHItJI5svbpez7KI4CCXg', 'x', $now_ms - (i % 30) * 86400000,
   CASE WHEN i % 20 <= 10 THEN 1 WHEN i % 20 <= 14 THEN 2 WHEN i % 20 <= 17 THEN 3 WHEN i % 20 = 18 THEN 4 ELSE 0 END
 FROM SERIES($subs);
+INSERT INTO subscription_activity (subscription_id, last_success_at)
+SELECT FMT_ID(i), $now_ms - (i % 1000) * 1000 FROM SERIES($subs);
 
 INSERT INTO messages (id, audience, title, mode, ttl, status, created_at, send_at, expires_at, targets,
   accepted, failed, gone, displayed, clicked)
@@ -125,8 +127,9 @@ run_engine() {
       url="postgres://postgres@127.0.0.1:5432/herald_bench_console"
       ;;
   esac
-  # The schema: `herald cleanup` connects, which applies the migrations, and removes nothing.
-  HERALD_CONFIG=/dev/null HERALD_DATABASE_URL="$url" "$bin" cleanup >/dev/null
+  # The schema: `herald init` creates the database and applies the migrations (`cleanup`
+  # refuses a database that does not exist yet).
+  HERALD_CONFIG=/dev/null HERALD_DATABASE_URL="$url" HERALD_ADMIN_TOKEN="$token" "$bin" init >/dev/null
   local started=$SECONDS
   case "$engine" in
     sqlite)

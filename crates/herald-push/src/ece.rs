@@ -7,7 +7,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::subscription::{AuthSecret, P256dhKey};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
-use aws_lc_rs::agreement::{self, UnparsedPublicKey, ECDH_P256};
+use aws_lc_rs::agreement::{self, ECDH_P256};
 use aws_lc_rs::hkdf::{KeyType, Prk, Salt, HKDF_SHA256};
 
 /// Largest body a push service must accept (RFC 8030 §7.2).
@@ -139,7 +139,7 @@ pub fn encrypt_with(
     let ua_public = p256dh.as_bytes();
     let ecdh_secret = agreement::agree(
         &keys.private,
-        UnparsedPublicKey::new(&ECDH_P256, ua_public),
+        p256dh.parsed().clone(),
         Error::new(ErrorKind::InvalidKey, "key agreement with p256dh failed"),
         |shared| Ok(<[u8; 32]>::try_from(shared).unwrap_or_default()),
     )?;

@@ -69,8 +69,21 @@ impl Endpoint {
 }
 
 /// The browser's ECDH public key (`keys.p256dh`): an uncompressed P-256 point, 65 bytes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct P256dhKey([u8; 65]);
+/// It keeps the point as parsed for key agreement: checking that a point is on the curve is
+/// a tenth of an encryption's cost, and it is done once, here.
+#[derive(Clone)]
+pub struct P256dhKey {
+    point: [u8; 65],
+    parsed: ParsedPublicKey,
+}
+
+impl PartialEq for P256dhKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.point == other.point
+    }
+}
+
+impl Eq for P256dhKey {}
 
 impl P256dhKey {
     /// Decodes base64url and checks that the bytes are an uncompressed point on P-256.
@@ -97,19 +110,24 @@ impl P256dhKey {
                 "p256dh must be an uncompressed point (0x04 prefix)",
             ));
         }
-        ParsedPublicKey::try_from(UnparsedPublicKey::new(&ECDH_P256, &point))
+        let parsed = ParsedPublicKey::try_from(UnparsedPublicKey::new(&ECDH_P256, &point))
             .map_err(|_| Error::new(ErrorKind::InvalidKey, "p256dh is not a point on the P-256 curve"))?;
-        Ok(Self(point))
+        Ok(Self { point, parsed })
     }
 
     /// The 65 raw bytes.
     pub fn as_bytes(&self) -> &[u8; 65] {
-        &self.0
+        &self.point
+    }
+
+    /// The point, checked, for key agreement.
+    pub(crate) fn parsed(&self) -> &ParsedPublicKey {
+        &self.parsed
     }
 
     /// Canonical base64url.
     pub fn to_base64url(&self) -> String {
-        base64url::encode(self.0)
+        base64url::encode(self.point)
     }
 }
 

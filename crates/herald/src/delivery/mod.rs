@@ -64,6 +64,7 @@ use crate::endpoint_policy::EndpointPolicy;
 use crate::metrics::{Metrics, OriginMetrics};
 use crate::redact;
 use crate::storage::outbox::{ClaimedTarget, SettledAs, Settlement};
+use crate::storage::rollups::PushService;
 use crate::storage::Store;
 use herald_push::request::{PushMessage, PushRequest, Topic, Ttl, Urgency};
 use herald_push::response::{classify, PushOutcome};
@@ -304,6 +305,10 @@ impl DeliveryEngine {
     async fn deliver(&self, target: ClaimedTarget, message: Option<Arc<Prepared>>, lease_until: i64) -> Settlement {
         let (result, status) = self.attempt(&target, message, lease_until).await;
         Settlement {
+            push_service: target
+                .subscription
+                .as_ref()
+                .map_or(PushService::Other, |s| s.push_service),
             outbox_id: target.outbox_id,
             message_id: target.message_id,
             subscription_id: target.subscription_id,

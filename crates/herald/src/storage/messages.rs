@@ -531,6 +531,9 @@ impl Store {
     /// messages were removed.
     pub async fn delete_expired_messages(&self, now_ms: i64) -> StoreResult<u64> {
         self.prune_rollups(now_ms).await?;
+        if let Err(e) = self.prune_orphaned_activity().await {
+            tracing::warn!(error = %e, "removing last-success rows of deleted subscriptions failed; next cleanup tries again");
+        }
         let mut removed = 0;
         loop {
             let ids = self

@@ -15,7 +15,7 @@
 //! (measured on the claim: 5 µs became 29 µs); PostgreSQL's generic plans cannot use them at all.
 
 use super::rollups::{self, pushed_outcome, MessageOutcomes, PushCounts, PushService};
-use super::{col, Backend, Store, StoreResult};
+use super::{col, Backend, Store, StoreError, StoreResult};
 use crate::domain::quiet_hours::TimeZoneName;
 pub use crate::domain::states::TargetState;
 use std::collections::HashMap;
@@ -49,7 +49,13 @@ pub struct TargetSubscription {
     pub auth: String,
     /// The browser's languages as stored (`uk,en-gb`), to pick the message's translation.
     pub languages: Option<String>,
+    /// Counted under in the rollups when the push settles.
+    pub push_service: PushService,
 }
+
+/// A claimed subscription as the claim returns it: endpoint, p256dh, auth, push service,
+/// time zone, languages.
+type StoredTarget = (String, String, String, i64, Option<String>, Option<String>);
 
 /// How one attempt ended, to be recorded.
 #[derive(Debug, Clone)]
@@ -57,6 +63,10 @@ pub struct Settlement {
     pub outbox_id: i64,
     pub message_id: String,
     pub subscription_id: String,
+    /// The push service the attempt counts under in the rollups: the one the claim read (so a
+    /// subscription deleted or moved since still counts where it was pushed); `Other` when the
+    /// subscription was already gone at the claim.
+    pub push_service: PushService,
     pub status: Option<u16>,
     pub result: SettledAs,
 }
@@ -87,28 +97,23 @@ impl Store {
             Backend::Sqlite | Backend::Postgres => {
                 // One statement claims and returns what sending needs: every row returned by
                 // the driver costs a hand-over between threads, so a second query by id would
-                // double that cost. A deleted subscription reads as NULLs.
+                // double that cost. The subscription's columns come as one JSON array, read
+                // with one index lookup instead of one per column. A deleted one reads as NULL.
                 let sql = if self.backend() == Backend::Postgres {
                     with_pending!(
                         "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
                          WHERE state = {PENDING} AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3 \
                          FOR UPDATE SKIP LOCKED) RETURNING id, message_id, attempts, subscription_id, \
-                         (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
-                         (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
-                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
-                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone, \
-                         (SELECT languages FROM subscriptions s WHERE s.id = outbox.subscription_id) AS languages"
+                         (SELECT json_build_array(endpoint, p256dh, auth, push_service, time_zone, languages)::text \
+                         FROM subscriptions s WHERE s.id = outbox.subscription_id) AS subscription"
                     )
                 } else {
                     with_pending!(
                         "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
                          WHERE state = {PENDING} AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3) \
                          RETURNING id, message_id, attempts, subscription_id, \
-                         (SELECT endpoint FROM subscriptions s WHERE s.id = outbox.subscription_id) AS endpoint, \
-                         (SELECT p256dh FROM subscriptions s WHERE s.id = outbox.subscription_id) AS p256dh, \
-                         (SELECT auth FROM subscriptions s WHERE s.id = outbox.subscription_id) AS auth, \
-                         (SELECT time_zone FROM subscriptions s WHERE s.id = outbox.subscription_id) AS time_zone, \
-                         (SELECT languages FROM subscriptions s WHERE s.id = outbox.subscription_id) AS languages"
+                         (SELECT json_array(endpoint, p256dh, auth, push_service, time_zone, languages) \
+                         FROM subscriptions s WHERE s.id = outbox.subscription_id) AS subscription"
                     )
                 };
                 self.write(sql)
@@ -146,9 +151,10 @@ impl Store {
                     }
                     update.execute().await?;
                     let select_sql = format!(
-                        "SELECT o.id, o.message_id, o.attempts, o.subscription_id, s.endpoint, s.p256dh, s.auth, \
-                         s.time_zone, s.languages \
-                         FROM outbox o LEFT JOIN subscriptions s ON s.id = o.subscription_id WHERE o.id IN ({})",
+                        "SELECT o.id, o.message_id, o.attempts, o.subscription_id, IF(s.id IS NULL, NULL, \
+                         CAST(JSON_ARRAY(s.endpoint, s.p256dh, s.auth, s.push_service, s.time_zone, s.languages) AS CHAR)) \
+                         AS subscription FROM outbox o LEFT JOIN subscriptions s ON s.id = o.subscription_id \
+                         WHERE o.id IN ({})",
                         Store::placeholders(1, chunk.len())
                     );
                     let mut select = tx.query(select_sql);
@@ -163,24 +169,31 @@ impl Store {
         };
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
-            let endpoint: Option<String> = col(&row, "endpoint")?;
-            // A zone this build does not know holds nothing back.
-            let time_zone: Option<String> = col(&row, "time_zone")?;
+            let subscription: Option<String> = col(&row, "subscription")?;
+            let (subscription, time_zone) = match subscription {
+                Some(json) => {
+                    let (endpoint, p256dh, auth, service, time_zone, languages): StoredTarget =
+                        serde_json::from_str(&json)
+                            .map_err(|e| StoreError::Decode(format!("claimed subscription: {e}")))?;
+                    let target = TargetSubscription {
+                        endpoint,
+                        p256dh,
+                        auth,
+                        languages,
+                        push_service: PushService::from_db(service)?,
+                    };
+                    (Some(target), time_zone)
+                }
+                None => (None, None),
+            };
             claimed.push(ClaimedTarget {
+                // A zone this build does not know holds nothing back.
                 time_zone: time_zone.and_then(|zone| TimeZoneName::parse(&zone).ok()),
                 outbox_id: col(&row, "id")?,
                 message_id: col(&row, "message_id")?,
                 attempts: col(&row, "attempts")?,
                 subscription_id: col(&row, "subscription_id")?,
-                subscription: match endpoint {
-                    Some(endpoint) => Some(TargetSubscription {
-                        endpoint,
-                        p256dh: col(&row, "p256dh")?,
-                        auth: col(&row, "auth")?,
-                        languages: col(&row, "languages")?,
-                    }),
-                    None => None,
-                },
+                subscription,
             });
         }
         Ok(claimed)
@@ -197,17 +210,9 @@ impl Store {
         let mut gone_subscriptions = Vec::new();
         let mut accepted_subscriptions = Vec::new();
         let mut tx = self.begin().await?;
-        // The overview's rollups need each target's push service: one read per batch, before
-        // gone subscriptions are deleted below.
-        let mut subscription_ids: Vec<&str> = settlements.iter().map(|s| s.subscription_id.as_str()).collect();
-        subscription_ids.sort_unstable();
-        subscription_ids.dedup();
-        let services = rollups::push_services(&mut tx, &subscription_ids).await?;
-        // A subscription deleted since its row was claimed has no service left to count under.
-        let service_of = |id: &str| services.get(id).copied().unwrap_or(PushService::Other);
         let mut pushes = PushCounts::new();
         for s in settlements {
-            let service = service_of(&s.subscription_id);
+            let service = s.push_service;
             if let Some(outcome) = pushed_outcome(s.status, s.result) {
                 *pushes.entry((service, outcome)).or_insert(0) += 1;
             }
@@ -285,32 +290,10 @@ impl Store {
         rollups::add_push_counts(&mut tx, &pushes, now_ms).await?;
         accepted_subscriptions.sort_unstable();
         accepted_subscriptions.dedup();
-        for chunk in accepted_subscriptions.chunks(CHUNK) {
-            let sql = format!(
-                "UPDATE subscriptions SET last_success_at = $1 WHERE id IN ({})",
-                Store::placeholders(2, chunk.len())
-            );
-            let mut query = tx.query(sql).bind(now_ms);
-            for id in Store::padded(chunk) {
-                query = query.bind(*id);
-            }
-            query.execute().await?;
-        }
+        super::subscriptions::record_success(&mut tx, &accepted_subscriptions, now_ms).await?;
         gone_subscriptions.sort_unstable();
         gone_subscriptions.dedup();
-        let mut pruned = 0;
-        for chunk in gone_subscriptions.chunks(CHUNK) {
-            let sql = format!(
-                "DELETE FROM subscriptions WHERE id IN ({})",
-                Store::placeholders(1, chunk.len())
-            );
-            let mut query = tx.query(sql);
-            for id in Store::padded(chunk) {
-                query = query.bind(*id);
-            }
-            pruned += query.execute().await? as i64;
-        }
-        super::tags::delete_tags_of(&mut tx, &gone_subscriptions).await?;
+        let pruned = super::subscriptions::delete_subscriptions(&mut tx, &gone_subscriptions).await?;
         rollups::add_subscription_day(&mut tx, now_ms, 0, pruned).await?;
         tx.commit().await?;
         Ok(())

@@ -267,31 +267,6 @@ pub(crate) async fn add_message_outcomes(tx: &mut WriteTx, outcomes: &MessageOut
     Ok(())
 }
 
-/// The push service of each given subscription that still exists.
-pub(crate) async fn push_services(
-    tx: &mut WriteTx,
-    subscription_ids: &[&str],
-) -> StoreResult<std::collections::HashMap<String, PushService>> {
-    let mut services = std::collections::HashMap::with_capacity(subscription_ids.len());
-    for chunk in subscription_ids.chunks(512) {
-        let sql = format!(
-            "SELECT id, push_service FROM subscriptions WHERE id IN ({})",
-            Store::placeholders(1, chunk.len())
-        );
-        let mut query = tx.query(sql);
-        for id in Store::padded(chunk) {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all().await? {
-            services.insert(
-                col::<String>(&row, "id")?,
-                PushService::from_db(col(&row, "push_service")?)?,
-            );
-        }
-    }
-    Ok(services)
-}
-
 impl Store {
     /// Deletes rollup rows older than the overview shows (run with the expiry cleanup).
     pub async fn prune_rollups(&self, now_ms: i64) -> StoreResult<()> {

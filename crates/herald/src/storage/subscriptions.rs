@@ -8,7 +8,7 @@
 
 use super::rollups::{self, PushService};
 use super::subscription_locale::{self, Locale};
-use super::{col, is_unique_violation, tags, Store, StoreError, StoreResult};
+use super::{col, is_unique_violation, tags, Backend, Store, StoreError, StoreResult, WriteTx};
 use crate::domain::segment::Tag;
 use crate::domain::{Owner, OwnerId, OwnerKind};
 use crate::secrets;
@@ -117,11 +117,7 @@ impl Store {
             Some(id) if moves_owner => {
                 // Someone else's endpoint changes hands: the old row goes, with its tickle
                 // messages (their outbox rows settle as gone), and the new owner starts afresh.
-                tx.query("DELETE FROM subscriptions WHERE id = $1")
-                    .bind(&id)
-                    .execute()
-                    .await?;
-                tags::delete_tags_of(&mut tx, &[id.as_str()]).await?;
+                delete_subscriptions(&mut tx, &[id.as_str()]).await?;
                 None
             }
             other => other,
@@ -187,19 +183,25 @@ impl Store {
         let hash = endpoint_hash(endpoint);
         let mut tx = self.begin().await?;
         // The new endpoint may already be registered on its own: this row takes it over.
-        tx.query(
-            "DELETE FROM subscription_tags WHERE subscription_id IN \
-             (SELECT id FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2)",
-        )
-        .bind(&hash)
-        .bind(id)
-        .execute()
-        .await?;
-        tx.query("DELETE FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2")
+        // Locked (PostgreSQL, MySQL) so that a registration of the same endpoint waits for
+        // this takeover instead of failing it on the unique hash.
+        let lock = match tx.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres | Backend::MySql => " FOR UPDATE",
+        };
+        let taken_over: Vec<String> = tx
+            .query(format!(
+                "SELECT id FROM subscriptions WHERE endpoint_hash = $1 AND id <> $2{lock}"
+            ))
             .bind(&hash)
             .bind(id)
-            .execute()
-            .await?;
+            .fetch_all()
+            .await?
+            .iter()
+            .map(|row| col(row, "id"))
+            .collect::<StoreResult<_>>()?;
+        let taken_over: Vec<&str> = taken_over.iter().map(String::as_str).collect();
+        delete_subscriptions(&mut tx, &taken_over).await?;
         let updated = tx
             .query(
                 "UPDATE subscriptions SET endpoint = $1, endpoint_hash = $2, p256dh = $3, auth = $4, secret_hash = $5, \
@@ -235,12 +237,7 @@ impl Store {
 
     pub async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let done = tx
-            .query("DELETE FROM subscriptions WHERE id = $1")
-            .bind(id)
-            .execute()
-            .await?;
-        tags::delete_tags_of(&mut tx, &[id]).await?;
+        let done = delete_subscriptions(&mut tx, &[id]).await?;
         tx.commit().await?;
         Ok(done > 0)
     }
@@ -257,8 +254,9 @@ impl Store {
             Some(owner) => {
                 let rows = self
                     .read(
-                        "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at \
-                         FROM subscriptions WHERE owner_kind = $1 AND owner_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+                        "SELECT s.id, s.owner_kind, s.owner_id, s.endpoint, s.push_service, s.created_at, a.last_success_at \
+                         FROM subscriptions s LEFT JOIN subscription_activity a ON a.subscription_id = s.id \
+                         WHERE s.owner_kind = $1 AND s.owner_id = $2 AND s.id > $3 ORDER BY s.id LIMIT $4",
                     )
                     .bind(owner.kind.as_db())
                     .bind(owner.id.as_str())
@@ -278,8 +276,9 @@ impl Store {
                 // The page and the count side by side: the count walks an index of every row.
                 let rows = self
                     .read(
-                        "SELECT id, owner_kind, owner_id, endpoint, push_service, created_at, last_success_at \
-                         FROM subscriptions WHERE id > $1 ORDER BY id LIMIT $2",
+                        "SELECT s.id, s.owner_kind, s.owner_id, s.endpoint, s.push_service, s.created_at, a.last_success_at \
+                         FROM subscriptions s LEFT JOIN subscription_activity a ON a.subscription_id = s.id \
+                         WHERE s.id > $1 ORDER BY s.id LIMIT $2",
                     )
                     .bind(after)
                     .bind(limit)
@@ -303,9 +302,83 @@ impl Store {
         Ok((views, total))
     }
 
+    /// Removes last-success rows whose subscription is gone. Only PostgreSQL can leave them:
+    /// there a settle's upsert reads the subscription without waiting for a delete that is not
+    /// committed yet (MySQL's `INSERT … SELECT` waits for it; SQLite has one writer). Batched
+    /// and read without locks, so settles never wait on it.
+    pub async fn prune_orphaned_activity(&self) -> StoreResult<u64> {
+        if self.backend() != Backend::Postgres {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        loop {
+            let deleted = self
+                .write(
+                    "DELETE FROM subscription_activity WHERE subscription_id IN (SELECT a.subscription_id \
+                     FROM subscription_activity a LEFT JOIN subscriptions s ON s.id = a.subscription_id \
+                     WHERE s.id IS NULL LIMIT 500) \
+                     AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = subscription_activity.subscription_id)",
+                )
+                .execute()
+                .await?;
+            removed += deleted;
+            if deleted == 0 {
+                return Ok(removed);
+            }
+        }
+    }
+
     pub async fn count_subscriptions(&self) -> StoreResult<i64> {
         self.read("SELECT COUNT(*) FROM subscriptions").fetch_scalar().await
     }
+}
+
+/// Deletes subscriptions with what hangs off them (tags, last success), in the caller's
+/// transaction; returns how many subscriptions were deleted.
+pub(crate) async fn delete_subscriptions(tx: &mut WriteTx, ids: &[&str]) -> StoreResult<i64> {
+    let mut deleted = 0;
+    for chunk in ids.chunks(512) {
+        let list = Store::placeholders(1, chunk.len());
+        let mut activity = tx.query(format!(
+            "DELETE FROM subscription_activity WHERE subscription_id IN ({list})"
+        ));
+        for id in Store::padded(chunk) {
+            activity = activity.bind(*id);
+        }
+        activity.execute().await?;
+        let mut subscriptions = tx.query(format!("DELETE FROM subscriptions WHERE id IN ({list})"));
+        for id in Store::padded(chunk) {
+            subscriptions = subscriptions.bind(*id);
+        }
+        deleted += subscriptions.execute().await? as i64;
+    }
+    tags::delete_tags_of(tx, ids).await?;
+    Ok(deleted)
+}
+
+/// Records an accepted push for each subscription that still exists, in the caller's
+/// transaction. The time lives in the narrow `subscription_activity` table (see its migration):
+/// rewriting the wide subscription row for it cost a written page per push.
+pub(crate) async fn record_success(tx: &mut WriteTx, ids: &[&str], now_ms: i64) -> StoreResult<()> {
+    let upsert = match tx.backend() {
+        Backend::MySql => "ON DUPLICATE KEY UPDATE last_success_at = VALUES(last_success_at)",
+        Backend::Sqlite | Backend::Postgres => {
+            "ON CONFLICT (subscription_id) DO UPDATE SET last_success_at = excluded.last_success_at"
+        }
+    };
+    for chunk in ids.chunks(512) {
+        let sql = format!(
+            "INSERT INTO subscription_activity (subscription_id, last_success_at) \
+             SELECT id, $1 FROM subscriptions WHERE id IN ({}) {upsert}",
+            Store::placeholders(2, chunk.len())
+        );
+        let mut query = tx.query(sql).bind(now_ms);
+        for id in Store::padded(chunk) {
+            query = query.bind(*id);
+        }
+        query.execute().await?;
+    }
+    Ok(())
 }
 
 /// A subscription as exported: everything needed to move it to another Herald, including the

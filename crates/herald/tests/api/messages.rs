@@ -486,6 +486,7 @@ async fn waiting_ends_on_results_another_instance_recorded() {
     let settlements: Vec<Settlement> = claimed
         .into_iter()
         .map(|target| Settlement {
+            push_service: target.subscription.as_ref().unwrap().push_service,
             outbox_id: target.outbox_id,
             message_id: target.message_id,
             subscription_id: target.subscription_id,

@@ -303,3 +303,118 @@ async fn owners_have_a_subscription_cap() {
     assert_error(r, 409).await;
     app.register_device(json!({"aid": 1})).await;
 }
+
+/// Rows of `subscription_activity` (a subscription's last accepted push) for these ids.
+async fn activity_rows(app: &TestApp, ids: &[&str]) -> i64 {
+    let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT COUNT(*) FROM subscription_activity WHERE subscription_id IN ({list})");
+    sqlx::query_scalar::<_, i64>(&sql)
+        .fetch_one(app.app_state.store.pool())
+        .await
+        .unwrap()
+}
+
+/// The last success is kept beside the subscription and leaves with it, on every path that
+/// deletes subscriptions.
+#[tokio::test]
+async fn last_success_is_listed_and_deleted_with_its_subscription() {
+    let app = spawn_app().await;
+    let kept = app.register_device(json!({"uid": 1})).await;
+    let deleted = app.register_device(json!({"uid": 1})).await;
+    let (endpoint, browser) = app.push.add_device();
+    let moved = app
+        .register_existing(json!({"uid": 1}), endpoint, browser.clone())
+        .await;
+    let id = app.send(json!({"to": {"uid": 1}, "title": "hi"})).await;
+    assert_eq!(app.wait_settled(&id).await["accepted"], 3);
+    let list: Value = app.admin_get("/api/v1/subscriptions?uid=1").await.json().await.unwrap();
+    for s in list["subscriptions"].as_array().unwrap() {
+        assert!(s["lastSuccessAt"].is_string(), "{s}");
+    }
+    assert_eq!(activity_rows(&app, &[&kept.id, &deleted.id, &moved.id]).await, 3);
+
+    // Deleted through the API.
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/subscriptions/{}", deleted.id)))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(activity_rows(&app, &[&deleted.id]).await, 0);
+
+    // The same endpoint registered for someone else: the old row goes, with its last success.
+    let again = app
+        .register_existing(json!({"uid": 2}), moved.endpoint.clone(), browser)
+        .await;
+    assert_ne!(again.id, moved.id);
+    assert_eq!(activity_rows(&app, &[&moved.id, &again.id]).await, 0);
+    assert_eq!(activity_rows(&app, &[&kept.id]).await, 1);
+}
+
+/// A push accepted for a subscription deleted while it was on the wire records no last
+/// success for it, and still counts under the push service it was sent to.
+#[tokio::test]
+async fn a_success_settled_after_the_subscription_went_leaves_nothing_behind() {
+    use herald::storage::outbox::{SettledAs, Settlement};
+    use herald::storage::rollups::PushService;
+    let app = spawn_app_with(Options {
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
+    let device = app.register_device(json!({"uid": 3})).await;
+    app.send(json!({"to": {"uid": 3}, "title": "hi"})).await;
+    let store = &app.app_state.store;
+    let now = app.app_state.clock.now_ms();
+    let claimed = store.claim_due(now, now + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let target = &claimed[0];
+    let stored = target
+        .subscription
+        .as_ref()
+        .expect("the subscription is read with the claim");
+    assert_eq!(stored.endpoint, device.endpoint);
+    // The mock's endpoints are no known push service.
+    assert_eq!(stored.push_service, PushService::Other);
+    assert!(store.delete_subscription(&device.id).await.unwrap());
+    let settlement = Settlement {
+        push_service: stored.push_service,
+        outbox_id: target.outbox_id,
+        message_id: target.message_id.clone(),
+        subscription_id: target.subscription_id.clone(),
+        status: Some(201),
+        result: SettledAs::Accepted,
+    };
+    store.settle(&[settlement], now).await.unwrap();
+    assert_eq!(activity_rows(&app, &[&device.id]).await, 0);
+    assert_eq!(app.message(&target.message_id).await["accepted"], 1);
+}
+
+/// On PostgreSQL a settle can race a delete and leave a last-success row behind; the daily
+/// cleanup removes it. (The other engines cannot leave one: the function does nothing there.)
+#[tokio::test]
+async fn the_daily_cleanup_removes_last_success_rows_of_deleted_subscriptions() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 4})).await;
+    let id = app.send(json!({"to": {"uid": 4}, "title": "hi"})).await;
+    app.wait_settled(&id).await;
+    sqlx::query("INSERT INTO subscription_activity (subscription_id, last_success_at) VALUES ('orphan', 1)")
+        .execute(app.app_state.store.pool())
+        .await
+        .unwrap();
+    let store = &app.app_state.store;
+    let removed = store.prune_orphaned_activity().await.unwrap();
+    let left = activity_rows(&app, &["orphan"]).await;
+    if store.backend() == herald::storage::Backend::Postgres {
+        assert_eq!((removed, left), (1, 0));
+    } else {
+        assert_eq!((removed, left), (0, 1));
+    }
+    assert_eq!(
+        activity_rows(&app, &[&device.id]).await,
+        1,
+        "a live subscription keeps its row"
+    );
+}
