@@ -169,32 +169,15 @@ impl Store {
         };
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
-            let subscription: Option<String> = col(&row, "subscription")?;
-            let (subscription, time_zone) = match subscription {
-                Some(json) => {
-                    let (endpoint, p256dh, auth, service, time_zone, languages): StoredTarget =
-                        serde_json::from_str(&json)
-                            .map_err(|e| StoreError::Decode(format!("claimed subscription: {e}")))?;
-                    let target = TargetSubscription {
-                        endpoint,
-                        p256dh,
-                        auth,
-                        languages,
-                        push_service: PushService::from_db(service)?,
-                    };
-                    (Some(target), time_zone)
+            // A row that does not read back stays leased and comes back after its lease; the
+            // rest of the batch is sent (failing the claim would hold every row in it).
+            match claimed_target(&row) {
+                Ok(target) => claimed.push(target),
+                Err(e) => {
+                    let id: Option<i64> = col(&row, "id").ok();
+                    tracing::error!(outbox_row = ?id, error = %e, "a claimed outbox row does not read back; it waits for its lease");
                 }
-                None => (None, None),
-            };
-            claimed.push(ClaimedTarget {
-                // A zone this build does not know holds nothing back.
-                time_zone: time_zone.and_then(|zone| TimeZoneName::parse(&zone).ok()),
-                outbox_id: col(&row, "id")?,
-                message_id: col(&row, "message_id")?,
-                attempts: col(&row, "attempts")?,
-                subscription_id: col(&row, "subscription_id")?,
-                subscription,
-            });
+            }
         }
         Ok(claimed)
     }
@@ -315,4 +298,33 @@ impl Store {
         .fetch_scalar()
         .await
     }
+}
+
+/// One claimed row, with its subscription read from the claim's JSON array.
+fn claimed_target(row: &sqlx::any::AnyRow) -> StoreResult<ClaimedTarget> {
+    let subscription: Option<String> = col(row, "subscription")?;
+    let (subscription, time_zone) = match subscription {
+        Some(json) => {
+            let (endpoint, p256dh, auth, service, time_zone, languages): StoredTarget =
+                serde_json::from_str(&json).map_err(|e| StoreError::Decode(format!("claimed subscription: {e}")))?;
+            let target = TargetSubscription {
+                endpoint,
+                p256dh,
+                auth,
+                languages,
+                push_service: PushService::from_db(service)?,
+            };
+            (Some(target), time_zone)
+        }
+        None => (None, None),
+    };
+    Ok(ClaimedTarget {
+        // A zone this build does not know holds nothing back.
+        time_zone: time_zone.and_then(|zone| TimeZoneName::parse(&zone).ok()),
+        outbox_id: col(row, "id")?,
+        message_id: col(row, "message_id")?,
+        attempts: col(row, "attempts")?,
+        subscription_id: col(row, "subscription_id")?,
+        subscription,
+    })
 }

@@ -58,3 +58,44 @@ async fn an_unreachable_push_service_is_retried_then_failed() {
         "{metrics}"
     );
 }
+
+/// A claimed row that does not read back (here an unknown push-service code) does not hold
+/// up the rest of its batch: the others are handed out, it waits for its lease.
+#[tokio::test]
+async fn a_row_that_does_not_read_back_does_not_hold_its_batch() {
+    let app = spawn_app_with(Options {
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
+    let good = app.register_device(json!({"uid": 5})).await;
+    let bad = app.register_device(json!({"uid": 5})).await;
+    sqlx::query(&format!(
+        "UPDATE subscriptions SET push_service = 99 WHERE id = '{}'",
+        bad.id
+    ))
+    .execute(app.app_state.store.pool())
+    .await
+    .unwrap();
+    app.send(json!({"to": {"uid": 5}, "title": "hi"})).await;
+    let store = &app.app_state.store;
+    let now = app.app_state.clock.now_ms();
+    let claimed = store.claim_due(now, now + 60_000, 10).await.unwrap();
+    let ids: Vec<&str> = claimed.iter().map(|t| t.subscription_id.as_str()).collect();
+    assert_eq!(ids, [good.id.as_str()]);
+    // Leased, not lost: it is due again once the lease has run out.
+    assert!(store.claim_due(now, now + 60_000, 10).await.unwrap().is_empty());
+    // Both leases have run out (neither row was settled): the good row comes back, the bad
+    // one again does not read back and is leased once more.
+    let again = store.claim_due(now + 60_000, now + 120_000, 10).await.unwrap();
+    let ids: Vec<&str> = again.iter().map(|t| t.subscription_id.as_str()).collect();
+    assert_eq!(ids, [good.id.as_str()]);
+    let pending: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM outbox WHERE subscription_id = '{}' AND state = 0",
+        bad.id
+    ))
+    .fetch_one(app.app_state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(pending, 1);
+}
