@@ -4,8 +4,8 @@
 //! - `mod.rs` (here): claiming, per-push decisions, retries and recording.
 //! - `window.rs`: each push service's in-flight window, adapted to its answers (AIMD).
 //! - `transport.rs`: which wire a push takes; `pool.rs`: the HTTP/2 connection pool per
-//!   origin (and why it is not reqwest's); `tls.rs`: its TLS set-up; `client.rs`: the
-//!   reqwest client for HTTP/1.1 origins and the CLI.
+//!   origin (and why it is not reqwest's); `coalesce.rs`: its writes, batched; `tls.rs`: its
+//!   TLS set-up; `client.rs`: the reqwest client for HTTP/1.1 origins and the CLI.
 //!
 //! ## Flow
 //! One loop claims due outbox rows in batches (leased: a crashed instance's rows return to
@@ -45,6 +45,7 @@
 //!   its lease ends, so no other instance can claim a row while it is on the wire.
 
 mod client;
+mod coalesce;
 mod pool;
 mod tls;
 mod transport;
@@ -267,13 +268,16 @@ impl DeliveryEngine {
                     .expect("semaphore is never closed");
                 let engine = self.clone();
                 let tx = results_tx.clone();
-                tokio::spawn(async move {
+                // Boxed: the task's future is a few kilobytes (encryption, the request, the
+                // send), and a task stores its future inline, copying it when spawned and again
+                // when it completes; a box copies a pointer instead.
+                tokio::spawn(Box::pin(async move {
                     let settlement = engine.deliver(target, message, lease_until).await;
                     // The permit goes with the result and is freed once it is recorded: rows
                     // sent but not yet recorded count against the window, so a crash repeats
                     // at most `concurrency` pushes.
                     let _ = tx.send((settlement, permit)).await;
-                });
+                }));
             }
         }
         // Drain: wait until every push is sent and recorded, then stop the recorder.

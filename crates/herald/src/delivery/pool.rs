@@ -27,6 +27,7 @@
 //! whose TLS handshake does not pick `h2` by ALPN is remembered as HTTP/1.1 for a while and
 //! its pushes go to the fallback client (see `transport.rs`).
 
+use super::coalesce::CoalescingIo;
 use crate::endpoint_policy::{EndpointPolicy, EndpointRefused};
 use crate::metrics::{Metrics, OriginMetrics};
 use bytes::{Bytes, BytesMut};
@@ -373,7 +374,7 @@ impl H2Pool {
             .initial_window_size(256 * 1024)
             .initial_connection_window_size(4 * 1024 * 1024)
             .enable_push(false)
-            .handshake::<_, Bytes>(tls)
+            .handshake::<_, Bytes>(CoalescingIo::new(tls))
             .await
             .map_err(|source| ConnectError::Http2 {
                 host: origin.host.clone(),
