@@ -130,12 +130,16 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn writes_before_a_flush_reach_the_connection_as_one() {
-        let mut io = CoalescingIo::new(CountingWriter {
+    fn counting() -> CoalescingIo<CountingWriter> {
+        CoalescingIo::new(CountingWriter {
             writes: 0,
             bytes: Vec::new(),
-        });
+        })
+    }
+
+    #[tokio::test]
+    async fn writes_before_a_flush_reach_the_connection_as_one() {
+        let mut io = counting();
         io.write_all(b"HEADERS").await.unwrap();
         io.write_all(b"DATA").await.unwrap();
         assert_eq!(io.inner.writes, 0, "nothing goes out before a flush");
@@ -149,10 +153,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_first_flush_yields_once_then_writes() {
-        let mut io = CoalescingIo::new(CountingWriter {
-            writes: 0,
-            bytes: Vec::new(),
-        });
+        let mut io = counting();
         io.write_all(b"frame").await.unwrap();
         let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(Pin::new(&mut io).poll_flush(&mut cx).is_pending());
@@ -166,10 +167,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_buffer_goes_out_before_more_is_taken() {
-        let mut io = CoalescingIo::new(CountingWriter {
-            writes: 0,
-            bytes: Vec::new(),
-        });
+        let mut io = counting();
         let block = vec![7u8; HIGH_WATER];
         io.write_all(&block).await.unwrap();
         io.write_all(b"x").await.unwrap();

@@ -180,12 +180,13 @@ impl Store {
     /// CTE, so `UPDATE … RETURNING` cannot be aggregated in one statement.
     async fn claim_due_sqlite(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<ClaimedTarget>> {
         let mut tx = self.begin().await?;
-        // [id, message id, attempts, subscription id, subscription's columns or null]
-        let rows: Option<String> = tx
+        // [id, message id, attempts, subscription id, subscription's columns or null], as bytes:
+        // text that is not UTF-8 (written behind Herald's back) spoils its own row, not the batch.
+        let rows: Option<Vec<u8>> = tx
             .query(with_pending!(
-                "SELECT json_group_array(json_array(o.id, o.message_id, o.attempts, o.subscription_id, \
+                "SELECT CAST(json_group_array(json_array(o.id, o.message_id, o.attempts, o.subscription_id, \
                  CASE WHEN s.id IS NULL THEN NULL ELSE \
-                 json_array(s.endpoint, s.p256dh, s.auth, s.push_service, s.time_zone, s.languages) END)) \
+                 json_array(s.endpoint, s.p256dh, s.auth, s.push_service, s.time_zone, s.languages) END)) AS BLOB) \
                  FROM (SELECT id, message_id, attempts, subscription_id FROM outbox \
                  WHERE state = {PENDING} AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2) o \
                  LEFT JOIN subscriptions s ON s.id = o.subscription_id"
@@ -194,7 +195,8 @@ impl Store {
             .bind(limit)
             .fetch_scalar()
             .await?;
-        let rows = rows.unwrap_or_else(|| "[]".to_owned());
+        let rows = rows.unwrap_or_else(|| b"[]".to_vec());
+        let rows = String::from_utf8_lossy(&rows);
         let rows: Vec<Vec<&RawValue>> =
             serde_json::from_str(&rows).map_err(|e| StoreError::Decode(format!("claimed rows: {e}")))?;
         let mut ids = Vec::with_capacity(rows.len());
@@ -209,7 +211,7 @@ impl Store {
             }
         }
         if !ids.is_empty() {
-            let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Decode(e.to_string()))?;
+            let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Decode(format!("claimed ids: {e}")))?;
             tx.query("UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT value FROM json_each($2))")
                 .bind(lease_until)
                 .bind(ids)

@@ -99,3 +99,35 @@ async fn a_row_that_does_not_read_back_does_not_hold_its_batch() {
     .unwrap();
     assert_eq!(pending, 1);
 }
+
+/// On SQLite the claim reads its batch as one row: text that is not UTF-8 (written behind
+/// Herald's back) spoils its own row only. The batch is handed out, and that row's endpoint
+/// no longer parses, so it fails instead of coming back for ever.
+#[tokio::test]
+async fn text_that_is_not_utf8_spoils_only_its_own_row() {
+    let app = spawn_app_with(Options {
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
+    if app.app_state.store.backend() != herald::storage::Backend::Sqlite {
+        return;
+    }
+    let good = app.register_device(json!({"uid": 6})).await;
+    let bad = app.register_device(json!({"uid": 6})).await;
+    sqlx::query(&format!(
+        "UPDATE subscriptions SET endpoint = CAST(x'68747470733a2f2fff' AS TEXT) WHERE id = '{}'",
+        bad.id
+    ))
+    .execute(app.app_state.store.pool())
+    .await
+    .unwrap();
+    let id = app.send(json!({"to": {"uid": 6}, "title": "hi"})).await;
+    assert_eq!(app.engine.deliver_due_once().await.unwrap(), 2, "both rows are claimed");
+    assert_eq!(app.push.received_by(&good.endpoint).len(), 1);
+    let m = app.message(&id).await;
+    assert_eq!(
+        (m["accepted"].as_i64(), m["failed"].as_i64(), m["status"].as_str()),
+        (Some(1), Some(1), Some("done"))
+    );
+}
