@@ -83,8 +83,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CoalescingIo<T> {
         Poll::Ready(Ok(written))
     }
 
+    /// No: h2 then copies a body under 1 KiB into its own buffer, beside its headers. With
+    /// vectored writes it keeps any body of 256 bytes or more apart, reports its buffer full,
+    /// and flushes after each such push, which would put off every other flush.
     fn is_write_vectored(&self) -> bool {
-        true
+        false
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

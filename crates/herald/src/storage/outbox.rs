@@ -360,15 +360,16 @@ fn claimed_target(row: &sqlx::any::AnyRow) -> StoreResult<ClaimedTarget> {
     )
 }
 
-/// One claimed row as the SQLite claim returns it: a JSON array of the row's fields.
+/// One claimed row as the SQLite claim returns it: a JSON array of the row's fields. An id
+/// that was not UTF-8 (read with U+FFFD in place of its bad bytes) would settle under an id
+/// that does not exist: the row does not read back instead.
 fn claimed_target_from_json(id: i64, fields: &[&RawValue]) -> StoreResult<ClaimedTarget> {
-    claimed_with(
-        id,
-        field(fields, 1)?,
-        field(fields, 2)?,
-        field(fields, 3)?,
-        field(fields, 4)?,
-    )
+    let message_id: String = field(fields, 1)?;
+    let subscription_id: String = field(fields, 3)?;
+    if message_id.contains(char::REPLACEMENT_CHARACTER) || subscription_id.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(StoreError::Decode("claimed row: an id is not UTF-8".into()));
+    }
+    claimed_with(id, message_id, field(fields, 2)?, subscription_id, field(fields, 4)?)
 }
 
 fn field<'a, T: serde::Deserialize<'a>>(fields: &[&'a RawValue], index: usize) -> StoreResult<T> {
