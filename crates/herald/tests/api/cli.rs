@@ -541,12 +541,8 @@ async fn tags_from_the_command_line() {
     assert!(app.push.received_by(&device.endpoint).is_empty());
     // The API takes the same tag with its `/` as %2F (README).
     let r = app
-        .http
-        .delete(app.url(&format!("/api/v1/subscriptions/{}/tags/floor%2F2", other.id)))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+        .admin_delete(&format!("/api/v1/subscriptions/{}/tags/floor%2F2", other.id))
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(app.owner_subscription_tags("aid=3").await, [json!([])]);
 

@@ -70,13 +70,11 @@ async fn a_row_that_does_not_read_back_does_not_hold_its_batch() {
     .await;
     let good = app.register_device(json!({"uid": 5})).await;
     let bad = app.register_device(json!({"uid": 5})).await;
-    sqlx::query(&format!(
+    app.raw_sql(&format!(
         "UPDATE subscriptions SET push_service = 99 WHERE id = '{}'",
         bad.id
     ))
-    .execute(app.app_state.store.pool())
-    .await
-    .unwrap();
+    .await;
     app.send(json!({"to": {"uid": 5}, "title": "hi"})).await;
     let store = &app.app_state.store;
     let now = app.app_state.clock.now_ms();
@@ -115,13 +113,11 @@ async fn text_that_is_not_utf8_spoils_only_its_own_row() {
     }
     let good = app.register_device(json!({"uid": 6})).await;
     let bad = app.register_device(json!({"uid": 6})).await;
-    sqlx::query(&format!(
+    app.raw_sql(&format!(
         "UPDATE subscriptions SET endpoint = CAST(x'68747470733a2f2fff' AS TEXT) WHERE id = '{}'",
         bad.id
     ))
-    .execute(app.app_state.store.pool())
-    .await
-    .unwrap();
+    .await;
     let id = app.send(json!({"to": {"uid": 6}, "title": "hi"})).await;
     assert_eq!(app.engine.deliver_due_once().await.unwrap(), 2, "both rows are claimed");
     assert_eq!(app.push.received_by(&good.endpoint).len(), 1);

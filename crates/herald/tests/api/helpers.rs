@@ -191,6 +191,21 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    pub async fn admin_delete(&self, path: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs SQL on the database directly, behind Herald's back (to plant a row it would never
+    /// write itself, or a trigger).
+    pub async fn raw_sql(&self, sql: &str) {
+        sqlx::raw_sql(sql).execute(self.app_state.store.pool()).await.unwrap();
+    }
+
     pub async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
         self.http
             .post(self.url(path))

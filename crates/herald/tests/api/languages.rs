@@ -106,7 +106,7 @@ async fn refuse_tokyo(app: &TestApp) {
         ],
     };
     for sql in statements {
-        sqlx::raw_sql(sql).execute(app.app_state.store.pool()).await.unwrap();
+        app.raw_sql(sql).await;
     }
 }
 

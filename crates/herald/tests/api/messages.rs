@@ -239,13 +239,7 @@ async fn scheduled_messages_wait_and_can_be_cancelled() {
     let cancelled = app
         .send(json!({"to": {"uid": 1}, "title": "never", "sendAt": rfc3339(clock.now_ms() + 3_600_000)}))
         .await;
-    let r = app
-        .http
-        .delete(app.url(&format!("/api/v1/messages/{cancelled}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = app.admin_delete(&format!("/api/v1/messages/{cancelled}")).await;
     assert_eq!(r.status(), 204);
     assert_eq!(app.message(&cancelled).await["status"], "cancelled");
     // Not before its time: a millisecond early, nothing is due.
@@ -261,13 +255,7 @@ async fn scheduled_messages_wait_and_can_be_cancelled() {
         app.push.received_by(&device.endpoint)[0].json()["notification"]["title"],
         "later"
     );
-    let r = app
-        .http
-        .delete(app.url(&format!("/api/v1/messages/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = app.admin_delete(&format!("/api/v1/messages/{id}")).await;
     assert_error(r, 409).await;
 }
 

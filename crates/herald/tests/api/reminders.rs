@@ -129,13 +129,7 @@ async fn paused_and_deleted_reminders_do_not_fire() {
         .await
         .unwrap();
     assert_eq!(resumed["nextFireAt"], "2026-06-01T00:35:00.000Z");
-    let r = app
-        .http
-        .delete(app.url(&format!("/api/v1/reminders/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = app.admin_delete(&format!("/api/v1/reminders/{id}")).await;
     assert_eq!(r.status(), 204);
     clock.advance_ms(60 * MINUTE);
     assert_eq!(app.scheduler.fire_due().await.unwrap(), 0);

@@ -235,21 +235,9 @@ async fn delete_needs_the_subscriptions_own_secret_or_the_admin_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = app
-        .http
-        .delete(app.url(&format!("/api/v1/subscriptions/{}", b.id)))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = app.admin_delete(&format!("/api/v1/subscriptions/{}", b.id)).await;
     assert_eq!(r.status(), 204);
-    let r = app
-        .http
-        .delete(app.url("/api/v1/subscriptions/unknown"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = app.admin_delete("/api/v1/subscriptions/unknown").await;
     assert_error(r, 404).await;
     let list: Value = app.admin_get("/api/v1/subscriptions").await.json().await.unwrap();
     assert_eq!(list["total"], 0);
@@ -334,13 +322,7 @@ async fn last_success_is_listed_and_deleted_with_its_subscription() {
     assert_eq!(activity_rows(&app, &[&kept.id, &deleted.id, &moved.id]).await, 3);
 
     // Deleted through the API.
-    let r = app
-        .http
-        .delete(app.url(&format!("/api/v1/subscriptions/{}", deleted.id)))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = app.admin_delete(&format!("/api/v1/subscriptions/{}", deleted.id)).await;
     assert_eq!(r.status(), 204);
     assert_eq!(activity_rows(&app, &[&deleted.id]).await, 0);
 
@@ -400,10 +382,8 @@ async fn the_daily_cleanup_removes_last_success_rows_of_deleted_subscriptions() 
     let device = app.register_device(json!({"uid": 4})).await;
     let id = app.send(json!({"to": {"uid": 4}, "title": "hi"})).await;
     app.wait_settled(&id).await;
-    sqlx::query("INSERT INTO subscription_activity (subscription_id, last_success_at) VALUES ('orphan', 1)")
-        .execute(app.app_state.store.pool())
-        .await
-        .unwrap();
+    app.raw_sql("INSERT INTO subscription_activity (subscription_id, last_success_at) VALUES ('orphan', 1)")
+        .await;
     let store = &app.app_state.store;
     let removed = store.prune_orphaned_activity().await.unwrap();
     let left = activity_rows(&app, &["orphan"]).await;
