@@ -255,6 +255,10 @@ impl Store {
         Ok(())
     }
 
+    /// The longest `IN (…)` list: longer lists go in chunks of this size. A power of two, so
+    /// [`Self::padded`] lists stay within it.
+    pub const IN_LIST_MAX: usize = 512;
+
     /// `$first, $first+1, …` for an `IN (…)` list of `count` values, built at run time; pass
     /// the result to [`Self::read`] or [`Self::write`] like any other query. The list is as long as
     /// [`Self::padded`] makes it.

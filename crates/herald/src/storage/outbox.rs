@@ -88,9 +88,6 @@ pub enum SettledAs {
     HeldUntil(i64),
 }
 
-/// The longest `IN (…)` list: a power of two, so padded lists stay within it.
-const CHUNK: usize = 512;
-
 impl Store {
     /// Claims up to `limit` due rows until `lease_until`.
     pub async fn claim_due(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<ClaimedTarget>> {
@@ -131,7 +128,7 @@ impl Store {
                     .map(|row| col::<i64>(row, "id"))
                     .collect::<StoreResult<Vec<_>>>()?;
                 let mut rows = Vec::with_capacity(ids.len());
-                for chunk in ids.chunks(CHUNK) {
+                for chunk in ids.chunks(Store::IN_LIST_MAX) {
                     let update_sql = format!(
                         "UPDATE outbox SET next_attempt_at = $1 WHERE id IN ({})",
                         Store::placeholders(2, chunk.len())
@@ -281,7 +278,7 @@ impl Store {
         let mut counters: std::collections::BTreeMap<(&str, TargetState), i64> = Default::default();
         for ((message_id, final_state, status, service), ids) in &finals {
             let mut settled = 0;
-            for chunk in ids.chunks(CHUNK) {
+            for chunk in ids.chunks(Store::IN_LIST_MAX) {
                 let sql = format!(
                     "UPDATE outbox SET state = $1, attempts = attempts + 1, last_status = $2 \
                      WHERE state = {pending} AND id IN ({ids})",

@@ -337,7 +337,7 @@ impl Store {
 /// transaction; returns how many subscriptions were deleted.
 pub(crate) async fn delete_subscriptions(tx: &mut WriteTx, ids: &[&str]) -> StoreResult<i64> {
     let mut deleted = 0;
-    for chunk in ids.chunks(512) {
+    for chunk in ids.chunks(Store::IN_LIST_MAX) {
         let list = Store::placeholders(1, chunk.len());
         let mut activity = tx.query(format!(
             "DELETE FROM subscription_activity WHERE subscription_id IN ({list})"
@@ -366,7 +366,7 @@ pub(crate) async fn record_success(tx: &mut WriteTx, ids: &[&str], now_ms: i64) 
             "ON CONFLICT (subscription_id) DO UPDATE SET last_success_at = excluded.last_success_at"
         }
     };
-    for chunk in ids.chunks(512) {
+    for chunk in ids.chunks(Store::IN_LIST_MAX) {
         let sql = format!(
             "INSERT INTO subscription_activity (subscription_id, last_success_at) \
              SELECT id, $1 FROM subscriptions WHERE id IN ({}) {upsert}",

@@ -217,7 +217,7 @@ pub(crate) async fn tag_new_subscription(
 
 /// Deletes the tags of subscriptions that are being deleted, in the caller's transaction.
 pub(crate) async fn delete_tags_of(tx: &mut WriteTx, subscription_ids: &[&str]) -> StoreResult<()> {
-    for chunk in subscription_ids.chunks(512) {
+    for chunk in subscription_ids.chunks(Store::IN_LIST_MAX) {
         let sql = format!(
             "DELETE FROM subscription_tags WHERE subscription_id IN ({})",
             Store::placeholders(1, chunk.len())
