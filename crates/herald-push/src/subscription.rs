@@ -8,10 +8,22 @@
 use crate::base64url;
 use crate::error::{Error, ErrorKind};
 use aws_lc_rs::agreement::{ParsedPublicKey, UnparsedPublicKey, ECDH_P256};
-use url::Url;
+use std::borrow::Cow;
+use url::{Position, Url};
 
 /// Longest endpoint URL accepted. Real ones are 150–500 characters.
 pub const MAX_ENDPOINT_LEN: usize = 2048;
+
+/// `scheme://host[:port]` of an `http(s)` URL, the port only when it is not the scheme's
+/// default: the URL's own text up to its path (the parser has already dropped a default port
+/// and lowercased the host), so a sender keying its connections by origin copies nothing.
+pub fn url_origin(url: &Url) -> Cow<'_, str> {
+    if url.username().is_empty() && url.password().is_none() && url.has_host() {
+        Cow::Borrowed(&url[..Position::BeforePath])
+    } else {
+        Cow::Owned(url.origin().ascii_serialization())
+    }
+}
 
 /// A push service endpoint URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +54,7 @@ impl Endpoint {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(invalid("it must not carry user credentials"));
         }
-        let origin = url.origin().ascii_serialization();
+        let origin = url_origin(&url).into_owned();
         Ok(Self { url, origin })
     }
 
@@ -215,6 +227,28 @@ mod tests {
         let e = Endpoint::parse("http://127.0.0.1:9000/x").unwrap();
         assert_eq!(e.origin(), "http://127.0.0.1:9000");
         assert!(!e.is_https());
+    }
+
+    #[test]
+    fn url_origin_is_the_origins_serialization() {
+        for text in [
+            "https://push.example.net/wpush/abc?x=1#f",
+            "https://PUSH.Example.NET:443/x",
+            "https://push.example.net:8443/x",
+            "http://127.0.0.1:80/x",
+            "http://127.0.0.1:9000",
+            "https://[::1]:8443/x",
+            "https://[0:0::1]/x",
+            "https://bücher.example/x",
+            "https://push.example.net./x",
+            "https://user:pw@push.example.net/x",
+            "https://user@push.example.net:444/x",
+        ] {
+            let url = Url::parse(text).unwrap();
+            assert_eq!(url_origin(&url), url.origin().ascii_serialization(), "{text}");
+        }
+        let plain = Url::parse("https://push.example.net/x").unwrap();
+        assert!(matches!(url_origin(&plain), Cow::Borrowed(_)));
     }
 
     #[test]

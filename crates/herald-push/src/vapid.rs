@@ -7,6 +7,7 @@
 use crate::base64url;
 use crate::error::{Error, ErrorKind};
 use crate::keys::VapidKeyPair;
+use http::HeaderValue;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -68,6 +69,8 @@ impl VapidSubject {
 #[derive(Clone)]
 struct CachedToken {
     jwt: Arc<str>,
+    /// `vapid t=<jwt>, k=<key>`, built once: a clone shares its bytes.
+    header: HeaderValue,
     expires_at: u64,
 }
 
@@ -114,22 +117,40 @@ impl VapidSigner {
 
     /// The RFC 8292 header value: `vapid t=<jwt>, k=<public key>`.
     pub fn authorization(&self, origin: &str, now: SystemTime) -> Result<String, Error> {
-        let jwt = self.token(origin, now)?;
-        Ok(format!("vapid t={jwt}, k={}", self.public_key))
+        let header = self.authorization_header(origin, now)?;
+        Ok(header.to_str().unwrap_or_default().to_owned())
+    }
+
+    /// [`Self::authorization`] as a header value, cached with its token: a push to a known
+    /// origin copies no bytes for it.
+    pub fn authorization_header(&self, origin: &str, now: SystemTime) -> Result<HeaderValue, Error> {
+        Ok(self.cached(origin, now)?.header)
     }
 
     /// A signed JWT for `origin` (the `aud` claim), reused while it has more than a margin of
     /// its lifetime left: the smaller of one hour and half the lifetime.
     pub fn token(&self, origin: &str, now: SystemTime) -> Result<Arc<str>, Error> {
+        Ok(self.cached(origin, now)?.jwt)
+    }
+
+    fn cached(&self, origin: &str, now: SystemTime) -> Result<CachedToken, Error> {
         let now_secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let margin = (self.lifetime / 2).min(Duration::from_secs(3600)).as_secs();
         if let Some(cached) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(origin) {
             if cached.expires_at > now_secs + margin {
-                return Ok(cached.jwt.clone());
+                return Ok(cached.clone());
             }
         }
         let expires_at = now_secs + self.lifetime.as_secs();
         let jwt: Arc<str> = self.sign(origin, expires_at)?.into();
+        // Base64url and the key's base64url: always a valid header value.
+        let header = HeaderValue::try_from(format!("vapid t={jwt}, k={}", self.public_key))
+            .map_err(|_| Error::new(ErrorKind::Crypto, "the VAPID header is not valid ASCII"))?;
+        let token = CachedToken {
+            jwt,
+            header,
+            expires_at,
+        };
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_CACHED_ORIGINS {
             cache.retain(|_, t| t.expires_at > now_secs + margin);
@@ -137,14 +158,8 @@ impl VapidSigner {
                 cache.clear();
             }
         }
-        cache.insert(
-            origin.to_owned(),
-            CachedToken {
-                jwt: jwt.clone(),
-                expires_at,
-            },
-        );
-        Ok(jwt)
+        cache.insert(origin.to_owned(), token.clone());
+        Ok(token)
     }
 
     /// Forgets every cached token, so the next request signs afresh.

@@ -32,6 +32,7 @@ use crate::endpoint_policy::{EndpointPolicy, EndpointRefused};
 use crate::metrics::{Metrics, OriginMetrics};
 use bytes::{Bytes, BytesMut};
 use herald_push::request::PushRequest;
+use herald_push::subscription::url_origin;
 use http::HeaderMap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -191,15 +192,6 @@ impl Connection {
     }
 }
 
-/// The pool's key and connection target for a URL: `(origin, host, port)`, the origin
-/// written as `Endpoint::origin` writes it (the port only when not the default), so the
-/// pool's gauges and the window's share one series.
-fn origin_of(url: &Url) -> Option<(String, String, u16)> {
-    let host = url.host_str()?.to_owned();
-    let port = url.port_or_known_default()?;
-    Some((url.origin().ascii_serialization(), host, port))
-}
-
 enum Acquired {
     Stream(Stream),
     Http1,
@@ -223,10 +215,9 @@ impl H2Pool {
 
     /// Sends one push over HTTP/2 and reads its answer. The caller bounds the time.
     pub async fn send(&self, request: PushRequest) -> Result<Pooled, SendError> {
-        let Some((key, host, port)) = origin_of(&request.url) else {
+        let Some(origin) = self.origin(&request.url) else {
             return Err(SendError::Failed("the endpoint has no host".into()));
         };
-        let origin = self.origin(key, host, port);
         let stream = match self.acquire(&origin).await? {
             Acquired::Stream(stream) => stream,
             Acquired::Http1 => return Ok(Pooled::Http1(request)),
@@ -236,21 +227,24 @@ impl H2Pool {
         result.map(Pooled::Answered)
     }
 
-    fn origin(&self, key: String, host: String, port: u16) -> Arc<Origin> {
+    /// The pool's state for a URL's origin, keyed as `Endpoint::origin` writes it, so the
+    /// pool's gauges and the window's share one series; found without allocating.
+    fn origin(&self, url: &Url) -> Option<Arc<Origin>> {
+        let key = url_origin(url);
         let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(origin) = origins.get(&key) {
-            return origin.clone();
+        if let Some(origin) = origins.get(key.as_ref()) {
+            return Some(origin.clone());
         }
         let origin = Arc::new(Origin {
-            host,
-            port,
+            host: url.host_str()?.to_owned(),
+            port: url.port_or_known_default()?,
             metrics: self.metrics.origin(&key),
             state: Mutex::new(OriginState::default()),
             changed: Notify::new(),
             waiting: AtomicUsize::new(0),
         });
-        origins.insert(key, origin.clone());
-        origin
+        origins.insert(key.into_owned(), origin.clone());
+        Some(origin)
     }
 
     /// A stream on a connection with room: an open one if any has room, else a new one (only

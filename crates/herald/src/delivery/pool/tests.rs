@@ -290,8 +290,7 @@ async fn an_answer_that_comes_before_the_body_is_sent_stands() {
     // and sending its body (a worker preempted there, on a busy machine). The body cannot go
     // out any more, but the push was processed: it is answered, not failed (and sent again).
     let url = Url::parse(&format!("{}/push/race", service.url)).unwrap();
-    let (key, host, port) = origin_of(&url).unwrap();
-    let origin = pool.origin(key, host, port);
+    let origin = pool.origin(&url).unwrap();
     let Ok(Acquired::Stream(reserved)) = pool.acquire(&origin).await else {
         panic!("no stream")
     };
