@@ -185,7 +185,7 @@ impl MessageRequest {
         };
         let content = self.rich_content(titles, bodies, tag.is_some())?;
         let message = NewMessage {
-            id: secrets::random_id(),
+            id: secrets::ordered_id(),
             audience,
             title,
             body,

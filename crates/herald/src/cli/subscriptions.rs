@@ -305,7 +305,7 @@ fn parse_subscription(
             id.to_owned()
         }
         Some(_) => return Err(CliError::Refused("id must be up to 32 URL-safe characters".into())),
-        None => crate::secrets::random_id(),
+        None => crate::secrets::ordered_id(),
     };
     let secret_hash = match value.get("secretHash").and_then(Value::as_str) {
         Some(h) if h.len() == 43 && herald_push::base64url::is_url_safe_alphabet(h) => h.to_owned(),

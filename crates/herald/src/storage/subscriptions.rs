@@ -139,7 +139,7 @@ impl Store {
                 created: false,
             }
         } else {
-            let id = secrets::random_id();
+            let id = secrets::ordered_id();
             tx.query(
                 "INSERT INTO subscriptions (id, owner_kind, owner_id, endpoint, endpoint_hash, p256dh, auth, \
                  secret_hash, user_agent, created_at, push_service) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
