@@ -69,6 +69,8 @@ pub struct Measured {
     /// Pushes each instance's push services accepted, with more than one instance.
     pub accepted: Vec<u64>,
     pub load_before: String,
+    /// The crypto floor measured just before the first broadcast, per core.
+    pub floor_before: f64,
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -130,6 +132,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let expected = args.healthy_targets() as u64;
     let http = reqwest::Client::new();
+    let floor_before = report::crypto_floor();
     let mut rounds = Vec::new();
     for _ in 0..args.rounds {
         let mark = sinks.begin();
@@ -223,6 +226,7 @@ async fn run(args: Args) -> Result<(), String> {
             rss_after_registration,
             accepted,
             load_before,
+            floor_before,
         },
     );
     Ok(())
