@@ -69,8 +69,9 @@ pub struct Measured {
     /// Pushes each instance's push services accepted, with more than one instance.
     pub accepted: Vec<u64>,
     pub load_before: String,
-    /// The crypto floor measured just before the first broadcast, per core.
-    pub floor_before: f64,
+    /// The crypto floor just before the first broadcast and just after the last.
+    pub floor_before: report::Floor,
+    pub floor_after: report::Floor,
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -132,7 +133,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let expected = args.healthy_targets() as u64;
     let http = reqwest::Client::new();
-    let floor_before = report::crypto_floor();
+    let floor_before = report::Floor::measure();
     let mut rounds = Vec::new();
     for _ in 0..args.rounds {
         let mark = sinks.begin();
@@ -176,6 +177,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
         rounds.push((round, cpu * 1e6 / expected as f64));
     }
+    let floor_after = report::Floor::measure();
     let peak_rss = instances.peak_rss_mb();
     let accepted = match instances.bases.len() {
         1 => Vec::new(),
@@ -227,6 +229,7 @@ async fn run(args: Args) -> Result<(), String> {
             accepted,
             load_before,
             floor_before,
+            floor_after,
         },
     );
     Ok(())

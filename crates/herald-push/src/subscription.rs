@@ -18,7 +18,8 @@ pub const MAX_ENDPOINT_LEN: usize = 2048;
 /// default: the URL's own text up to its path (the parser has already dropped a default port
 /// and lowercased the host), so a sender keying its connections by origin copies nothing.
 pub fn url_origin(url: &Url) -> Cow<'_, str> {
-    if url.username().is_empty() && url.password().is_none() && url.has_host() {
+    let web = matches!(url.scheme(), "https" | "http");
+    if web && url.username().is_empty() && url.password().is_none() && url.has_host() {
         Cow::Borrowed(&url[..Position::BeforePath])
     } else {
         Cow::Owned(url.origin().ascii_serialization())
@@ -243,6 +244,7 @@ mod tests {
             "https://push.example.net./x",
             "https://user:pw@push.example.net/x",
             "https://user@push.example.net:444/x",
+            "foo://push.example.net/x",
         ] {
             let url = Url::parse(text).unwrap();
             assert_eq!(url_origin(&url), url.origin().ascii_serialization(), "{text}");

@@ -118,7 +118,7 @@ impl VapidSigner {
     /// The RFC 8292 header value: `vapid t=<jwt>, k=<public key>`.
     pub fn authorization(&self, origin: &str, now: SystemTime) -> Result<String, Error> {
         let header = self.authorization_header(origin, now)?;
-        Ok(header.to_str().unwrap_or_default().to_owned())
+        Ok(String::from_utf8_lossy(header.as_bytes()).into_owned())
     }
 
     /// [`Self::authorization`] as a header value, cached with its token: a push to a known
