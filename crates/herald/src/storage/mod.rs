@@ -5,8 +5,9 @@
 //! written with `$1, $2, …` placeholders, each used once and in order, and rewritten to `?`
 //! for MySQL and SQLite there; writes on SQLite go through its one writer connection. Where
 //! the engines truly differ (claiming outbox rows, upserts), the dialect is matched
-//! explicitly in the module that needs it. Kinds and states are stored as the codes in [`crate::domain::states`] and
-//! bound as values; a code no variant has reads as [`StoreError::Decode`].
+//! explicitly in the module that needs it. Kinds and states are stored as the codes in
+//! [`crate::domain::states`] and bound as values; a code no variant has reads as
+//! [`StoreError::Decode`].
 //!
 //! Layout: [`settings`] (generated keys and token hashes), [`subscriptions`], [`messages`]
 //! (messages, audience expansion, the tickle inbox), [`receipts`] (displayed and clicked,

@@ -153,13 +153,18 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+    /// A request with the admin token and no body.
+    pub async fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
         self.http
-            .get(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(ADMIN_TOKEN)
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.admin(reqwest::Method::GET, path).await
     }
 
     /// The tags of each subscription the admin list gives for `query` (`uid=7`, `aid=3`).
@@ -192,12 +197,7 @@ impl TestApp {
     }
 
     pub async fn admin_delete(&self, path: &str) -> reqwest::Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
+        self.admin(reqwest::Method::DELETE, path).await
     }
 
     /// Runs SQL on the database directly, behind Herald's back (to plant a row it would never
