@@ -278,7 +278,10 @@ impl H2Pool {
                 }
             };
             if open_one {
-                return self.open_and_take(origin).await;
+                // Boxed: connecting (TCP, TLS, the HTTP/2 handshake) is a future of kilobytes
+                // that a push needs once per connection, not once per push; inline, every
+                // push's task would carry and copy it.
+                return Box::pin(self.open_and_take(origin)).await;
             }
             notified.await;
             origin.waiting.fetch_sub(1, Ordering::AcqRel);

@@ -82,7 +82,12 @@ impl Transport {
         } else {
             request
         };
-        // The reqwest client has its own timeout (the same one).
+        // Boxed: reqwest's future is kilobytes, and only HTTP/1.1 origins need it.
+        Box::pin(self.send_http1(request)).await
+    }
+
+    /// Through reqwest, which has its own timeout (the same one).
+    async fn send_http1(&self, request: PushRequest) -> Result<PushResponse, SendError> {
         let sent = self
             .fallback
             .post(request.url)
