@@ -78,10 +78,8 @@ pub fn print(args: &Args, m: &Measured) {
         herald_rate,
         m.rounds.len()
     );
-    println!(
-        "| herald CPU per notification | {:.0} µs (median, summed over instances) |",
-        median(&|r| r.1)
-    );
+    let cpu = median(&|r| r.1);
+    println!("| herald CPU per notification | {cpu:.0} µs (median, summed over instances) |");
     if !m.accepted.is_empty() {
         let list: Vec<String> = m.accepted.iter().map(u64::to_string).collect();
         println!("| pushes accepted per instance | {} |", list.join(" + "));
@@ -111,7 +109,6 @@ pub fn print(args: &Args, m: &Measured) {
     );
     if one_core > 0.0 && every_core > 0.0 {
         // Issue 12's target: 65 µs per push when the one-core floor was 38 µs.
-        let cpu = median(&|r| r.1);
         println!(
             "| herald CPU per push ÷ crypto floor | {:.2} of one core's floor ({:.1} µs), {:.2} of the floor with every core busy ({:.1} µs); target: at most 1.71 of one core's |",
             cpu * one_core / 1e6,
@@ -122,7 +119,6 @@ pub fn print(args: &Args, m: &Measured) {
     }
     let encryption = (before.encryption + after.encryption) / 2.0;
     if encryption > 0.0 {
-        let cpu = median(&|r| r.1);
         println!(
             "| herald's encryption alone | {:.1} µs per push on one core ({:.0}/s); the broadcast's {:.0} µs per push are {:.0} µs more (the rest of a push, and the crypto running slower inside Herald than alone) |",
             1e6 / encryption,
