@@ -181,30 +181,23 @@ impl Floor {
 fn encryptions_on_this_core() -> f64 {
     use herald_push::ece::{encrypt_with, ContentEncoding, SenderKeys};
     use herald_push::subscription::{AuthSecret, P256dhKey};
-    use std::time::{Duration, Instant};
     let browser = herald_testkit::Browser::generate();
     let (Ok(auth), plaintext) = (AuthSecret::from_bytes(&browser.auth), [0x2au8; 200]) else {
         return 0.0;
     };
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < Duration::from_secs(1) {
-        let encrypted = P256dhKey::from_bytes(&browser.p256dh).and_then(|p256dh| {
-            let keys = SenderKeys::generate()?;
-            encrypt_with(&keys, ContentEncoding::Aes128Gcm, &p256dh, &auth, &plaintext, 0)
-        });
-        if encrypted.is_err() {
-            return 0.0;
-        }
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
+    per_second(|| {
+        P256dhKey::from_bytes(&browser.p256dh)
+            .and_then(|p256dh| {
+                let keys = SenderKeys::generate()?;
+                encrypt_with(&keys, ContentEncoding::Aes128Gcm, &p256dh, &auth, &plaintext, 0)
+            })
+            .is_ok()
+    })
 }
 
 /// Key generations plus ECDHs per second on the calling thread, over one second.
 fn floor_on_this_core() -> f64 {
     use aws_lc_rs::agreement::{agree, PrivateKey, UnparsedPublicKey, ECDH_P256};
-    use std::time::{Duration, Instant};
     let Some(peer) = PrivateKey::generate(&ECDH_P256)
         .and_then(|k| k.compute_public_key())
         .ok()
@@ -212,13 +205,23 @@ fn floor_on_this_core() -> f64 {
     else {
         return 0.0;
     };
+    per_second(|| {
+        PrivateKey::generate(&ECDH_P256)
+            .map(|key| agree(&key, UnparsedPublicKey::new(&ECDH_P256, &peer), (), |s| Ok(s[0])))
+            .is_ok()
+    })
+}
+
+/// How many times per second `op` runs on the calling thread, over one second; 0 if it
+/// fails once (a floor that cannot be measured is not reported).
+fn per_second(mut op: impl FnMut() -> bool) -> f64 {
+    use std::time::{Duration, Instant};
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < Duration::from_secs(1) {
-        let Ok(key) = PrivateKey::generate(&ECDH_P256) else {
+        if !op() {
             return 0.0;
-        };
-        let _ = agree(&key, UnparsedPublicKey::new(&ECDH_P256, &peer), (), |s| Ok(s[0]));
+        }
         n += 1;
     }
     n as f64 / start.elapsed().as_secs_f64()
