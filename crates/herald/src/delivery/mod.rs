@@ -42,7 +42,12 @@
 //!   pending). A row whose instance died between the 2xx and its recording is sent again after
 //!   its lease: duplicates are bounded by one instance's global window.
 //! - A push is not started unless its answer (bounded by the push timeout) can arrive before
-//!   its lease ends, so no other instance can claim a row while it is on the wire.
+//!   its lease ends, and its time on the wire ends a second before the lease does, so no
+//!   other instance can claim a row while it is on the wire.
+//! - A 2xx whose body never ends still counts as the 2xx (the body gets a second).
+//! - A result waiting to be recorded (the database is away) keeps its row in hand: a claim
+//!   that returns the row after its lease ran out skips it. A late retry or deferral only
+//!   moves a row that still holds the lease it ran under.
 
 mod client;
 mod coalesce;
@@ -71,7 +76,7 @@ use herald_push::request::{PushMessage, PushRequest, Topic, Ttl, Urgency};
 use herald_push::response::{classify, PushOutcome};
 use herald_push::subscription::Subscription;
 use herald_push::vapid::VapidSigner;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
@@ -124,6 +129,9 @@ struct Prepared {
     /// A translated payload message: encoded once per language variant devices pick.
     translated: Option<Translated>,
     expires_at: i64,
+    /// `ttl: 0`: the push service is told not to store it (`TTL: 0`), whatever is left of
+    /// Herald's short window for it.
+    now_only: bool,
     urgency: Option<Urgency>,
     topic: Option<Topic>,
     sendable: bool,
@@ -210,11 +218,13 @@ impl DeliveryEngine {
     /// Runs until `shutdown`; then lets in-flight pushes finish and records them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let (results_tx, results_rx) = mpsc::channel::<(Settlement, OwnedSemaphorePermit)>(8192);
+        let in_hand = Arc::new(InHand::default());
         let recorder = tokio::spawn(record(
             self.store.clone(),
             self.clock.clone(),
             results_rx,
             self.recorded.clone(),
+            in_hand.clone(),
         ));
         let permits = Arc::new(Semaphore::new(self.settings.concurrency));
         loop {
@@ -261,6 +271,9 @@ impl DeliveryEngine {
                 let Some(message) = prepared.get(&target.message_id).cloned() else {
                     continue;
                 };
+                if !in_hand.take(target.outbox_id) {
+                    continue;
+                }
                 let permit = permits
                     .clone()
                     .acquire_owned()
@@ -318,6 +331,7 @@ impl DeliveryEngine {
             subscription_id: target.subscription_id,
             status,
             result,
+            lease_until,
         }
     }
 
@@ -388,13 +402,15 @@ impl DeliveryEngine {
                 return (SettledAs::Deferred(at), None);
             };
             // A push must be answered or abandoned before its lease ends, or another instance
-            // could claim and send it too.
+            // could claim and send it too: it starts only with enough lease left, and its
+            // time on the wire ends a second before the lease does.
             let now = self.clock.now_ms();
             if now + self.lease_margin_ms() > lease_until {
                 drop(slot);
                 return (SettledAs::Deferred(now), None);
             }
-            let sent = self.transport.send(request).await;
+            let wire_limit = Duration::from_millis((lease_until - now - 1000).max(0) as u64);
+            let sent = self.transport.send(request, wire_limit).await;
             let latency = slot.started().elapsed();
             let response = match sent {
                 Ok(response) => response,
@@ -445,7 +461,7 @@ impl DeliveryEngine {
 
     /// How much of a lease must be left to start a push: its timeout and a second, or half
     /// the lease if that is shorter (a lease shorter than the timeout is a configuration the
-    /// operator chose).
+    /// operator chose; the push's time on the wire is then cut to what is left of the lease).
     fn lease_margin_ms(&self) -> i64 {
         let timeout = self.transport.timeout() + Duration::from_secs(1);
         timeout.min(self.settings.lease / 2).as_millis() as i64
@@ -549,6 +565,7 @@ impl DeliveryEngine {
             }),
             translated,
             expires_at: message.expires_at,
+            now_only: message.ttl_secs == 0,
             urgency: message.urgency.as_deref().and_then(|u| Urgency::parse(u).ok()),
             topic: message.topic.as_deref().and_then(|t| Topic::parse(t).ok()),
             sendable: message.status != crate::storage::messages::MessageStatus::Cancelled,
@@ -572,7 +589,11 @@ fn build_request(
     signer: &VapidSigner,
     now: i64,
 ) -> Result<PushRequest, herald_push::Error> {
-    let remaining = ((prepared.expires_at - now) / 1000).max(1) as u32;
+    let remaining = if prepared.now_only {
+        0
+    } else {
+        ((prepared.expires_at - now) / 1000).max(1) as u32
+    };
     let mut message = match payload {
         Some(payload) => PushMessage::new(payload.clone(), Ttl::seconds(remaining)),
         None => PushMessage::empty(Ttl::seconds(remaining)),
@@ -593,6 +614,26 @@ fn jitter() -> i64 {
     (u64::from_le_bytes(bytes) >> 1) as i64
 }
 
+/// The outbox rows this instance has taken from claims and not yet recorded. If recording
+/// stalls past their lease (the database went away for longer than it), a later claim returns
+/// them again; they are skipped then, not sent a second time.
+#[derive(Default)]
+struct InHand(Mutex<HashSet<i64>>);
+
+impl InHand {
+    /// Takes a claimed row; false if this instance already holds it.
+    fn take(&self, outbox_id: i64) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(outbox_id)
+    }
+
+    fn release(&self, settled: &[Settlement]) {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for settlement in settled {
+            held.remove(&settlement.outbox_id);
+        }
+    }
+}
+
 /// Settles results in batches: waits for one, then takes whatever else is ready (up to 1000),
 /// and frees their permits once they are recorded; then tells `recorded`.
 /// A failed write is retried, never dropped: the rows' leases would only re-send them.
@@ -601,6 +642,7 @@ async fn record(
     clock: Arc<dyn Clock>,
     mut rx: mpsc::Receiver<(Settlement, OwnedSemaphorePermit)>,
     recorded: Arc<Notify>,
+    in_hand: Arc<InHand>,
 ) {
     let mut received = Vec::with_capacity(1000);
     while rx.recv_many(&mut received, 1000).await > 0 {
@@ -609,8 +651,11 @@ async fn record(
         while let Err(e) = store.settle(&batch, clock.now_ms()).await {
             tracing::error!(error = %e, "recording delivery results failed; retrying");
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
+            // At most a second apart: once the database is back, the results go in before
+            // other instances' claims find these rows' leases expired.
+            delay = (delay * 2).min(Duration::from_secs(1));
         }
+        in_hand.release(&batch);
         drop(permits);
         recorded.notify_waiters();
     }

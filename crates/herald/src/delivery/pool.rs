@@ -52,6 +52,8 @@ const HTTP1_FOR: Duration = Duration::from_secs(600);
 const CONNECT_FAILURE_HOLD: Duration = Duration::from_secs(1);
 /// Error bodies are read up to this size (they only feed a log line and the classifier).
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// How long an answer's body may take after its headers.
+const BODY_GRACE: Duration = Duration::from_secs(1);
 
 /// An answer, as much of it as delivery needs.
 #[derive(Debug)]
@@ -158,6 +160,37 @@ impl Drop for Stream {
     }
 }
 
+/// A request counted in `Origin::waiting` until it stops waiting, however it stops (its
+/// push's timeout can drop it mid-wait).
+struct Waiting<'a>(&'a Origin);
+
+impl<'a> Waiting<'a> {
+    fn register(origin: &'a Origin) -> Self {
+        origin.waiting.fetch_add(1, Ordering::AcqRel);
+        Self(origin)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The origin's one connection attempt. If the opener's future is dropped before the attempt
+/// ends (its push timed out first), this clears `connecting` and wakes the waiters, so one of
+/// them tries again; otherwise nobody would ever connect to the origin again.
+struct ConnectAttempt<'a>(Option<&'a Origin>);
+
+impl Drop for ConnectAttempt<'_> {
+    fn drop(&mut self) {
+        if let Some(origin) = self.0 {
+            origin.lock().connecting = false;
+            origin.changed.notify_waiters();
+        }
+    }
+}
+
 impl Origin {
     fn notify_if_waiting(&self) {
         if self.waiting.load(Ordering::Acquire) > 0 {
@@ -253,7 +286,7 @@ impl H2Pool {
         loop {
             let notified = origin.changed.notified();
             tokio::pin!(notified);
-            let open_one = {
+            let waiting = {
                 let mut state = origin.lock();
                 if state.http1_until.is_some_and(|until| Instant::now() < until) {
                     return Ok(Acquired::Http1);
@@ -265,8 +298,7 @@ impl H2Pool {
                 if state.connecting {
                     // Registered before the lock is released, so no wake-up is missed.
                     notified.as_mut().enable();
-                    origin.waiting.fetch_add(1, Ordering::AcqRel);
-                    false
+                    Some(Waiting::register(origin))
                 } else {
                     if let Some((at, error)) = &state.connect_failure {
                         if at.elapsed() < CONNECT_FAILURE_HOLD {
@@ -274,21 +306,22 @@ impl H2Pool {
                         }
                     }
                     state.connecting = true;
-                    true
+                    None
                 }
             };
-            if open_one {
+            let Some(waiting) = waiting else {
                 // Boxed: connecting (TCP, TLS, the HTTP/2 handshake) is a future of kilobytes
                 // that a push needs once per connection, not once per push; inline, every
                 // push's task would carry and copy it.
                 return Box::pin(self.open_and_take(origin)).await;
-            }
+            };
             notified.await;
-            origin.waiting.fetch_sub(1, Ordering::AcqRel);
+            drop(waiting);
         }
     }
 
     async fn open_and_take(&self, origin: &Arc<Origin>) -> Result<Acquired, SendError> {
+        let mut attempt = ConnectAttempt(Some(origin));
         let opened = match tokio::time::timeout(self.connect_timeout, self.connect(origin)).await {
             Ok(result) => result,
             Err(_) => Err(ConnectError::TimedOut {
@@ -298,6 +331,7 @@ impl H2Pool {
         };
         let mut state = origin.lock();
         state.connecting = false;
+        attempt.0 = None;
         let result = match opened {
             Ok(Some(connection)) => {
                 state.connect_failure = None;
@@ -496,13 +530,19 @@ async fn answer(
     let response = response.await.map_err(|e| classify(connection, e))?;
     let (parts, mut body) = response.into_parts();
     let mut received = BytesMut::new();
-    while let Some(chunk) = body.data().await {
-        // The status is in: a body cut short does not change what the service said.
-        let Ok(chunk) = chunk else { break };
-        let _ = body.flow_control().release_capacity(chunk.len());
-        if received.len() < MAX_ERROR_BODY {
-            received.extend_from_slice(&chunk[..chunk.len().min(MAX_ERROR_BODY - received.len())]);
+    // The status is in: a body cut short, or one that never ends, does not change what the
+    // service said (waiting on it, the push's timeout would turn a 201 into a retry).
+    let read = async {
+        while let Some(chunk) = body.data().await {
+            let Ok(chunk) = chunk else { break };
+            let _ = body.flow_control().release_capacity(chunk.len());
+            if received.len() < MAX_ERROR_BODY {
+                received.extend_from_slice(&chunk[..chunk.len().min(MAX_ERROR_BODY - received.len())]);
+            }
         }
+    };
+    if tokio::time::timeout(BODY_GRACE, read).await.is_err() {
+        tracing::debug!(status = %parts.status, "the answer's body did not end; keeping its status");
     }
     Ok(PushResponse {
         status: parts.status.as_u16(),

@@ -1,8 +1,8 @@
 //! Where a push goes on the wire: `https` origins through the HTTP/2 pool (`pool.rs`), and
 //! origins that do not speak HTTP/2 (or plain `http` ones, allowed only for tests and private
 //! set-ups) through the reqwest client of `client.rs`, which keeps the same guarantees
-//! (guarded resolver, no redirects, no proxies). Every exchange is bounded by the push
-//! timeout.
+//! (guarded resolver, no redirects, no proxies). Every exchange, fallback included, is
+//! bounded by the push timeout.
 
 use super::client::push_client;
 use super::pool::{H2Pool, Pooled, PushResponse, SendError};
@@ -70,20 +70,25 @@ impl Transport {
         &self.pool
     }
 
-    /// Sends one push and returns the answer.
-    pub async fn send(&self, request: PushRequest) -> Result<PushResponse, SendError> {
-        let request = if request.url.scheme() == "https" {
-            match tokio::time::timeout(self.timeout, self.pool.send(request)).await {
-                Ok(Ok(Pooled::Answered(response))) => return Ok(response),
-                Ok(Ok(Pooled::Http1(request))) => request,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(SendError::Failed("timed out".into())),
-            }
-        } else {
-            request
+    /// Sends one push and returns the answer, within the push timeout or `limit` if that is
+    /// shorter (what is left of the row's lease): the whole exchange, fallback included.
+    pub async fn send(&self, request: PushRequest, limit: Duration) -> Result<PushResponse, SendError> {
+        let exchange = async {
+            let request = if request.url.scheme() == "https" {
+                match self.pool.send(request).await? {
+                    Pooled::Answered(response) => return Ok(response),
+                    Pooled::Http1(request) => request,
+                }
+            } else {
+                request
+            };
+            // Boxed: reqwest's future is kilobytes, and only HTTP/1.1 origins need it.
+            Box::pin(self.send_http1(request)).await
         };
-        // Boxed: reqwest's future is kilobytes, and only HTTP/1.1 origins need it.
-        Box::pin(self.send_http1(request)).await
+        match tokio::time::timeout(self.timeout.min(limit), exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError::Failed("timed out".into())),
+        }
     }
 
     /// Through reqwest, which has its own timeout (the same one).

@@ -44,6 +44,21 @@ pub struct NewMessage {
     pub content: RichContent,
 }
 
+/// How long Herald keeps a message with `ttl: 0` deliverable ("now or never" for the push
+/// service, which must not store it): long enough for its first attempts and their retries.
+pub const NOW_ONLY_WINDOW_MS: i64 = 60_000;
+
+impl NewMessage {
+    /// How long the message stays deliverable (and its tickles fetchable) at Herald.
+    pub fn lifetime_ms(&self) -> i64 {
+        if self.ttl_secs == 0 {
+            NOW_ONLY_WINDOW_MS
+        } else {
+            self.ttl_secs * 1000
+        }
+    }
+}
+
 /// A message with its delivery counters.
 #[derive(Debug, Clone)]
 pub struct MessageView {
@@ -247,7 +262,7 @@ impl Store {
         )
         .bind(now_ms)
         .bind(m.send_at_ms)
-        .bind(m.send_at_ms.max(now_ms) + m.ttl_secs * 1000)
+        .bind(m.send_at_ms.max(now_ms) + m.lifetime_ms())
         .bind(m.reminder_id.as_deref())
         .bind(m.spread_over_ms)
         .bind(m.quiet_hours.map(|q| q.as_minutes().0))

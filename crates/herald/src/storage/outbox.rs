@@ -70,6 +70,10 @@ pub struct Settlement {
     pub push_service: PushService,
     pub status: Option<u16>,
     pub result: SettledAs,
+    /// The lease the attempt ran under. A retry or deferral is recorded only while the row
+    /// still holds it: a late result of an expired claim must not move the lease of the claim
+    /// that took the row over (the row would come due while that one is still sending it).
+    pub lease_until: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,21 +253,24 @@ impl Store {
                 SettledAs::RetryAt(at) => {
                     tx.query(with_pending!(
                         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_status = $2 \
-                         WHERE id = $3 AND state = {PENDING}"
+                         WHERE id = $3 AND state = {PENDING} AND next_attempt_at = $4"
                     ))
                     .bind(at)
                     .bind(s.status.map(i64::from))
                     .bind(s.outbox_id)
+                    .bind(s.lease_until)
                     .execute()
                     .await?;
                     continue;
                 }
                 SettledAs::Deferred(at) | SettledAs::HeldUntil(at) => {
                     tx.query(with_pending!(
-                        "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND state = {PENDING}"
+                        "UPDATE outbox SET next_attempt_at = $1 \
+                         WHERE id = $2 AND state = {PENDING} AND next_attempt_at = $3"
                     ))
                     .bind(at)
                     .bind(s.outbox_id)
+                    .bind(s.lease_until)
                     .execute()
                     .await?;
                     continue;

@@ -52,6 +52,34 @@ async fn every_device_of_a_client_gets_the_decrypted_notification() {
     assert_eq!(m["status"], "done");
 }
 
+/// `ttl: 0` is Web Push's "now or never": the push service is told not to store it, and
+/// Herald still sends it (it used to count it expired before the first attempt).
+#[tokio::test]
+async fn a_message_with_ttl_0_is_sent_with_ttl_0() {
+    let app = spawn_app().await;
+    let device = app.register_device(json!({"uid": 44})).await;
+    for mode in ["payload", "tickle"] {
+        let response = app
+            .admin_post(
+                "/api/v1/messages?wait=true",
+                json!({"to": {"uid": 44}, "title": "Now or never", "ttl": 0, "mode": mode}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        let result: Value = response.json().await.unwrap();
+        assert_eq!(result["accepted"], 1, "{mode}: {result}");
+        assert_eq!(result["failed"], 0, "{mode}: {result}");
+    }
+    let pushes = app.push.received_by(&device.endpoint);
+    assert_eq!(pushes.len(), 2);
+    assert!(
+        pushes.iter().all(|p| p.ttl == Some(0)),
+        "{:?}",
+        pushes.iter().map(|p| p.ttl).collect::<Vec<_>>()
+    );
+    assert_eq!(pushes[0].json()["notification"]["title"], "Now or never");
+}
+
 #[tokio::test]
 async fn clients_and_admins_are_kept_apart() {
     let app = spawn_app().await;
@@ -466,11 +494,12 @@ async fn waiting_ends_on_results_another_instance_recorded() {
         let now = app.app_state.clock.now_ms();
         let claimed = store.claim_due(now, now + 60_000, 10).await.unwrap();
         if !claimed.is_empty() {
-            break claimed;
+            break (claimed, now + 60_000);
         }
         assert!(std::time::Instant::now() < deadline, "the message was never queued");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
+    let (claimed, lease_until) = claimed;
     let settlements: Vec<Settlement> = claimed
         .into_iter()
         .map(|target| Settlement {
@@ -480,6 +509,7 @@ async fn waiting_ends_on_results_another_instance_recorded() {
             subscription_id: target.subscription_id,
             status: Some(201),
             result: SettledAs::Accepted,
+            lease_until,
         })
         .collect();
     store.settle(&settlements, app.app_state.clock.now_ms()).await.unwrap();
@@ -495,4 +525,43 @@ async fn waiting_ends_on_results_another_instance_recorded() {
         (Some(1), Some(0)),
         "{body}"
     );
+}
+
+/// A late retry from a claim whose lease ran out (the row was claimed again since) must not
+/// move the new claim's lease: the row would come due while the new claim is still sending it.
+#[tokio::test]
+async fn a_late_retry_does_not_move_a_newer_claim_s_lease() {
+    use herald::storage::outbox::{SettledAs, Settlement};
+    let app = spawn_app_with(Options {
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
+    app.register_device(json!({"uid": 5})).await;
+    app.send(json!({"to": {"uid": 5}, "title": "hi"})).await;
+    let store = &app.app_state.store;
+    let now = app.app_state.clock.now_ms();
+    let first_lease = now + 1;
+    let first = store.claim_due(now, first_lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // The first lease ran out; the row is claimed again.
+    let second_lease = now + 60_000;
+    let second = store.claim_due(now + 2, second_lease, 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    let retry = |lease_until| Settlement {
+        push_service: first[0].subscription.as_ref().unwrap().push_service,
+        outbox_id: first[0].outbox_id,
+        message_id: first[0].message_id.clone(),
+        subscription_id: first[0].subscription_id.clone(),
+        status: Some(503),
+        result: SettledAs::RetryAt(now + 3),
+        lease_until,
+    };
+    store.settle(&[retry(first_lease)], now + 2).await.unwrap();
+    assert!(
+        store.claim_due(now + 10, now + 60_000, 10).await.unwrap().is_empty(),
+        "the late retry moved the second claim's lease"
+    );
+    store.settle(&[retry(second_lease)], now + 2).await.unwrap();
+    assert_eq!(store.claim_due(now + 10, now + 60_000, 10).await.unwrap().len(), 1);
 }

@@ -368,6 +368,7 @@ async fn a_success_settled_after_the_subscription_went_leaves_nothing_behind() {
         subscription_id: target.subscription_id.clone(),
         status: Some(201),
         result: SettledAs::Accepted,
+        lease_until: now + 60_000,
     };
     store.settle(&[settlement], now).await.unwrap();
     assert_eq!(activity_rows(&app, &[&device.id]).await, 0);

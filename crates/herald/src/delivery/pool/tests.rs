@@ -22,6 +22,10 @@ struct Behaviour {
     /// Answer 201 on the headers, without reading the body, then reset the stream with
     /// NO_ERROR (what nginx's `return 201` does).
     answer_on_headers: bool,
+    /// Accept the first TCP connection and never start TLS on it.
+    hang_first_connection: bool,
+    /// Answer 201 and never end the response's body.
+    endless_body: bool,
 }
 
 #[derive(Default)]
@@ -64,8 +68,12 @@ async fn start(behaviour: Behaviour) -> TestService {
     {
         let seen = seen.clone();
         tokio::spawn(async move {
+            let mut held = Vec::new();
             while let Ok((tcp, _)) = listener.accept().await {
-                seen.connections.fetch_add(1, Ordering::SeqCst);
+                if seen.connections.fetch_add(1, Ordering::SeqCst) == 0 && behaviour.hang_first_connection {
+                    held.push(tcp);
+                    continue;
+                }
                 let acceptor = acceptor.clone();
                 let seen = seen.clone();
                 let behaviour = behaviour.clone();
@@ -130,7 +138,11 @@ async fn serve_h2(tls: tokio_rustls::server::TlsStream<TcpStream>, behaviour: Be
             tokio::time::sleep(behaviour.latency).await;
             seen.open_streams.fetch_sub(1, Ordering::SeqCst);
             let response = http::Response::builder().status(201).body(()).unwrap();
-            let _ = respond.send_response(response, true);
+            let open = respond.send_response(response, !behaviour.endless_body);
+            if behaviour.endless_body {
+                let _open = open;
+                std::future::pending::<()>().await;
+            }
         });
     }
 }
@@ -340,7 +352,10 @@ async fn an_origin_without_h2_is_handed_back_for_http1() {
         Arc::new(Metrics::default()),
     )
     .unwrap();
-    let response = transport.send(request(&service, 3)).await.unwrap();
+    let response = transport
+        .send(request(&service, 3), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(response.status, 201);
     assert_eq!(service.seen.processed.lock().unwrap().get("/push/3"), Some(&1));
 }
@@ -362,4 +377,60 @@ async fn a_private_address_is_never_connected_under_the_default_policy() {
         _ => panic!("localhost must be refused"),
     }
     assert_eq!(service.seen.connections.load(Ordering::SeqCst), 0);
+}
+
+/// The push that opens a connection can time out (the engine drops its future) while the
+/// handshake hangs; the origin must not stay "connecting" for ever after.
+#[tokio::test]
+async fn a_connection_attempt_dropped_midway_does_not_block_the_origin() {
+    let service = start(Behaviour {
+        hang_first_connection: true,
+        ..Default::default()
+    })
+    .await;
+    let pool = pool_for(&service);
+    let first = tokio::time::timeout(Duration::from_millis(300), pool.send(request(&service, 1))).await;
+    assert!(first.is_err(), "the first connection hangs");
+    let second = tokio::time::timeout(Duration::from_secs(3), send_until_answered(&pool, &service, 2)).await;
+    assert_eq!(second.expect("the origin is usable again"), 0);
+    assert_eq!(service.seen.connections.load(Ordering::SeqCst), 2);
+    let url = Url::parse(&service.url).unwrap();
+    assert_eq!(pool.origin(&url).unwrap().waiting.load(Ordering::SeqCst), 0);
+}
+
+/// A request waiting for another's connection attempt that is dropped (its push timed out)
+/// is no longer counted as waiting.
+#[tokio::test]
+async fn a_dropped_waiter_is_not_counted_as_waiting() {
+    let service = start(Behaviour {
+        hang_first_connection: true,
+        ..Default::default()
+    })
+    .await;
+    let pool = pool_for(&service);
+    let opener = pool.send(request(&service, 1));
+    let waiter = tokio::time::timeout(Duration::from_millis(200), pool.send(request(&service, 2)));
+    let (_, waited) = tokio::join!(tokio::time::timeout(Duration::from_millis(400), opener), waiter);
+    assert!(waited.is_err(), "the waiter waits for the hanging attempt");
+    let url = Url::parse(&service.url).unwrap();
+    assert_eq!(pool.origin(&url).unwrap().waiting.load(Ordering::SeqCst), 0);
+}
+
+/// A 201 whose body never ends is still a 201, not a timeout that would send it again.
+#[tokio::test]
+async fn a_success_whose_body_never_ends_counts_as_answered() {
+    let service = start(Behaviour {
+        endless_body: true,
+        ..Default::default()
+    })
+    .await;
+    let pool = pool_for(&service);
+    let answered = tokio::time::timeout(Duration::from_secs(3), pool.send(request(&service, 1)))
+        .await
+        .expect("answered within the body's grace, not the push timeout");
+    match answered {
+        Ok(Pooled::Answered(response)) => assert_eq!(response.status, 201),
+        Ok(Pooled::Http1(_)) => panic!("the service speaks h2"),
+        Err(e) => panic!("a 201 is not a failure: {e:?}"),
+    }
 }
