@@ -212,6 +212,13 @@ impl Config {
             }
             _ => None,
         };
+        let push_host_allowlist = list("HERALD_PUSH_HOST_ALLOWLIST", file.push_host_allowlist);
+        if let Some(bad) = push_host_allowlist.iter().find(|p| !is_host_pattern(p)) {
+            return Err(ConfigError(format!(
+                "HERALD_PUSH_HOST_ALLOWLIST: {bad:?} is not a host name or a `*.domain` pattern \
+                 (an empty list admits any public host)"
+            )));
+        }
         let trusted_proxies = TrustedProxies::parse(&list("HERALD_TRUSTED_PROXIES", file.trusted_proxies))
             .map_err(|e| ConfigError(format!("HERALD_TRUSTED_PROXIES: {e}")))?;
         Ok(Self {
@@ -224,7 +231,7 @@ impl Config {
             vapid_private_key,
             allow_private_endpoints: flag("HERALD_ALLOW_PRIVATE_ENDPOINTS", file.allow_private_endpoints)?,
             allow_http_endpoints: flag("HERALD_ALLOW_HTTP_ENDPOINTS", file.allow_http_endpoints)?,
-            push_host_allowlist: list("HERALD_PUSH_HOST_ALLOWLIST", file.push_host_allowlist),
+            push_host_allowlist,
             cors_origins,
             cleanup_interval: Duration::from_secs(number(
                 "HERALD_CLEANUP_INTERVAL_SECONDS",
@@ -324,6 +331,16 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// `host`, `*.domain` or an IP address: what the push-host allow-list matches against.
+fn is_host_pattern(pattern: &str) -> bool {
+    let host = pattern.trim();
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +378,17 @@ mod tests {
                     .starts_with(&format!("{key} ="))),
                 "docs/deployment.md's herald.toml example does not show `{key}`"
             );
+        }
+    }
+
+    #[test]
+    fn the_push_host_allow_list_takes_hosts_and_domain_patterns_only() {
+        let hosts = "fcm.googleapis.com, *.push.apple.com,142.250.74.10";
+        let config = load(&[("HERALD_PUSH_HOST_ALLOWLIST", hosts)]).unwrap();
+        assert_eq!(config.push_host_allowlist.len(), 3);
+        for bad in ["*", "https://fcm.googleapis.com", "fcm.*.com", "*."] {
+            let error = load(&[("HERALD_PUSH_HOST_ALLOWLIST", bad)]).unwrap_err().0;
+            assert!(error.starts_with("HERALD_PUSH_HOST_ALLOWLIST: "), "{bad}: {error}");
         }
     }
 

@@ -52,11 +52,16 @@ pub fn colours_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// The filter `HERALD_LOG` names (unset or empty: `herald=info,warn`). An invalid one is an
+/// The log filter when `HERALD_LOG` is unset. The certificate verifier logs every endpoint
+/// whose certificate fails as an ERROR of its own; any subscriber can register such endpoints,
+/// so it would flood the log. Herald's own lines say what happened to each push.
+const DEFAULT_FILTER: &str = "herald=info,warn,rustls_platform_verifier=off";
+
+/// The filter `HERALD_LOG` names (unset or empty: [`DEFAULT_FILTER`]). An invalid one is an
 /// error like any other invalid setting: falling back silently would hide the logs asked for.
 fn log_filter(value: Option<&str>) -> Result<EnvFilter, LogSetupError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(EnvFilter::new("herald=info,warn")),
+        None => Ok(EnvFilter::new(DEFAULT_FILTER)),
         Some(text) => EnvFilter::try_new(text).map_err(|reason| LogSetupError::Filter {
             text: text.to_owned(),
             reason,
@@ -111,11 +116,11 @@ mod tests {
         );
         assert_eq!(
             log_filter(None).unwrap().to_string(),
-            EnvFilter::new("herald=info,warn").to_string()
+            EnvFilter::new(DEFAULT_FILTER).to_string()
         );
         assert_eq!(
             log_filter(Some(" ")).unwrap().to_string(),
-            EnvFilter::new("herald=info,warn").to_string()
+            EnvFilter::new(DEFAULT_FILTER).to_string()
         );
         assert_eq!(
             log_filter(Some("herald=debug,warn")).unwrap().to_string(),

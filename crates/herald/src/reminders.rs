@@ -395,7 +395,14 @@ fn settle(record: &mut ReminderRecord, now_ms: i64) -> Result<(), ValidationErro
     record.schedule = schedule.to_json();
     record.next_fire_at = schedule.next_after(now_ms);
     if record.next_fire_at.is_none() && !record.paused {
-        return Err(ValidationError::new("schedule.at", "`schedule.at` is in the past"));
+        return Err(match schedule.kind {
+            Kind::Once(_) => ValidationError::new("schedule.at", "`schedule.at` is in the past"),
+            // Daily and weekly times always come again: only a pattern can run out.
+            Kind::Repeating { .. } => ValidationError::new(
+                "schedule.cron",
+                "the pattern never matches a time from now on (a date that does not exist, or a year gone by)",
+            ),
+        });
     }
     Ok(())
 }
@@ -410,6 +417,21 @@ mod tests {
 
     fn iso(ms: i64) -> String {
         DateTime::<Utc>::from_timestamp_millis(ms).unwrap().to_rfc3339()
+    }
+
+    #[test]
+    fn a_schedule_that_never_fires_names_its_field() {
+        let now = utc("2026-12-01T00:00:00Z");
+        for (schedule, field) in [
+            (serde_json::json!({"cron": "0 0 30 2 *"}), "schedule.cron"),
+            (serde_json::json!({"at": "2020-01-01T00:00:00Z"}), "schedule.at"),
+        ] {
+            let input: ReminderInput =
+                serde_json::from_value(serde_json::json!({"to": {"aid": 1}, "title": "t", "schedule": schedule}))
+                    .unwrap();
+            let error = new_record(input, now).unwrap_err();
+            assert_eq!(error.field, field, "{error:?}");
+        }
     }
 
     #[test]

@@ -43,13 +43,13 @@ pub async fn create(config: Config, args: CreateArgs) -> Result<(), CliError> {
     let (id, token, hash) = access::new_key();
     store.insert_api_key(&id, &name, scopes, &hash, now_ms()).await?;
     if args.json {
-        println!(
+        out!(
             "{}",
             serde_json::json!({ "id": id, "name": name, "scopes": scopes.names(), "key": token })
         );
     } else {
-        println!("API key {id} ({name}; scopes: {})", scopes.to_text());
-        println!("{token}");
+        out!("API key {id} ({name}; scopes: {})", scopes.to_text());
+        out!("{token}");
         eprintln!("Shown once: only its hash is kept. Send it as Authorization: Bearer <key>.");
     }
     Ok(())
@@ -60,10 +60,10 @@ pub async fn list(config: Config, args: ListArgs) -> Result<(), CliError> {
     let keys = store.list_api_keys().await?;
     for key in &keys {
         if args.json {
-            println!("{}", crate::api::key_json(key));
+            out!("{}", crate::api::key_json(key));
         } else {
             let when = |ms: Option<i64>| ms.map(crate::clock::rfc3339).unwrap_or_else(|| "-".into());
-            println!(
+            out!(
                 "{}  {:<20}  {:<16}  created {}  last used {}{}",
                 key.id,
                 key.name,
@@ -88,7 +88,7 @@ pub async fn revoke(config: Config, args: RevokeArgs) -> Result<(), CliError> {
     }
     let store = super::open_store(&config).await?;
     if store.revoke_api_key(&args.id, now_ms()).await? {
-        println!("revoked {}", args.id);
+        out!("revoked {}", args.id);
         Ok(())
     } else {
         Err(CliError::Refused(format!("no live API key {}", args.id)))

@@ -68,7 +68,7 @@ impl Report {
             Level::Warning => "warning ",
             Level::Critical => "CRITICAL",
         };
-        println!("{label} {topic}: {text}");
+        out!("{label} {topic}: {text}");
         self.findings.push((level, topic, text));
     }
 
@@ -94,7 +94,7 @@ pub async fn run(config: Config, args: DoctorArgs) -> Result<(), CliError> {
             "{critical} critical problem(s) and {warnings} warning(s); see above"
         )))
     } else {
-        println!("no critical problems; {warnings} warning(s)");
+        out!("no critical problems; {warnings} warning(s)");
         Ok(())
     }
 }

@@ -36,9 +36,9 @@ pub fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         write_private(path, &pair.to_pem().map_err(CliError::other)?)?;
     }
     if args.json {
-        println!("{}", serde_json::json!({ "publicKey": public, "privateKey": private }));
+        out!("{}", serde_json::json!({ "publicKey": public, "privateKey": private }));
     } else {
-        println!("=======================================\n\nPublic Key:\n{public}\n\nPrivate Key:\n{private}\n\n=======================================");
+        out!("=======================================\n\nPublic Key:\n{public}\n\nPrivate Key:\n{private}\n\n=======================================");
     }
     Ok(())
 }

@@ -6,6 +6,14 @@
 //! configuration names and refuses to run when it is missing ([`open_store`]), so a command
 //! run from the wrong directory fails loudly instead of queuing into a new, empty file.
 
+/// `println!` for a command's output, without its panic when stdout is closed early
+/// (`herald doctor | head -1`): the command stops there, as a Unix tool does on SIGPIPE.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::print_line(format_args!($($arg)*))
+    };
+}
+
 mod api_keys;
 mod doctor;
 mod keys;
@@ -156,6 +164,20 @@ impl CliError {
     }
 }
 
+/// Writes one line of output (see `out!`); a closed stdout ends the process with 141, the
+/// status a shell reports for SIGPIPE, and any other write error says what failed.
+pub(crate) fn print_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(line).and_then(|()| stdout.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("herald: writing the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn load(path: Option<PathBuf>) -> Result<Config, CliError> {
     Ok(Config::load(path.as_deref())?)
 }
@@ -181,7 +203,7 @@ async fn init(config: Config) -> Result<(), CliError> {
     match Store::open_existing(&config.database_url).await {
         Ok(store) => {
             store.close().await;
-            println!("{where_} is already a Herald database (pending migrations, if any, applied)");
+            out!("{where_} is already a Herald database (pending migrations, if any, applied)");
             return Ok(());
         }
         Err(StoreError::Missing(_)) => {}
@@ -192,7 +214,7 @@ async fn init(config: Config) -> Result<(), CliError> {
         .map_err(|e| CliError::Refused(format!("HERALD_DATABASE_URL: cannot create the database: {e}")))?;
     let state = crate::startup::assemble_state(store, config, std::sync::Arc::new(crate::clock::SystemClock)).await?;
     state.store.close().await;
-    println!("created the Herald database at {where_}");
+    out!("created the Herald database at {where_}");
     Ok(())
 }
 
@@ -240,6 +262,6 @@ async fn cleanup(config: Config) -> Result<(), CliError> {
     let store = open_store(&config).await?;
     let now = chrono::Utc::now().timestamp_millis();
     let removed = store.delete_expired_messages(now).await?;
-    println!("removed {removed} expired message(s) and their delivery rows");
+    out!("removed {removed} expired message(s) and their delivery rows");
     Ok(())
 }

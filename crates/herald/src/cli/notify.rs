@@ -23,7 +23,7 @@ pub async fn run(config: Config, args: NotifyArgs) -> Result<(), CliError> {
     let message = request.validate(now, config.quiet_hours)?;
     let store = super::open_store(&config).await?;
     let targets = store.create_message(&message, now).await?.unwrap_or(0);
-    println!("message {} queued for {targets} device(s)", message.id);
+    out!("message {} queued for {targets} device(s)", message.id);
     if targets == 0 {
         // Not an error (a script may notify people who have no device yet), but a new
         // operator's first test message otherwise disappears without a word.
@@ -50,7 +50,7 @@ pub async fn run(config: Config, args: NotifyArgs) -> Result<(), CliError> {
         if unattempted == 0 {
             bar.finish();
             if let Some(v) = view {
-                println!(
+                out!(
                     "accepted {}, failed {}, gone {}, retrying {}",
                     v.accepted,
                     v.failed,

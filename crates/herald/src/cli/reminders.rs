@@ -75,7 +75,7 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), CliErr
             let record = crate::domain::validation::from_json_value::<ReminderInput>(body)
                 .and_then(|input| new_record(input, now))?;
             store.insert_reminder(&record).await?;
-            println!(
+            out!(
                 "reminder {} added; next firing {}",
                 record.id,
                 record
@@ -87,9 +87,9 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), CliErr
         RemindersCommand::List { json } => {
             for r in store.list_reminders(1000, None).await? {
                 if json {
-                    println!("{}", crate::api::reminder_json(&r));
+                    out!("{}", crate::api::reminder_json(&r));
                 } else {
-                    println!(
+                    out!(
                         "{}  {:<28}  {:<40}  next {}{}",
                         r.id,
                         r.template.get("title").and_then(Value::as_str).unwrap_or(""),
@@ -106,7 +106,7 @@ pub async fn run(config: Config, command: RemindersCommand) -> Result<(), CliErr
             if !store.delete_reminder(&id).await? {
                 return Err(CliError::Refused(format!("no reminder with id {id}")));
             }
-            println!("reminder {id} deleted");
+            out!("reminder {id} deleted");
         }
     }
     Ok(())

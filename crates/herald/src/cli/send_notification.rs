@@ -109,7 +109,7 @@ pub async fn run(args: SendArgs) -> Result<(), CliError> {
     let text = String::from_utf8_lossy(&body);
     match classify(status.as_u16(), &headers, &body, SystemTime::now()) {
         PushOutcome::Accepted { .. } => {
-            println!("{status}: the push service accepted the message");
+            out!("{status}: the push service accepted the message");
             Ok(())
         }
         PushOutcome::Gone { reason, .. } => Err(CliError::Refused(match reason {

@@ -199,7 +199,7 @@ async fn import(store: &Store, input: Box<dyn BufRead>, policy: &EndpointPolicy)
             }
         }
     }
-    println!(
+    out!(
         "imported {created} new and {updated} existing subscription(s), the tags of {people} person(s); \
          {invalid} invalid line(s)"
     );

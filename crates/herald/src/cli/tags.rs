@@ -50,7 +50,7 @@ pub async fn run(config: Config, command: TagsCommand) -> Result<(), CliError> {
     if let Some(owner) = owner {
         let (add, remove): (&[Tag], &[Tag]) = if adding { (&tags, &[]) } else { (&[], &tags) };
         let (now, subscriptions) = store.change_owner_tags(&owner, add, remove).await?;
-        println!(
+        out!(
             "{} {}: tags {} (on {subscriptions} subscription(s))",
             owner.kind.field(),
             owner.id.as_str(),
@@ -83,7 +83,7 @@ pub async fn run(config: Config, command: TagsCommand) -> Result<(), CliError> {
         }
     }
     let names: Vec<&str> = tags.iter().map(Tag::as_str).collect();
-    println!(
+    out!(
         "subscription {id}: {} {}",
         if adding { "added" } else { "removed" },
         names.join(", ")

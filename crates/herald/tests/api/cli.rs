@@ -22,6 +22,26 @@ fn keys_generate_prints_web_push_json() {
     assert_eq!(pair.public_key_bytes().as_slice(), public.as_slice());
 }
 
+/// `herald doctor | head -1`: output cut short ends the command as SIGPIPE would, without a
+/// panic (it used to print "failed printing to stdout: Broken pipe" from a panic).
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = herald()
+        .args(["doctor", "--timeout", "1"])
+        .current_dir(dir.path())
+        .env("HERALD_CONFIG", "/dev/null")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
+
 fn vapid() -> (String, String) {
     let pair = herald_push::keys::VapidKeyPair::generate().unwrap();
     (pair.public_key_base64url(), pair.private_key_base64url().unwrap())
