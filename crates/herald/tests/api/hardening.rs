@@ -422,3 +422,39 @@ async fn the_back_end_is_not_throttled_by_the_public_limit_but_anonymous_callers
         }
     }
 }
+
+/// A configured origin may call every method the API has, tags' `PUT` included (it was left
+/// out of the preflight's methods); an origin not configured gets no CORS grant.
+#[tokio::test]
+async fn cors_preflights_grant_every_api_method_to_configured_origins_only() {
+    let app = spawn_app_with(with_env(&[("HERALD_CORS_ORIGINS", "https://billing.example")])).await;
+    let preflight = |origin: &'static str, method: &'static str| {
+        app.http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/subscriptions/abc/tags/vip", app.address),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", method)
+            .header("Access-Control-Request-Headers", "authorization, content-type")
+            .send()
+    };
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let response = preflight("https://billing.example", method).await.unwrap();
+        let headers = response.headers();
+        assert_eq!(
+            headers.get("access-control-allow-origin").map(|v| v.to_str().unwrap()),
+            Some("https://billing.example")
+        );
+        let allowed = headers
+            .get("access-control-allow-methods")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(
+            allowed.split(',').any(|m| m.trim() == method),
+            "{method} not in {allowed:?}"
+        );
+    }
+    let response = preflight("https://elsewhere.example", "PUT").await.unwrap();
+    assert!(response.headers().get("access-control-allow-origin").is_none());
+}
