@@ -106,8 +106,9 @@ impl Topic {
             return Err(Error::new(
                 ErrorKind::InvalidTopic,
                 format!(
-                    "topic {text:?} is {} characters; Apple refuses lengths of 4n + 1 (1, 5, 9 … 29): add or drop one",
-                    text.len()
+                    "topic {text:?} has {} character{}; Apple refuses lengths of 4n + 1 (1, 5, 9 … 29): add or drop one",
+                    text.len(),
+                    if text.len() == 1 { "" } else { "s" }
                 ),
             ));
         }

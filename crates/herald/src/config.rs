@@ -212,13 +212,17 @@ impl Config {
             }
             _ => None,
         };
-        let push_host_allowlist = list("HERALD_PUSH_HOST_ALLOWLIST", file.push_host_allowlist);
-        if let Some(bad) = push_host_allowlist.iter().find(|p| !is_host_pattern(p)) {
-            return Err(ConfigError(format!(
-                "HERALD_PUSH_HOST_ALLOWLIST: {bad:?} is not a host name or a `*.domain` pattern \
-                 (an empty list admits any public host)"
-            )));
-        }
+        let push_host_allowlist = list("HERALD_PUSH_HOST_ALLOWLIST", file.push_host_allowlist)
+            .iter()
+            .map(|entry| {
+                host_pattern(entry).ok_or_else(|| {
+                    ConfigError(format!(
+                        "HERALD_PUSH_HOST_ALLOWLIST: {entry:?} is not a host name, an IP address \
+                         ([…] for IPv6) or a `*.domain` pattern (an empty list admits any public host)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let trusted_proxies = TrustedProxies::parse(&list("HERALD_TRUSTED_PROXIES", file.trusted_proxies))
             .map_err(|e| ConfigError(format!("HERALD_TRUSTED_PROXIES: {e}")))?;
         Ok(Self {
@@ -331,14 +335,23 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// `host`, `*.domain` or an IP address: what the push-host allow-list matches against.
-fn is_host_pattern(pattern: &str) -> bool {
-    let host = pattern.trim();
-    let host = host.strip_prefix("*.").unwrap_or(host);
-    !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'))
+/// An allow-list entry (`host`, `*.domain`, an IP address) written as an endpoint URL's host
+/// is, so that the policy's plain comparison matches it (`[2001:DB8:0::1]` is
+/// `[2001:db8::1]`, `Push.Example` is `push.example`); `None` if it is none of those.
+fn host_pattern(entry: &str) -> Option<String> {
+    let entry = entry.trim();
+    let (wildcard, host) = match entry.strip_prefix("*.") {
+        Some(domain) => ("*.", domain),
+        None => ("", entry),
+    };
+    if host.is_empty() || host.ends_with('.') || host.contains('*') {
+        return None;
+    }
+    let parsed = url::Host::parse(host).ok()?;
+    if !wildcard.is_empty() && !matches!(parsed, url::Host::Domain(_)) {
+        return None;
+    }
+    Some(format!("{wildcard}{parsed}"))
 }
 
 #[cfg(test)]
@@ -383,10 +396,30 @@ mod tests {
 
     #[test]
     fn the_push_host_allow_list_takes_hosts_and_domain_patterns_only() {
-        let hosts = "fcm.googleapis.com, *.push.apple.com,142.250.74.10";
+        let hosts = "fcm.googleapis.com, *.Push.Apple.com,142.250.74.10,[2001:DB8:0::1]";
         let config = load(&[("HERALD_PUSH_HOST_ALLOWLIST", hosts)]).unwrap();
-        assert_eq!(config.push_host_allowlist.len(), 3);
-        for bad in ["*", "https://fcm.googleapis.com", "fcm.*.com", "*."] {
+        assert_eq!(
+            config.push_host_allowlist,
+            [
+                "fcm.googleapis.com",
+                "*.push.apple.com",
+                "142.250.74.10",
+                "[2001:db8::1]"
+            ]
+        );
+        for bad in [
+            "*",
+            "https://fcm.googleapis.com",
+            "fcm.*.com",
+            "*.",
+            ":",
+            "[",
+            "fcm.googleapis.com.",
+            "fcm.googleapis.com:443",
+            "127.0.0.1:9000",
+            "2001:db8::1",
+            "*.[::1]",
+        ] {
             let error = load(&[("HERALD_PUSH_HOST_ALLOWLIST", bad)]).unwrap_err().0;
             assert!(error.starts_with("HERALD_PUSH_HOST_ALLOWLIST: "), "{bad}: {error}");
         }

@@ -54,7 +54,8 @@ pub fn colours_on_stderr() -> bool {
 
 /// The log filter when `HERALD_LOG` is unset. The certificate verifier logs every endpoint
 /// whose certificate fails as an ERROR of its own; any subscriber can register such endpoints,
-/// so it would flood the log. Herald's own lines say what happened to each push.
+/// so it would flood the log. What became of each push is in its message's delivery report
+/// and the metrics (`HERALD_LOG=herald=debug,warn` logs each failed request).
 const DEFAULT_FILTER: &str = "herald=info,warn,rustls_platform_verifier=off";
 
 /// The filter `HERALD_LOG` names (unset or empty: [`DEFAULT_FILTER`]). An invalid one is an

@@ -84,10 +84,20 @@ impl Scheduler {
             let template = reminder.template.as_object().cloned().unwrap_or_default();
             let schedule = crate::reminders::Schedule::parse(&reminder.schedule, Some(&reminder.timezone));
             let message = crate::reminders::validate_template(&template, now, self.state.config.quiet_hours);
-            let (schedule, mut message) = match (schedule, message) {
-                (Ok(s), Ok(m)) => (s, m),
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::error!(reminder = %reminder.id, error = %e, "reminder no longer valid; skipping this firing");
+            // One that cannot fire is moved past this firing: left due, it would be retried at
+            // once, for ever (a reminder stored before a check was tightened).
+            let schedule = match schedule {
+                Ok(schedule) => schedule,
+                Err(e) => {
+                    self.skip_firing(&reminder.id, expected, None, &e).await?;
+                    continue;
+                }
+            };
+            let mut message = match message {
+                Ok(message) => message,
+                Err(e) => {
+                    self.skip_firing(&reminder.id, expected, schedule.next_after(now), &e)
+                        .await?;
                     continue;
                 }
             };
@@ -105,5 +115,16 @@ impl Scheduler {
             }
         }
         Ok(fired)
+    }
+
+    async fn skip_firing(
+        &self,
+        reminder_id: &str,
+        expected: i64,
+        next: Option<i64>,
+        error: &crate::domain::ValidationError,
+    ) -> Result<(), crate::storage::StoreError> {
+        tracing::error!(reminder = %reminder_id, %error, "reminder no longer valid; skipping this firing");
+        self.state.store.skip_reminder_firing(reminder_id, expected, next).await
     }
 }

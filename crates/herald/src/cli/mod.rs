@@ -164,18 +164,23 @@ impl CliError {
     }
 }
 
-/// Writes one line of output (see `out!`); a closed stdout ends the process with 141, the
-/// status a shell reports for SIGPIPE, and any other write error says what failed.
+/// Writes one line of output (see `out!`); a write error ends the command ([`output_failed`]).
 pub(crate) fn print_line(line: std::fmt::Arguments) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_fmt(line).and_then(|()| stdout.write_all(b"\n")) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(141);
-        }
-        eprintln!("herald: writing the output: {e}");
+        eprintln!("herald: {}", output_failed(e));
         std::process::exit(1);
     }
+}
+
+/// A failed write of a command's output. A closed stdout (`| head`) ends the process at once
+/// with 141, the status a shell reports for SIGPIPE; any other failure is an error to report.
+pub(crate) fn output_failed(error: std::io::Error) -> CliError {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(141);
+    }
+    CliError::Refused(format!("writing the output: {error}"))
 }
 
 fn load(path: Option<PathBuf>) -> Result<Config, CliError> {

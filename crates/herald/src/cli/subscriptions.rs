@@ -48,7 +48,7 @@ pub async fn run(config: Config, command: SubscriptionsCommand) -> Result<(), Cl
             };
             let subscriptions = export_subscriptions(&store, &mut out).await?;
             let people = export_owner_tags(&store, &mut out).await?;
-            out.flush().map_err(CliError::other)?;
+            out.flush().map_err(super::output_failed)?;
             eprintln!("exported {subscriptions} subscription(s) and the tags of {people} person(s)");
             Ok(())
         }
@@ -97,7 +97,7 @@ async fn export_subscriptions(store: &Store, out: &mut dyn Write) -> Result<u64,
             if let Some(zone) = locale.time_zone {
                 line["timeZone"] = json!(zone);
             }
-            writeln!(out, "{line}").map_err(CliError::other)?;
+            writeln!(out, "{line}").map_err(super::output_failed)?;
             count += 1;
         }
     }
@@ -113,7 +113,7 @@ async fn export_owner_tags(store: &Store, out: &mut dyn Write) -> Result<u64, Cl
         let (owner, tags) = person;
         let mut line = json!({ "ownerTags": tags });
         line[owner.kind.field()] = json!(owner.id.as_str());
-        writeln!(out, "{line}").map_err(CliError::other)?;
+        writeln!(out, "{line}").map_err(super::output_failed)?;
         people += 1;
         Ok(())
     };

@@ -279,17 +279,25 @@ impl DeliveryEngine {
                     .acquire_owned()
                     .await
                     .expect("semaphore is never closed");
+                let taken = Taken {
+                    in_hand: in_hand.clone(),
+                    outbox_id: Some(target.outbox_id),
+                };
                 let engine = self.clone();
                 let tx = results_tx.clone();
                 // Boxed: the task's future is a few kilobytes (encryption, the request, the
                 // send), and a task stores its future inline, copying it when spawned and again
                 // when it completes; a box copies a pointer instead.
                 tokio::spawn(Box::pin(async move {
+                    let mut taken = taken;
                     let settlement = engine.deliver(target, message, lease_until).await;
                     // The permit goes with the result and is freed once it is recorded: rows
                     // sent but not yet recorded count against the window, so a crash repeats
                     // at most `concurrency` pushes.
-                    let _ = tx.send((settlement, permit)).await;
+                    if tx.send((settlement, permit)).await.is_ok() {
+                        // The recorder releases the row once its result is written.
+                        taken.outbox_id = None;
+                    }
                 }));
             }
         }
@@ -626,11 +634,25 @@ impl InHand {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(outbox_id)
     }
 
-    fn release(&self, settled: &[Settlement]) {
+    fn release(&self, outbox_ids: impl IntoIterator<Item = i64>) {
         let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for settlement in settled {
-            held.remove(&settlement.outbox_id);
+        for outbox_id in outbox_ids {
+            held.remove(&outbox_id);
         }
+    }
+}
+
+/// A row a push task holds: released if the task ends without handing its result to the
+/// recorder (it panicked, or the recorder is gone), so a later claim sends the row again
+/// instead of skipping it for ever.
+struct Taken {
+    in_hand: Arc<InHand>,
+    outbox_id: Option<i64>,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.in_hand.release(self.outbox_id);
     }
 }
 
@@ -655,7 +677,7 @@ async fn record(
             // other instances' claims find these rows' leases expired.
             delay = (delay * 2).min(Duration::from_secs(1));
         }
-        in_hand.release(&batch);
+        in_hand.release(batch.iter().map(|s| s.outbox_id));
         drop(permits);
         recorded.notify_waiters();
     }

@@ -119,6 +119,18 @@ impl Store {
             .await
     }
 
+    /// Moves a reminder that cannot fire (its stored template or schedule no longer passes
+    /// today's checks) past this firing without a message: to `next`, or off (`None`).
+    pub async fn skip_reminder_firing(&self, reminder_id: &str, expected: i64, next: Option<i64>) -> StoreResult<()> {
+        self.write("UPDATE reminders SET next_fire_at = $1 WHERE id = $2 AND next_fire_at = $3")
+            .bind(next)
+            .bind(reminder_id)
+            .bind(expected)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
     /// Fires `reminder` if its `next_fire_at` is still `expected` (no other instance fired it):
     /// moves it to `next`, and stores and expands `message`, in one transaction. Returns the
     /// target count, or `None` when another instance won.

@@ -214,3 +214,39 @@ async fn scheduled_messages_survive_a_restart() {
     );
     assert_eq!(second.wait_settled(&id).await["accepted"], 1);
 }
+
+/// A reminder stored before a check was tightened (here a topic of 4n + 1 characters) cannot
+/// fire any more; it moves on to its next firing instead of staying due and being retried at
+/// once, for ever.
+#[tokio::test]
+async fn a_reminder_that_no_longer_validates_skips_its_firing_instead_of_spinning() {
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        no_workers: true,
+        ..Default::default()
+    })
+    .await;
+    let clock = app.clock.clone().unwrap();
+    clock.set_ms(at_utc("2026-12-01T12:00:00Z"));
+    let r = create(
+        &app,
+        json!({"to": {"aid": 1}, "title": "Backup", "topic": "abcd", "schedule": {"daily": "13:00"}}),
+    )
+    .await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    let store = &app.app_state.store;
+    let mut stored = store.reminder(&id).await.unwrap().unwrap();
+    stored.template["topic"] = json!("abcde");
+    assert!(store.update_reminder(&stored).await.unwrap());
+
+    clock.set_ms(at_utc("2026-12-01T13:00:00Z"));
+    assert_eq!(app.scheduler.fire_due().await.unwrap(), 0);
+    let r: Value = app
+        .admin_get(&format!("/api/v1/reminders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["nextFireAt"], "2026-12-02T13:00:00.000Z", "{r}");
+    assert!(messages_of(&app, &id).await.is_empty());
+}
