@@ -271,18 +271,14 @@ impl DeliveryEngine {
                 let Some(message) = prepared.get(&target.message_id).cloned() else {
                     continue;
                 };
-                if !in_hand.take(target.outbox_id) {
+                let Some(taken) = InHand::take(&in_hand, target.outbox_id) else {
                     continue;
-                }
+                };
                 let permit = permits
                     .clone()
                     .acquire_owned()
                     .await
                     .expect("semaphore is never closed");
-                let taken = Taken {
-                    in_hand: in_hand.clone(),
-                    outbox_id: Some(target.outbox_id),
-                };
                 let engine = self.clone();
                 let tx = results_tx.clone();
                 // Boxed: the task's future is a few kilobytes (encryption, the request, the
@@ -629,9 +625,14 @@ fn jitter() -> i64 {
 struct InHand(Mutex<HashSet<i64>>);
 
 impl InHand {
-    /// Takes a claimed row; false if this instance already holds it.
-    fn take(&self, outbox_id: i64) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(outbox_id)
+    /// Takes a claimed row, held until its result is handed to the recorder; `None` if this
+    /// instance already holds it.
+    fn take(in_hand: &Arc<Self>, outbox_id: i64) -> Option<Taken> {
+        let fresh = in_hand.0.lock().unwrap_or_else(|p| p.into_inner()).insert(outbox_id);
+        fresh.then(|| Taken {
+            in_hand: in_hand.clone(),
+            outbox_id: Some(outbox_id),
+        })
     }
 
     fn release(&self, outbox_ids: impl IntoIterator<Item = i64>) {
